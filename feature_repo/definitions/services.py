@@ -1,0 +1,26 @@
+"""Versioned feature services: jobs and serving ask for these, never for loose feature lists."""
+
+from feast import FeatureService
+
+from feature_repo.definitions.behavior import viewer_behavior
+from feature_repo.definitions.interaction import room_live_stats, viewer_streamer_affinity
+from feature_repo.definitions.on_demand import price_vs_viewer_spend
+from feature_repo.definitions.product import product_profile
+from feature_repo.definitions.room import room_profile
+from feature_repo.definitions.viewer import viewer_profile
+
+room_ranking_v1 = FeatureService(
+    name="room_ranking_v1",
+    features=[viewer_profile, viewer_behavior, room_profile, room_live_stats, viewer_streamer_affinity],
+    description="Viewer x live room ranking (entities: viewer_id, room_id, streamer_id).",
+)
+product_ranking_v1 = FeatureService(
+    name="product_ranking_v1",
+    features=[viewer_profile, viewer_behavior, product_profile, price_vs_viewer_spend, viewer_streamer_affinity],
+    description="Viewer x product ranking (entities: viewer_id, product_id, streamer_id).",
+)
+streamer_assist_v1 = FeatureService(
+    name="streamer_assist_v1",
+    features=[product_profile, room_live_stats],
+    description="What to pitch next in a room (entities: product_id, room_id).",
+)

@@ -1,0 +1,43 @@
+"""Feast entry point: exposes every livecart definition to `feast apply`.
+
+The definitions live in ``feature_repo.definitions`` (one module per domain) and are imported
+here once, so each Feast object has a single identity.
+"""
+
+from feature_repo.definitions.behavior import viewer_behavior, viewer_behavior_push
+from feature_repo.definitions.entities import product, room, streamer, viewer
+from feature_repo.definitions.interaction import (
+    room_live_stats,
+    room_live_stats_push,
+    viewer_streamer_affinity,
+    viewer_streamer_affinity_push,
+)
+from feature_repo.definitions.on_demand import price_vs_viewer_spend
+from feature_repo.definitions.product import product_profile
+from feature_repo.definitions.room import room_profile
+from feature_repo.definitions.services import (
+    product_ranking_v1,
+    room_ranking_v1,
+    streamer_assist_v1,
+)
+from feature_repo.definitions.viewer import viewer_profile
+
+__all__ = [
+    "price_vs_viewer_spend",
+    "product",
+    "product_profile",
+    "product_ranking_v1",
+    "room",
+    "room_live_stats",
+    "room_live_stats_push",
+    "room_profile",
+    "room_ranking_v1",
+    "streamer",
+    "streamer_assist_v1",
+    "viewer",
+    "viewer_behavior",
+    "viewer_behavior_push",
+    "viewer_profile",
+    "viewer_streamer_affinity",
+    "viewer_streamer_affinity_push",
+]

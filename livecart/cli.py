@@ -1,0 +1,179 @@
+"""The `livecart` command line: one subcommand per job, each a thin shell over a typed `run`.
+
+Every command works on its own after the previous ones (state lives in the data directory), and
+user-facing errors are printed as one clear message, not a stack trace.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from livecart.errors import LivecartError
+from livecart.settings import get_settings
+
+app = typer.Typer(
+    help="livecart: real-time recommendations for live-stream e-commerce (Feast + DuckDB + Ray).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+ingest_app = typer.Typer(help="Load real data into the livecart contract.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+console = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Print livecart's own errors as one message and exit 2; let real bugs show their trace."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module="feast")
+        logging.getLogger("feast").setLevel(logging.WARNING)
+        try:
+            return command(*args, **kwargs)
+        except LivecartError as error:
+            console.print(f"[bold red]error:[/] {error}")
+            raise typer.Exit(code=2) from None
+
+    return wrapper
+
+
+def _counts_table(title: str, rows: dict[str, int], seconds: dict[str, float] | None = None) -> RichTable:
+    table = RichTable(title=title)
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    if seconds is not None:
+        table.add_column("seconds", justify="right")
+    for name, count in rows.items():
+        cells = [name, f"{count:,}"]
+        if seconds is not None:
+            cells.append(f"{seconds.get(name, 0.0):.2f}")
+        table.add_row(*cells)
+    return table
+
+
+@app.command()
+@friendly_errors
+def generate(
+    scale: Annotated[str, typer.Option(help="tiny | small | medium | large")] = "small",
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same world.")] = 7,
+    dirty: Annotated[float, typer.Option(help="Fraction of bad rows to inject (0 = none).")] = 0.0,
+    language: Annotated[str, typer.Option(help="Text language: en | zh")] = "en",
+    ray: Annotated[bool, typer.Option(help="Simulate viewer blocks as Ray tasks.")] = True,
+) -> None:
+    """Generate a synthetic live-commerce world into <home>/raw."""
+    from ray_jobs.generate import run
+    from ray_jobs.world.config import SCALES, world_config
+
+    if scale not in SCALES:
+        raise typer.BadParameter(f"scale must be one of {sorted(SCALES)}")
+    if language not in ("en", "zh"):
+        raise typer.BadParameter("language must be en or zh")
+    settings = get_settings()
+    result = run(world_config(scale, seed, language), settings, dirty=dirty, use_ray=ray)  # type: ignore[arg-type]
+    console.print(_counts_table(f"generated '{scale}' world in {result.raw_dir}", result.tables))
+    if result.dirty_rows:
+        console.print(f"injected {result.dirty_rows:,} bad rows (manifest: {settings.truth_dir}/injected_faults.parquet)")
+
+
+@ingest_app.command("twitch")
+@friendly_errors
+def ingest_twitch(
+    path: Annotated[Path, typer.Argument(help="The Twitch watch log CSV.")] = Path(
+        "../shared/data/twitch105k.csv"
+    ),
+) -> None:
+    """Load the real Twitch live-streaming watch log into <home>/raw."""
+    from ray_jobs.ingest.twitch import TwitchConfig, run
+
+    result = run(TwitchConfig(path=path), get_settings())
+    console.print(result)
+
+
+@ingest_app.command("interactions")
+@friendly_errors
+def ingest_interactions(
+    path: Annotated[Path, typer.Argument(help="CSV/Parquet user_id,item_id,timestamp[,event_type] or a 'user item' file.")],
+    assume_utc: Annotated[bool, typer.Option(help="Treat naive timestamps as UTC.")] = False,
+) -> None:
+    """Load a generic interactions file into <home>/raw."""
+    from ray_jobs.ingest.interactions import InteractionsConfig, run
+
+    result = run(InteractionsConfig(path=path, assume_utc=assume_utc), get_settings())
+    console.print(result)
+
+
+@app.command()
+@friendly_errors
+def validate() -> None:
+    """Run the Great Expectations gates: clean rows to <home>/clean, bad rows quarantined."""
+    from validation.report import print_summary
+    from validation.run import run
+
+    report = run(get_settings())
+    print_summary(report, console)
+
+
+@app.command()
+@friendly_errors
+def features() -> None:
+    """Build the point-in-time feature tables with DuckDB into <home>/features."""
+    from ray_jobs.features import run
+
+    result = run(get_settings())
+    console.print(_counts_table(f"feature tables in {result.directory}", result.rows, result.seconds))
+
+
+@app.command()
+@friendly_errors
+def apply() -> None:
+    """Register the Feast repo (same as `feast apply`) against <home>/feast."""
+    from livecart.feast_ops import apply as feast_apply
+
+    feast_apply(get_settings())
+    console.print("[green]feast apply done[/]")
+
+
+@app.command()
+@friendly_errors
+def materialize() -> None:
+    """Load the latest feature values into the online store (Feast materialize-incremental)."""
+    from livecart.feast_ops import materialize as feast_materialize
+
+    window = feast_materialize(get_settings())
+    console.print(f"[green]materialized[/] up to {window.isoformat()}")
+
+
+@app.command()
+@friendly_errors
+def demo(
+    scale: Annotated[str, typer.Option(help="World size for the demo.")] = "small",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the closing report as JSON.")] = False,
+) -> None:
+    """The end-to-end demo on embedded defaults (DuckDB files, local Ray)."""
+    from livecart.demo import run
+
+    report = run(get_settings(), scale=scale, console=console)
+    if json_out:
+        typer.echo(json.dumps(report, indent=2, default=str))
+
+
+@app.command()
+def paths() -> None:
+    """Show where livecart reads and writes."""
+    settings = get_settings()
+    for name in ("home", "raw_dir", "clean_dir", "quarantine_dir", "features_dir", "feast_dir", "reports_dir"):
+        typer.echo(f"{name:15} {getattr(settings, name)}")

@@ -1,0 +1,69 @@
+"""Feast operations on livecart's repo: apply, open the store, retrieve training features.
+
+These run Feast's own code paths (the same ones as ``feast apply``), with ``LIVECART_HOME``
+exported so ``feature_store.yaml`` and the definitions resolve to the settings' data directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from feast import FeatureStore
+from feast.repo_config import load_repo_config
+from feast.repo_operations import apply_total
+
+from livecart.errors import StageError
+from livecart.settings import LivecartSettings
+
+FEATURE_STORE_YAML = "feature_store.yaml"
+
+
+@contextmanager
+def _in_directory(path: Path) -> Iterator[None]:
+    """Feast's apply changes the working directory; give it back afterwards."""
+    before = Path.cwd()
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def apply(settings: LivecartSettings) -> None:
+    """Register livecart's entities, views and services (``feast apply``) and create stores."""
+    settings.export_env()
+    settings.feast_dir.mkdir(parents=True, exist_ok=True)
+    repo = settings.feature_repo
+    config = load_repo_config(repo, repo / FEATURE_STORE_YAML)
+    with _in_directory(repo):
+        apply_total(config, repo, skip_source_validation=False)
+
+
+def feature_store(settings: LivecartSettings) -> FeatureStore:
+    """The Feast store of this livecart home (apply first)."""
+    settings.export_env()
+    if not (settings.feast_dir / "registry.db").exists():
+        raise StageError("feast", f"no Feast registry under {settings.feast_dir}", "run `livecart apply`")
+    return FeatureStore(repo_path=str(settings.feature_repo))
+
+
+def historical_features(
+    settings: LivecartSettings, entity_rows: pd.DataFrame, service: str
+) -> pd.DataFrame:
+    """Point-in-time correct features of ``service`` for ``entity_rows`` (keys + event_timestamp)."""
+    store = feature_store(settings)
+    job = store.get_historical_features(
+        entity_df=entity_rows, features=store.get_feature_service(service)
+    )
+    return job.to_df()
+
+
+def materialize(settings: LivecartSettings) -> datetime:
+    """``feast materialize-incremental`` up to now; returns the end of the window."""
+    end = datetime.now(UTC)
+    feature_store(settings).materialize_incremental(end_date=end)
+    return end

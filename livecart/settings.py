@@ -1,0 +1,111 @@
+"""The one settings object every livecart job, the Feast repo and serving read.
+
+Values come from environment variables (``LIVECART_*``) and an optional ``.env`` file. The data
+directory defaults to ``./.livecart`` and is overridden by ``LIVECART_HOME``. Nothing is read or
+created at import time: call :func:`get_settings` (or build :class:`LivecartSettings` directly).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FEATURE_REPO_DIR = PROJECT_ROOT / "feature_repo"
+
+
+class LivecartSettings(BaseSettings):
+    """Where data lives, which Ray to use, how strict the gates are, where models are."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LIVECART_", env_file=".env", extra="forbid", frozen=True
+    )
+
+    home: Path = Field(
+        default=Path(".livecart"),
+        description="Data directory for raw data, features, Feast registry and stores, reports.",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        description="Ray cluster address (for example ray://head:10001 or 'auto'); None starts a local Ray.",
+    )
+    ray_num_cpus: int | None = Field(
+        default=None, description="CPUs for a local Ray (None: all). Ignored with ray_address."
+    )
+    feature_repo: Path = Field(default=FEATURE_REPO_DIR, description="The Feast repo directory.")
+    id_salt: SecretStr = Field(
+        default=SecretStr("livecart-dev-salt-change-me"),
+        description="Secret salt for pseudonymising external viewer ids (set it in production).",
+    )
+    hash_viewer_ids: bool = Field(
+        default=False, description="Hash external viewer ids with id_salt at ingestion."
+    )
+    max_quarantine_fraction: float = Field(
+        default=0.25,
+        ge=0.0,
+        le=1.0,
+        description="A batch whose quarantined share passes this blocks the job.",
+    )
+    max_text_chars: int = Field(default=2000, gt=0, description="Longest accepted comment/title.")
+    max_future_skew_seconds: float = Field(
+        default=300.0, ge=0.0, description="Event timestamps later than now + this are rejected."
+    )
+    encoder_path: Path | None = Field(
+        default=None,
+        description="Local Hugging Face model directory for the text encoder (None: bundled MiniLM).",
+    )
+    model_dir: Path | None = Field(
+        default=None, description="Model registry directory (None: <home>/models)."
+    )
+
+    @field_validator("home", "feature_repo")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    # Layout of the data directory, defined once.
+    @property
+    def raw_dir(self) -> Path:
+        return self.home / "raw"
+
+    @property
+    def clean_dir(self) -> Path:
+        return self.home / "clean"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def truth_dir(self) -> Path:
+        return self.home / "truth"
+
+    @property
+    def features_dir(self) -> Path:
+        return self.home / "features"
+
+    @property
+    def feast_dir(self) -> Path:
+        return self.home / "feast"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_dir if self.model_dir is not None else self.home / "models"
+
+    def export_env(self) -> None:
+        """Expose the resolved home to Feast, whose feature_store.yaml expands ``${LIVECART_HOME}``."""
+        os.environ["LIVECART_HOME"] = str(self.home)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> LivecartSettings:
+    """The process-wide settings, read from the environment on first use."""
+    return LivecartSettings()

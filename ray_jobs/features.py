@@ -1,0 +1,87 @@
+"""`livecart features`: point-in-time feature tables from the clean event log, with DuckDB SQL.
+
+Each table is written to ``<home>/features/<table>.parquet`` through a temporary file and an
+atomic rename, so Feast never reads half a table. Every row holds state strictly before its
+timestamp (see ray_jobs/feature_tables/base.py), the property the leakage test checks.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+from tqdm import tqdm
+
+from livecart import contract as c
+from livecart.errors import StageError
+from livecart.feature_names import FeatureTable
+from livecart.io import source_exists
+from livecart.settings import LivecartSettings
+from ray_jobs.feature_tables.base import connect, q, world_start
+from ray_jobs.feature_tables.profiles import (
+    product_profile_sql,
+    room_profile_sql,
+    viewer_profile_sql,
+)
+from ray_jobs.feature_tables.realtime import (
+    room_live_stats_sql,
+    viewer_behavior_sql,
+    viewer_streamer_affinity_sql,
+)
+
+
+@dataclass(frozen=True)
+class FeaturesResult:
+    rows: dict[str, int]
+    seconds: dict[str, float]
+    directory: Path
+
+
+def feature_path(settings: LivecartSettings, table: FeatureTable) -> Path:
+    return settings.features_dir / f"{table.value}.parquet"
+
+
+def _queries(con: duckdb.DuckDBPyConnection) -> dict[FeatureTable, Callable[[], str]]:
+    return {
+        FeatureTable.VIEWER_PROFILE: lambda: viewer_profile_sql(c.CATEGORIES),
+        FeatureTable.PRODUCT_PROFILE: lambda: product_profile_sql(world_start(con)),
+        FeatureTable.ROOM_PROFILE: room_profile_sql,
+        FeatureTable.ROOM_LIVE_STATS: room_live_stats_sql,
+        FeatureTable.VIEWER_BEHAVIOR: viewer_behavior_sql,
+        FeatureTable.VIEWER_STREAMER_AFFINITY: viewer_streamer_affinity_sql,
+    }
+
+
+def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: Path) -> int:
+    tmp = target.with_name(f".{target.name}.tmp")
+    con.execute(f"COPY ({sql}) TO {q(tmp)} (FORMAT parquet, COMPRESSION zstd)")
+    os.replace(tmp, target)
+    row = con.execute(f"SELECT count(*) FROM read_parquet({q(target)})").fetchone()
+    return int(row[0]) if row else 0
+
+
+def run(settings: LivecartSettings, tables: tuple[FeatureTable, ...] | None = None) -> FeaturesResult:
+    """Build the feature tables from ``settings.clean_dir``."""
+    for required in (c.Table.EVENTS, c.Table.VIEWERS, c.Table.ROOMS, c.Table.STREAMERS):
+        if not source_exists(settings.clean_dir, required):
+            raise StageError(
+                "features",
+                f"no clean {required.value} under {settings.clean_dir}",
+                "run `livecart generate` (or `livecart ingest ...`) and then `livecart validate`",
+            )
+    settings.features_dir.mkdir(parents=True, exist_ok=True)
+    con = connect(settings.clean_dir, temp_dir=settings.home / "tmp")
+    queries = _queries(con)
+    selected = tables or tuple(queries)
+    rows: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    for table in tqdm(selected, desc="feature tables", unit="table", leave=False):
+        started = time.perf_counter()
+        rows[table.value] = _copy(con, queries[table](), feature_path(settings, table))
+        seconds[table.value] = round(time.perf_counter() - started, 3)
+    con.close()
+    return FeaturesResult(rows, seconds, settings.features_dir)

@@ -1,0 +1,1 @@
+"""Ray Serve application (later issues)."""
