@@ -92,28 +92,40 @@ def generate(
 @ingest_app.command("twitch")
 @friendly_errors
 def ingest_twitch(
-    path: Annotated[Path, typer.Argument(help="The Twitch watch log CSV.")] = Path(
-        "../shared/data/twitch105k.csv"
-    ),
+    path: Annotated[
+        Path | None, typer.Argument(help="The Twitch watch log CSV (default: ../shared/data).")
+    ] = None,
+    session_gap_steps: Annotated[int, typer.Option(help="Gap (10-min steps) that splits live sessions.")] = 6,
 ) -> None:
     """Load the real Twitch live-streaming watch log into <home>/raw."""
-    from ray_jobs.ingest.twitch import TwitchConfig, run
+    from ray_jobs.ingest.twitch import DEFAULT_TWITCH_PATH, TwitchConfig, run
 
-    result = run(TwitchConfig(path=path), get_settings())
-    console.print(result)
+    config = TwitchConfig(
+        settings=get_settings(), path=path or DEFAULT_TWITCH_PATH, session_gap_steps=session_gap_steps
+    )
+    result = run(config)
+    console.print(
+        f"twitch: {result.events:,} events, {result.viewers:,} viewers, {result.streamers:,} streamers, "
+        f"{result.rooms:,} rooms -> {result.raw_dir}"
+    )
 
 
 @ingest_app.command("interactions")
 @friendly_errors
 def ingest_interactions(
-    path: Annotated[Path, typer.Argument(help="CSV/Parquet user_id,item_id,timestamp[,event_type] or a 'user item' file.")],
+    path: Annotated[
+        Path, typer.Argument(help="CSV/Parquet user_id,item_id,timestamp[,event_type], or 'user item' text.")
+    ],
     assume_utc: Annotated[bool, typer.Option(help="Treat naive timestamps as UTC.")] = False,
 ) -> None:
-    """Load a generic interactions file into <home>/raw."""
+    """Load a generic interactions file into <home>/raw (bad lines are quarantined)."""
     from ray_jobs.ingest.interactions import InteractionsConfig, run
 
-    result = run(InteractionsConfig(path=path, assume_utc=assume_utc), get_settings())
-    console.print(result)
+    result = run(InteractionsConfig(settings=get_settings(), path=path, assume_utc=assume_utc))
+    console.print(
+        f"interactions: {result.rows_read:,} rows read, {result.events:,} events, "
+        f"{result.quarantined:,} quarantined ({result.quarantine_path})"
+    )
 
 
 @app.command()
