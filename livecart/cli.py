@@ -11,6 +11,7 @@ import json
 import logging
 import warnings
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
@@ -45,13 +46,15 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except LivecartError as error:
-            console.print(f"[bold red]error:[/] {error}")
+            console.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)
             raise typer.Exit(code=2) from None
 
     return wrapper
 
 
-def _counts_table(title: str, rows: dict[str, int], seconds: dict[str, float] | None = None) -> RichTable:
+def _counts_table(
+    title: str, rows: dict[str, int], seconds: dict[str, float] | None = None
+) -> RichTable:
     table = RichTable(title=title)
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -86,7 +89,9 @@ def generate(
     result = run(world_config(scale, seed, language), settings, dirty=dirty, use_ray=ray)  # type: ignore[arg-type]
     console.print(_counts_table(f"generated '{scale}' world in {result.raw_dir}", result.tables))
     if result.dirty_rows:
-        console.print(f"injected {result.dirty_rows:,} bad rows (manifest: {settings.truth_dir}/injected_faults.parquet)")
+        console.print(
+            f"injected {result.dirty_rows:,} bad rows (manifest: {settings.truth_dir}/injected_faults.parquet)"
+        )
 
 
 @ingest_app.command("twitch")
@@ -95,13 +100,17 @@ def ingest_twitch(
     path: Annotated[
         Path | None, typer.Argument(help="The Twitch watch log CSV (default: ../shared/data).")
     ] = None,
-    session_gap_steps: Annotated[int, typer.Option(help="Gap (10-min steps) that splits live sessions.")] = 6,
+    session_gap_steps: Annotated[
+        int, typer.Option(help="Gap (10-min steps) that splits live sessions.")
+    ] = 6,
 ) -> None:
     """Load the real Twitch live-streaming watch log into <home>/raw."""
     from ray_jobs.ingest.twitch import DEFAULT_TWITCH_PATH, TwitchConfig, run
 
     config = TwitchConfig(
-        settings=get_settings(), path=path or DEFAULT_TWITCH_PATH, session_gap_steps=session_gap_steps
+        settings=get_settings(),
+        path=path or DEFAULT_TWITCH_PATH,
+        session_gap_steps=session_gap_steps,
     )
     result = run(config)
     console.print(
@@ -114,7 +123,10 @@ def ingest_twitch(
 @friendly_errors
 def ingest_interactions(
     path: Annotated[
-        Path, typer.Argument(help="CSV/Parquet user_id,item_id,timestamp[,event_type], or 'user item' text.")
+        Path,
+        typer.Argument(
+            help="CSV/Parquet user_id,item_id,timestamp[,event_type], or 'user item' text."
+        ),
     ],
     assume_utc: Annotated[bool, typer.Option(help="Treat naive timestamps as UTC.")] = False,
 ) -> None:
@@ -146,7 +158,9 @@ def features() -> None:
     from ray_jobs.features import run
 
     result = run(get_settings())
-    console.print(_counts_table(f"feature tables in {result.directory}", result.rows, result.seconds))
+    console.print(
+        _counts_table(f"feature tables in {result.directory}", result.rows, result.seconds)
+    )
 
 
 @app.command()
@@ -161,11 +175,18 @@ def apply() -> None:
 
 @app.command()
 @friendly_errors
-def materialize() -> None:
-    """Load the latest feature values into the online store (Feast materialize-incremental)."""
+def materialize(
+    start: Annotated[
+        datetime | None,
+        typer.Option(help="Materialize from this UTC time (default: incremental, like Feast)."),
+    ] = None,
+) -> None:
+    """Load the latest feature values into the online store (Feast materialize[-incremental])."""
     from livecart.feast_ops import materialize as feast_materialize
 
-    window = feast_materialize(get_settings())
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    window = feast_materialize(get_settings(), start=start)
     console.print(f"[green]materialized[/] up to {window.isoformat()}")
 
 
@@ -173,12 +194,16 @@ def materialize() -> None:
 @friendly_errors
 def demo(
     scale: Annotated[str, typer.Option(help="World size for the demo.")] = "small",
-    json_out: Annotated[bool, typer.Option("--json", help="Print the closing report as JSON.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the closing report as JSON.")
+    ] = False,
 ) -> None:
     """The end-to-end demo on embedded defaults (DuckDB files, local Ray)."""
     from livecart.demo import run
 
-    report = run(get_settings(), scale=scale, console=console)
+    if scale not in ("tiny", "small", "medium", "large"):
+        raise typer.BadParameter("scale must be tiny, small, medium or large")
+    report = run(get_settings(), scale=scale, console=console)  # type: ignore[arg-type]
     if json_out:
         typer.echo(json.dumps(report, indent=2, default=str))
 
@@ -187,5 +212,13 @@ def demo(
 def paths() -> None:
     """Show where livecart reads and writes."""
     settings = get_settings()
-    for name in ("home", "raw_dir", "clean_dir", "quarantine_dir", "features_dir", "feast_dir", "reports_dir"):
+    for name in (
+        "home",
+        "raw_dir",
+        "clean_dir",
+        "quarantine_dir",
+        "features_dir",
+        "feast_dir",
+        "reports_dir",
+    ):
         typer.echo(f"{name:15} {getattr(settings, name)}")

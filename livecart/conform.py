@@ -15,7 +15,9 @@ from livecart.contract import REQUIRED_COLUMNS, SCHEMAS, Table
 from livecart.errors import ContractError
 
 
-def _cast_timestamp(column: pa.ChunkedArray, origin: str, name: str, assume_utc: bool) -> pa.ChunkedArray:
+def _cast_timestamp(
+    column: pa.ChunkedArray, origin: str, name: str, assume_utc: bool
+) -> pa.ChunkedArray:
     target = pa.timestamp("us", tz="UTC")
     if pa.types.is_timestamp(column.type):
         if column.type.tz is None:

@@ -47,7 +47,9 @@ def feature_store(settings: LivecartSettings) -> FeatureStore:
     """The Feast store of this livecart home (apply first)."""
     settings.export_env()
     if not (settings.feast_dir / "registry.db").exists():
-        raise StageError("feast", f"no Feast registry under {settings.feast_dir}", "run `livecart apply`")
+        raise StageError(
+            "feast", f"no Feast registry under {settings.feast_dir}", "run `livecart apply`"
+        )
     return FeatureStore(repo_path=str(settings.feature_repo))
 
 
@@ -62,8 +64,16 @@ def historical_features(
     return job.to_df()
 
 
-def materialize(settings: LivecartSettings) -> datetime:
-    """``feast materialize-incremental`` up to now; returns the end of the window."""
+def materialize(settings: LivecartSettings, start: datetime | None = None) -> datetime:
+    """Load feature values into the online store up to now; returns the end of the window.
+
+    Without ``start`` this is ``feast materialize-incremental`` (each view from where it stopped,
+    or from now minus its TTL); with ``start`` it is ``feast materialize start now``.
+    """
     end = datetime.now(UTC)
-    feature_store(settings).materialize_incremental(end_date=end)
+    store = feature_store(settings)
+    if start is None:
+        store.materialize_incremental(end_date=end)
+    else:
+        store.materialize(start_date=start, end_date=end)
     return end

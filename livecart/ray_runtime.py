@@ -29,4 +29,5 @@ def ensure_ray(settings: LivecartSettings) -> dict[str, Any]:
         else:
             kwargs["num_cpus"] = settings.ray_num_cpus
         ray.init(**kwargs)
-    return dict(ray.cluster_resources())
+    resources: dict[str, Any] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+    return resources

@@ -64,7 +64,9 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: Path) -> int:
     return int(row[0]) if row else 0
 
 
-def run(settings: LivecartSettings, tables: tuple[FeatureTable, ...] | None = None) -> FeaturesResult:
+def run(
+    settings: LivecartSettings, tables: tuple[FeatureTable, ...] | None = None
+) -> FeaturesResult:
     """Build the feature tables from ``settings.clean_dir``."""
     for required in (c.Table.EVENTS, c.Table.VIEWERS, c.Table.ROOMS, c.Table.STREAMERS):
         if not source_exists(settings.clean_dir, required):

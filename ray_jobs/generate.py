@@ -41,7 +41,7 @@ def _write_block(cfg: WorldConfig, cat: Catalog, block: int, raw_dir: str, truth
     events, favourites = simulate_block(cfg, cat, block)
     write_source(Path(raw_dir), c.Table.EVENTS, events, part=f"{block:05d}")
     write_parquet_atomic(favourites, Path(truth_dir) / "favourites" / f"part-{block:05d}.parquet")
-    return events.num_rows
+    return int(events.num_rows)
 
 
 def _run_blocks(cfg: WorldConfig, cat: Catalog, settings: LivecartSettings, use_ray: bool) -> int:
@@ -91,8 +91,13 @@ def run(
     counts[c.Table.EVENTS.value] = events
     (settings.raw_dir / "dataset.json").write_text(
         json.dumps(
-            {"name": "synthetic", "config": cfg.model_dump(mode="json"), "rows": counts,
-             "dirty_fraction": dirty, "dirty_rows": dirty_rows},
+            {
+                "name": "synthetic",
+                "config": cfg.model_dump(mode="json"),
+                "rows": counts,
+                "dirty_fraction": dirty,
+                "dirty_rows": dirty_rows,
+            },
             indent=2,
         )
     )
@@ -110,4 +115,4 @@ def _inject(cfg: WorldConfig, cat: Catalog, settings: LivecartSettings, fraction
     write_source(settings.raw_dir, c.Table.PRODUCTS, pa.concat_tables([products, bad_products]))
     manifest = pa.concat_tables([manifest_events, manifest_products])
     write_parquet_atomic(manifest, settings.truth_dir / "injected_faults.parquet")
-    return manifest.num_rows
+    return int(manifest.num_rows)

@@ -10,7 +10,9 @@ from feature_repo.definitions.sources import file_source, push_source
 from livecart import feature_names as f
 
 _affinity_batch = file_source(f.FeatureTable.VIEWER_STREAMER_AFFINITY)
-viewer_streamer_affinity_push = push_source(f.FeatureTable.VIEWER_STREAMER_AFFINITY, _affinity_batch)
+viewer_streamer_affinity_push = push_source(
+    f.FeatureTable.VIEWER_STREAMER_AFFINITY, _affinity_batch
+)
 
 viewer_streamer_affinity = FeatureView(
     name=f.FeatureTable.VIEWER_STREAMER_AFFINITY.value,

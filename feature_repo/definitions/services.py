@@ -11,12 +11,24 @@ from feature_repo.definitions.viewer import viewer_profile
 
 room_ranking_v1 = FeatureService(
     name="room_ranking_v1",
-    features=[viewer_profile, viewer_behavior, room_profile, room_live_stats, viewer_streamer_affinity],
+    features=[
+        viewer_profile,
+        viewer_behavior,
+        room_profile,
+        room_live_stats,
+        viewer_streamer_affinity,
+    ],
     description="Viewer x live room ranking (entities: viewer_id, room_id, streamer_id).",
 )
 product_ranking_v1 = FeatureService(
     name="product_ranking_v1",
-    features=[viewer_profile, viewer_behavior, product_profile, price_vs_viewer_spend, viewer_streamer_affinity],
+    features=[
+        viewer_profile,
+        viewer_behavior,
+        product_profile,
+        price_vs_viewer_spend,
+        viewer_streamer_affinity,
+    ],
     description="Viewer x product ranking (entities: viewer_id, product_id, streamer_id).",
 )
 streamer_assist_v1 = FeatureService(

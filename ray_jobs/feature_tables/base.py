@@ -33,7 +33,9 @@ def q(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def connect(clean_dir: Path, memory_limit: str = "4GB", temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    clean_dir: Path, memory_limit: str = "4GB", temp_dir: Path | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with views over the clean contract tables."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -44,7 +46,9 @@ def connect(clean_dir: Path, memory_limit: str = "4GB", temp_dir: Path | None = 
     events = table_path(clean_dir, c.Table.EVENTS) / "part-*.parquet"
     con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet({q(events)})")
     for table in (c.Table.VIEWERS, c.Table.ROOMS, c.Table.STREAMERS):
-        con.execute(f"CREATE VIEW {table.value} AS SELECT * FROM read_parquet({q(table_path(clean_dir, table))})")
+        con.execute(
+            f"CREATE VIEW {table.value} AS SELECT * FROM read_parquet({q(table_path(clean_dir, table))})"
+        )
     products = table_path(clean_dir, c.Table.PRODUCTS)
     if products.exists():
         con.execute(f"CREATE VIEW products AS SELECT * FROM read_parquet({q(products)})")
@@ -52,9 +56,15 @@ def connect(clean_dir: Path, memory_limit: str = "4GB", temp_dir: Path | None = 
         empty = ", ".join(
             f"NULL::{duck_type} AS {name}"
             for name, duck_type in (
-                (c.PRODUCT_ID, "VARCHAR"), (c.STREAMER_ID, "VARCHAR"), (c.TITLE, "VARCHAR"),
-                (c.DESCRIPTION, "VARCHAR"), (c.CATEGORY, "VARCHAR"), (c.BRAND, "VARCHAR"),
-                (c.PRICE, "DOUBLE"), (c.RATING, "DOUBLE"), (c.STOCK, "BIGINT"),
+                (c.PRODUCT_ID, "VARCHAR"),
+                (c.STREAMER_ID, "VARCHAR"),
+                (c.TITLE, "VARCHAR"),
+                (c.DESCRIPTION, "VARCHAR"),
+                (c.CATEGORY, "VARCHAR"),
+                (c.BRAND, "VARCHAR"),
+                (c.PRICE, "DOUBLE"),
+                (c.RATING, "DOUBLE"),
+                (c.STOCK, "BIGINT"),
             )
         )
         con.execute(f"CREATE VIEW products AS SELECT {empty} WHERE false")

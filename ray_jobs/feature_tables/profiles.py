@@ -11,7 +11,6 @@ from livecart import contract as c
 from livecart import feature_names as f
 
 
-
 def _rate(hits: str, trials: str) -> str:
     return f"(({hits}) + {f.PRIOR_HITS}) / (({trials}) + {f.PRIOR_TRIALS})"
 
@@ -55,7 +54,7 @@ def viewer_profile_sql(categories: tuple[str, ...]) -> str:
                n_purchases::BIGINT AS {f.VIEWER_PURCHASES_TOTAL},
                spend::DOUBLE AS {f.VIEWER_SPEND_TOTAL},
                CASE WHEN n_purchases > 0 THEN spend / n_purchases ELSE 0 END AS {f.VIEWER_AVG_ORDER_VALUE},
-               {_rate('n_clicks', 'n_pimps')} AS {f.VIEWER_CTR},
+               {_rate("n_clicks", "n_pimps")} AS {f.VIEWER_CTR},
                days_active::BIGINT AS {f.VIEWER_DAYS_ACTIVE},
                [{shares}]::FLOAT[] AS {f.VIEWER_CATEGORY_AFFINITY},
                CASE WHEN {total} > 0 THEN
@@ -99,8 +98,8 @@ def product_profile_sql(start: str) -> str:
            p.{c.RATING} AS {f.PRODUCT_RATING}, p.{c.STOCK} AS {f.PRODUCT_STOCK},
            n_imp::BIGINT AS {f.PRODUCT_IMPRESSIONS}, n_click::BIGINT AS {f.PRODUCT_CLICKS},
            n_cart::BIGINT AS {f.PRODUCT_CARTS}, n_buy::BIGINT AS {f.PRODUCT_PURCHASES},
-           {_rate('n_click', 'n_imp')} AS {f.PRODUCT_CTR},
-           {_rate('n_buy', 'n_click')} AS {f.PRODUCT_CONVERSION},
+           {_rate("n_click", "n_imp")} AS {f.PRODUCT_CTR},
+           {_rate("n_buy", "n_click")} AS {f.PRODUCT_CONVERSION},
            gmv::DOUBLE AS {f.PRODUCT_GMV},
            now() AS {c.CREATED_TIMESTAMP}
     FROM cum JOIN products p USING ({c.PRODUCT_ID})

@@ -44,12 +44,12 @@ def viewer_behavior_sql() -> str:
     ), w AS (
         SELECT {c.VIEWER_ID}, {c.EVENT_TIMESTAMP},
                {windows},
-               {recent('n_click', 30, f.CLICKS_30M)},
-               {recent('n_cart', 1440, f.CARTS_1440M)},
-               {recent('n_buy', 1440, f.PURCHASES_1440M)}
+               {recent("n_click", 30, f.CLICKS_30M)},
+               {recent("n_cart", 1440, f.CARTS_1440M)},
+               {recent("n_buy", 1440, f.PURCHASES_1440M)}
         FROM g
-    ), rooms_seen AS ({last_items('enter_room', c.ROOM_ID)}),
-       products_seen AS ({last_items('click', c.PRODUCT_ID)})
+    ), rooms_seen AS ({last_items("enter_room", c.ROOM_ID)}),
+       products_seen AS ({last_items("click", c.PRODUCT_ID)})
     SELECT w.{c.VIEWER_ID}, w.{c.EVENT_TIMESTAMP} + {AFTER} AS {c.EVENT_TIMESTAMP},
            {", ".join(f"w.{n}" for n in f.BEHAVIOR_EVENT_COUNTS)},
            w.{f.CLICKS_30M}, w.{f.CARTS_1440M}, w.{f.PURCHASES_1440M},
@@ -103,11 +103,11 @@ def viewer_streamer_affinity_sql() -> str:
     return f"""
     WITH g AS (
         SELECT {c.VIEWER_ID}, {c.STREAMER_ID}, {c.EVENT_TIMESTAMP},
-               {count('enter_room')} AS enters,
+               {count("enter_room")} AS enters,
                coalesce(sum({c.WATCH_SECONDS}) FILTER (WHERE {c.EVENT_TYPE} = 'watch'), 0) / 60.0 AS watch_min,
-               {count('like')} AS likes, {count('comment')} AS comments,
+               {count("like")} AS likes, {count("comment")} AS comments,
                coalesce(sum({c.GIFT_VALUE}) FILTER (WHERE {c.EVENT_TYPE} = 'gift'), 0) AS gifts,
-               {count('purchase')} AS purchases, {count('follow')} AS follows
+               {count("purchase")} AS purchases, {count("follow")} AS follows
         FROM ev WHERE {c.EVENT_TYPE} <> 'impression' GROUP BY ALL
     )
     SELECT {c.VIEWER_ID}, {c.STREAMER_ID}, {c.EVENT_TIMESTAMP} + {AFTER} AS {c.EVENT_TIMESTAMP},

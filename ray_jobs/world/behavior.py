@@ -24,7 +24,8 @@ ROOM_IMPRESSIONS = 4
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-x))
+    return out
 
 
 def funnel_probabilities(
@@ -58,7 +59,9 @@ class _Events:
     gift: list[np.ndarray]
     text: list[np.ndarray]
 
-    def add(self, kind: str, time: np.ndarray, viewer: np.ndarray, room: np.ndarray, **extra: np.ndarray) -> None:
+    def add(
+        self, kind: str, time: np.ndarray, viewer: np.ndarray, room: np.ndarray, **extra: np.ndarray
+    ) -> None:
         n = time.size
         nan = np.full(n, np.nan)
         self.kind.append(np.full(n, c.EVENT_TYPES.index(kind), dtype=np.int8))
@@ -108,7 +111,9 @@ def simulate_block(cfg: WorldConfig, cat: Catalog, block: int) -> tuple[pa.Table
     feed_score = np.where(
         valid, np.log(cat.streamer_popularity[np.maximum(live_streamer, 0)]) + 2.0 * is_fav, -np.inf
     )
-    shown = np.argsort(-(feed_score + rng.gumbel(size=feed_score.shape)), axis=1)[:, :ROOM_IMPRESSIONS]
+    shown = np.argsort(-(feed_score + rng.gumbel(size=feed_score.shape)), axis=1)[
+        :, :ROOM_IMPRESSIONS
+    ]
     shown_valid = np.take_along_axis(valid, shown, axis=1)
     shown_room = np.take_along_axis(live, shown, axis=1)
     shown_fav = np.take_along_axis(is_fav, shown, axis=1)
@@ -118,7 +123,9 @@ def simulate_block(cfg: WorldConfig, cat: Catalog, block: int) -> tuple[pa.Table
 
     # Enter one shown room, or leave.
     room_taste = taste[local[:, None], cat.room_category[np.maximum(shown_room, 0)]]
-    utility = np.where(shown_valid, room_taste + 1.5 * shown_fav, -np.inf) + rng.gumbel(size=shown.shape)
+    utility = np.where(shown_valid, room_taste + 1.5 * shown_fav, -np.inf) + rng.gumbel(
+        size=shown.shape
+    )
     best = utility.argmax(axis=1)
     enters = utility[np.arange(local.size), best] > 1.2 + rng.gumbel(size=local.size)
     e_local = local[enters]
@@ -128,13 +135,16 @@ def simulate_block(cfg: WorldConfig, cat: Catalog, block: int) -> tuple[pa.Table
     t_enter = t[enters] + rng.uniform(1.0, 20.0, size=e_local.size)
     out.add(c.EventType.ENTER_ROOM, t_enter, e_viewer, e_room)
 
-    satisfaction = taste[e_local, cat.room_category[e_room]] + e_fav + rng.normal(0, 0.5, e_local.size)
+    satisfaction = (
+        taste[e_local, cat.room_category[e_room]] + e_fav + rng.normal(0, 0.5, e_local.size)
+    )
     remaining = np.maximum(cat.room_end[e_room] - t_enter, 5.0)
     duration = np.clip(rng.lognormal(np.log(240.0) + 0.4 * satisfaction, 0.8), 5.0, remaining)
     out.add(c.EventType.WATCH, t_enter + duration, e_viewer, e_room, watch=np.round(duration, 1))
 
     def during(n: int, mask: np.ndarray) -> np.ndarray:
-        return t_enter[mask] + rng.uniform(0.0, 1.0, n) * duration[mask]
+        when: np.ndarray = t_enter[mask] + rng.uniform(0.0, 1.0, n) * duration[mask]
+        return when
 
     for kind, bias, scale in (
         (c.EventType.LIKE, -0.8, 1.0),
@@ -145,7 +155,9 @@ def simulate_block(cfg: WorldConfig, cat: Catalog, block: int) -> tuple[pa.Table
         extra: dict[str, np.ndarray] = {}
         if kind is c.EventType.COMMENT:
             featured = cat.room_products[e_room[m], 0]
-            extra["text"] = comment_texts(rng, satisfaction[m], cat.product_noun[featured], cfg.language)
+            extra["text"] = comment_texts(
+                rng, satisfaction[m], cat.product_noun[featured], cfg.language
+            )
         out.add(kind, during(int(m.sum()), m), e_viewer[m], e_room[m], **extra)
     m = rng.random(e_local.size) < 0.25 * sigmoid(satisfaction - 2.5)
     gift_value = np.round(rng.lognormal(0.7, 0.9, int(m.sum())), 2)
@@ -154,7 +166,9 @@ def simulate_block(cfg: WorldConfig, cat: Catalog, block: int) -> tuple[pa.Table
     # Product funnel: the room pitches featured products while the viewer watches.
     n_shown = np.minimum(cat.room_product_count[e_room], 1 + rng.poisson(duration / 600.0))
     p_visit = np.repeat(np.arange(e_local.size), n_shown)
-    slot_pick = (rng.random(p_visit.size) * cat.room_product_count[e_room[p_visit]]).astype(np.int64)
+    slot_pick = (rng.random(p_visit.size) * cat.room_product_count[e_room[p_visit]]).astype(
+        np.int64
+    )
     product = cat.room_products[e_room[p_visit], slot_pick]
     p_local = e_local[p_visit]
     typical = TYPICAL_PRICE[cat.product_category[product]]

@@ -62,7 +62,9 @@ def _ts(seconds: np.ndarray) -> pa.Array:
     return pa.array((seconds * 1e6).astype("int64"), type=pa.int64()).cast(c.UTC_TIMESTAMP)
 
 
-def _streamers(cfg: WorldConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _streamers(
+    cfg: WorldConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     category = rng.integers(0, N_CAT, size=cfg.streamers)
     ranks = rng.permutation(cfg.streamers) + 1
     popularity = 1.0 / ranks.astype(np.float64) ** 1.1
@@ -85,7 +87,9 @@ def _rooms(
     return streamer[order], start[order], end[order]
 
 
-def _live_grid(room_start: np.ndarray, room_end: np.ndarray, start_s: float, days: int) -> np.ndarray:
+def _live_grid(
+    room_start: np.ndarray, room_end: np.ndarray, start_s: float, days: int
+) -> np.ndarray:
     slots = int(np.ceil((days + 1) * 86_400 / SLOT_SECONDS))
     first = ((room_start - start_s) // SLOT_SECONDS).astype(np.int64)
     last = np.minimum(((room_end - start_s) // SLOT_SECONDS).astype(np.int64), slots - 1)
@@ -111,13 +115,17 @@ def build_catalog(cfg: WorldConfig) -> Catalog:
     r_cat = s_cat[r_streamer]
 
     # Products: mostly in the streamer's category.
-    n_prod = rng.integers(cfg.products_per_streamer[0], cfg.products_per_streamer[1] + 1, cfg.streamers)
+    n_prod = rng.integers(
+        cfg.products_per_streamer[0], cfg.products_per_streamer[1] + 1, cfg.streamers
+    )
     p_streamer = np.repeat(np.arange(cfg.streamers), n_prod)
     own = rng.random(p_streamer.size) < 0.75
     p_cat = np.where(own, s_cat[p_streamer], rng.integers(0, N_CAT, size=p_streamer.size))
     p_price = np.round(TYPICAL_PRICE[p_cat] * rng.lognormal(0.0, 0.5, size=p_cat.size), 2)
     p_quality = rng.normal(0.0, 1.0, size=p_cat.size)
-    p_rating = np.round(np.clip(3.9 + 0.5 * p_quality + rng.normal(0, 0.3, p_cat.size), 1.0, 5.0), 1)
+    p_rating = np.round(
+        np.clip(3.9 + 0.5 * p_quality + rng.normal(0, 0.3, p_cat.size), 1.0, 5.0), 1
+    )
     p_stock = np.where(rng.random(p_cat.size) < 0.05, 0, rng.integers(5, 500, size=p_cat.size))
     brands = [[made_up_name(rng) for _ in range(6)] for _ in range(N_CAT)]
     p_brand = [str(rng.choice(brands[k])) for k in p_cat]

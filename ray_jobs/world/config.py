@@ -52,4 +52,4 @@ SCALES: dict[str, dict[str, float | int]] = {
 
 def world_config(scale: Scale, seed: int = 7, language: Language = "en") -> WorldConfig:
     """The config of a named scale."""
-    return WorldConfig(seed=seed, language=language, **SCALES[scale])  # type: ignore[arg-type]
+    return WorldConfig(seed=seed, language=language, **SCALES[scale])

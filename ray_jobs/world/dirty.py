@@ -58,10 +58,14 @@ def _event_fault(fault: str, rows: pa.Table, max_text_chars: int) -> pa.Table:
         "negative_amount": lambda: _const(_fresh_ids(purchase_like, fault), c.AMOUNT, -19.99),
         "bad_event_type": lambda: _const(_fresh_ids(rows, fault), c.EVENT_TYPE, "teleport"),
         "broken_text": lambda: _const(
-            _const(_fresh_ids(rows, fault), c.EVENT_TYPE, "comment"), c.TEXT, "gr\ufffd\ufffdt de\x00al"
+            _const(_fresh_ids(rows, fault), c.EVENT_TYPE, "comment"),
+            c.TEXT,
+            "gr\ufffd\ufffdt de\x00al",
         ),
         "oversized_text": lambda: _const(
-            _const(_fresh_ids(rows, fault), c.EVENT_TYPE, "comment"), c.TEXT, "wow " * max_text_chars
+            _const(_fresh_ids(rows, fault), c.EVENT_TYPE, "comment"),
+            c.TEXT,
+            "wow " * max_text_chars,
         ),
     }
     return recipes[fault]()
@@ -71,7 +75,7 @@ def dirty_events(
     clean: pa.Table, fraction: float, rng: np.random.Generator, max_text_chars: int
 ) -> tuple[pa.Table, pa.Table]:
     """Bad event rows (about ``fraction`` of ``clean``) and their manifest."""
-    per_fault = max(1, int(round(fraction * clean.num_rows / len(EVENT_FAULTS))))
+    per_fault = max(1, round(fraction * clean.num_rows / len(EVENT_FAULTS)))
     # Product-bearing rows make a purchase copy plausible apart from the planted fault.
     with_product = clean.filter(pc.is_valid(clean[c.PRODUCT_ID]))
     pool = with_product if with_product.num_rows else clean
@@ -84,27 +88,39 @@ def dirty_events(
     return pa.concat_tables(parts), pa.concat_tables(manifest)
 
 
-def dirty_products(clean: pa.Table, fraction: float, rng: np.random.Generator) -> tuple[pa.Table, pa.Table]:
+def dirty_products(
+    clean: pa.Table, fraction: float, rng: np.random.Generator
+) -> tuple[pa.Table, pa.Table]:
     """Bad product rows: negative or missing prices (as new products) and duplicated ids."""
-    per_fault = max(1, int(round(fraction * clean.num_rows / len(PRODUCT_FAULTS))))
+    per_fault = max(1, round(fraction * clean.num_rows / len(PRODUCT_FAULTS)))
     parts, manifest = [], []
     for fault in PRODUCT_FAULTS:
-        rows = clean.take(pa.array(rng.choice(clean.num_rows, size=min(per_fault, clean.num_rows), replace=False)))
+        rows = clean.take(
+            pa.array(rng.choice(clean.num_rows, size=min(per_fault, clean.num_rows), replace=False))
+        )
         if fault != "duplicate":
-            rows = _set(rows, c.PRODUCT_ID, pa.array([f"dirty-{fault}-{i}" for i in range(rows.num_rows)]))
+            rows = _set(
+                rows, c.PRODUCT_ID, pa.array([f"dirty-{fault}-{i}" for i in range(rows.num_rows)])
+            )
             rows = _const(rows, c.PRICE, -5.0 if fault == "negative_price" else None)
         parts.append(rows)
         manifest.append(_manifest("products", fault, None, rows[c.PRODUCT_ID]))
     return pa.concat_tables(parts), pa.concat_tables(manifest)
 
 
-def _manifest(source: str, fault: str, event_ids: pa.ChunkedArray | None, product_ids: pa.ChunkedArray | None) -> pa.Table:
+def _manifest(
+    source: str, fault: str, event_ids: pa.ChunkedArray | None, product_ids: pa.ChunkedArray | None
+) -> pa.Table:
     n = len(event_ids) if event_ids is not None else len(product_ids or [])
     return pa.table(
         {
             "source": pa.array([source] * n),
             "fault": pa.array([fault] * n),
-            c.EVENT_ID: event_ids.combine_chunks() if event_ids is not None else pa.nulls(n, pa.string()),
-            c.PRODUCT_ID: product_ids.combine_chunks() if product_ids is not None else pa.nulls(n, pa.string()),
+            c.EVENT_ID: event_ids.combine_chunks()
+            if event_ids is not None
+            else pa.nulls(n, pa.string()),
+            c.PRODUCT_ID: product_ids.combine_chunks()
+            if product_ids is not None
+            else pa.nulls(n, pa.string()),
         }
     )

@@ -18,15 +18,36 @@ from livecart.contract import CATEGORIES
 Language = Literal["en", "zh"]
 
 NOUNS_EN: Final[dict[str, tuple[str, ...]]] = {
-    "fashion": ("linen shirt", "denim jacket", "silk scarf", "wool coat", "summer dress", "sneakers"),
+    "fashion": (
+        "linen shirt",
+        "denim jacket",
+        "silk scarf",
+        "wool coat",
+        "summer dress",
+        "sneakers",
+    ),
     "beauty": ("lipstick", "face serum", "eye palette", "sunscreen", "night cream", "perfume"),
     "electronics": ("earbuds", "power bank", "smart watch", "phone case", "speaker", "webcam"),
     "home": ("throw blanket", "ceramic vase", "desk lamp", "bath towel set", "candle", "rug"),
-    "food": ("green tea", "dark chocolate", "coffee beans", "honey jar", "spicy noodles", "snack box"),
+    "food": (
+        "green tea",
+        "dark chocolate",
+        "coffee beans",
+        "honey jar",
+        "spicy noodles",
+        "snack box",
+    ),
     "sports": ("yoga mat", "running shoes", "dumbbell set", "gym bag", "water bottle", "jump rope"),
     "toys": ("building blocks", "plush bear", "puzzle", "rc car", "board game", "doll house"),
     "books": ("cookbook", "mystery novel", "art book", "notebook", "comic set", "travel guide"),
-    "jewelry": ("silver ring", "pearl earrings", "gold necklace", "charm bracelet", "anklet", "brooch"),
+    "jewelry": (
+        "silver ring",
+        "pearl earrings",
+        "gold necklace",
+        "charm bracelet",
+        "anklet",
+        "brooch",
+    ),
     "pets": ("cat tree", "dog leash", "pet bed", "chew toy", "cat food", "aquarium filter"),
     "outdoors": ("camping tent", "hiking pole", "sleeping bag", "lantern", "rain jacket", "cooler"),
     "gaming": ("gaming mouse", "keyboard", "headset", "controller", "mouse pad", "gaming chair"),
@@ -45,22 +66,46 @@ NOUNS_ZH: Final[dict[str, tuple[str, ...]]] = {
     "outdoors": ("帐篷", "登山杖", "睡袋", "营地灯", "冲锋衣", "保温箱"),
     "gaming": ("游戏鼠标", "机械键盘", "耳麦", "手柄", "鼠标垫", "电竞椅"),
 }
-ADJECTIVES_EN: Final = ("classic", "premium", "lightweight", "limited", "cozy", "pro", "mini", "eco")
+ADJECTIVES_EN: Final = (
+    "classic",
+    "premium",
+    "lightweight",
+    "limited",
+    "cozy",
+    "pro",
+    "mini",
+    "eco",
+)
 ADJECTIVES_ZH: Final = ("经典", "高端", "轻便", "限量", "舒适", "专业", "迷你", "环保")
 SYLLABLES: Final = ("lu", "ma", "ko", "ri", "ven", "so", "ta", "ni", "zen", "ora", "bel", "qi")
 ROOM_HOOKS_EN: Final = (
-    "flash deals tonight", "new arrivals", "live Q&A", "unboxing haul", "weekend sale", "try-on"
+    "flash deals tonight",
+    "new arrivals",
+    "live Q&A",
+    "unboxing haul",
+    "weekend sale",
+    "try-on",
 )
 ROOM_HOOKS_ZH: Final = ("今晚秒杀", "新品首发", "直播答疑", "开箱", "周末特卖", "现场试穿")
 POSITIVE_EN: Final = (
-    "love this {noun}!", "just ordered the {noun}, so good", "the {noun} looks amazing",
-    "best stream today", "great quality {noun}",
+    "love this {noun}!",
+    "just ordered the {noun}, so good",
+    "the {noun} looks amazing",
+    "best stream today",
+    "great quality {noun}",
 )
 NEGATIVE_EN: Final = (
-    "the {noun} is too expensive", "looks cheap to me", "not for me", "boring stream",
+    "the {noun} is too expensive",
+    "looks cheap to me",
+    "not for me",
+    "boring stream",
     "shipping took forever last time",
 )
-INTENT_EN: Final = ("how much is the {noun}?", "is there a discount on the {noun}?", "does it ship today?")
+INTENT_EN: Final = (
+    "how much is the {noun}?",
+    "is there a discount on the {noun}?",
+    "does it ship today?",
+)
 POSITIVE_ZH: Final = ("太喜欢这个{noun}了!", "刚下单了{noun}", "{noun}看起来很棒", "质量真好")
 NEGATIVE_ZH: Final = ("{noun}太贵了", "看起来很廉价", "不适合我", "直播好无聊")
 INTENT_ZH: Final = ("{noun}多少钱?", "{noun}有优惠吗?", "今天发货吗?")
@@ -80,7 +125,9 @@ class Vocabulary:
 
 def vocabulary(language: Language) -> Vocabulary:
     if language == "zh":
-        return Vocabulary(NOUNS_ZH, ADJECTIVES_ZH, ROOM_HOOKS_ZH, POSITIVE_ZH, NEGATIVE_ZH, INTENT_ZH)
+        return Vocabulary(
+            NOUNS_ZH, ADJECTIVES_ZH, ROOM_HOOKS_ZH, POSITIVE_ZH, NEGATIVE_ZH, INTENT_ZH
+        )
     return Vocabulary(NOUNS_EN, ADJECTIVES_EN, ROOM_HOOKS_EN, POSITIVE_EN, NEGATIVE_EN, INTENT_EN)
 
 

@@ -33,7 +33,9 @@ def test_world__same_seed__identical_events(tiny_config: WorldConfig) -> None:
     assert not events_a.equals(events_c)
 
 
-def test_world__tiny__matches_contract_and_is_sorted(tiny_world: GenerateResult, settings: LivecartSettings) -> None:
+def test_world__tiny__matches_contract_and_is_sorted(
+    tiny_world: GenerateResult, settings: LivecartSettings
+) -> None:
     table = read_source(settings.raw_dir, c.Table.EVENTS)
     assert table.schema.equals(c.SCHEMAS[c.Table.EVENTS])
     assert 2_000 < table.num_rows < 20_000
@@ -43,7 +45,9 @@ def test_world__tiny__matches_contract_and_is_sorted(tiny_world: GenerateResult,
     assert len(table.column(c.EVENT_ID).unique()) == table.num_rows
 
 
-def test_world__events__only_while_room_is_live(tiny_world: GenerateResult, settings: LivecartSettings) -> None:
+def test_world__events__only_while_room_is_live(
+    tiny_world: GenerateResult, settings: LivecartSettings
+) -> None:
     events = _events(settings)
     rooms = read_source(settings.raw_dir, c.Table.ROOMS).to_pandas()
     joined = events.merge(rooms, on=c.ROOM_ID, suffixes=("", "_room"))
@@ -54,11 +58,15 @@ def test_world__events__only_while_room_is_live(tiny_world: GenerateResult, sett
     assert live.all(), joined.loc[~live, [c.EVENT_TYPE, c.EVENT_TIMESTAMP, c.END_TIMESTAMP]].head()
 
 
-def test_world__funnel__every_purchase_follows_cart_and_click(tiny_world: GenerateResult, settings: LivecartSettings) -> None:
+def test_world__funnel__every_purchase_follows_cart_and_click(
+    tiny_world: GenerateResult, settings: LivecartSettings
+) -> None:
     events = _events(settings)
     counts = events[c.EVENT_TYPE].value_counts()
     assert counts["impression"] > counts["click"] > counts["add_to_cart"] > counts["purchase"] > 0
-    first = events.groupby([c.VIEWER_ID, c.PRODUCT_ID, c.EVENT_TYPE])[c.EVENT_TIMESTAMP].min().unstack()
+    first = (
+        events.groupby([c.VIEWER_ID, c.PRODUCT_ID, c.EVENT_TYPE])[c.EVENT_TIMESTAMP].min().unstack()
+    )
     bought = first.dropna(subset=["purchase"])
     assert (bought["add_to_cart"] <= bought["purchase"]).all()
     assert (bought["click"] <= bought["add_to_cart"]).all()
@@ -87,7 +95,9 @@ def test_world__planted_taste__drives_room_choice(settings: LivecartSettings) ->
     assert hit > 2.0 / len(c.CATEGORIES)
 
 
-def test_world__dirty__manifest_lists_every_fault_class(settings: LivecartSettings, tiny_config: WorldConfig) -> None:
+def test_world__dirty__manifest_lists_every_fault_class(
+    settings: LivecartSettings, tiny_config: WorldConfig
+) -> None:
     result = generate(tiny_config, settings, dirty=0.05, use_ray=False)
     manifest = pq.read_table(settings.truth_dir / "injected_faults.parquet").to_pandas()
     assert result.dirty_rows == len(manifest)
@@ -95,7 +105,9 @@ def test_world__dirty__manifest_lists_every_fault_class(settings: LivecartSettin
     assert set(manifest.query("source == 'products'")["fault"]) == set(PRODUCT_FAULTS)
 
 
-def test_world__rerun__replaces_previous_events(settings: LivecartSettings, tiny_config: WorldConfig) -> None:
+def test_world__rerun__replaces_previous_events(
+    settings: LivecartSettings, tiny_config: WorldConfig
+) -> None:
     generate(tiny_config, settings, dirty=0.05, use_ray=False)
     clean = generate(tiny_config, settings, use_ray=False)
     assert read_source(settings.raw_dir, c.Table.EVENTS).num_rows == clean.events

@@ -1,0 +1,32 @@
+"""The CLI: jobs chain through the data directory, and errors are one clear message."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from livecart.cli import app
+from livecart.settings import LivecartSettings
+
+
+def test_cli__features_before_validate__names_stage_and_fix(settings: LivecartSettings) -> None:
+    result = CliRunner().invoke(app, ["features"])
+    assert result.exit_code == 2
+    assert "stage 'features' failed" in result.output
+    assert "livecart validate" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli__generate_tiny__writes_raw_tables(settings: LivecartSettings) -> None:
+    result = CliRunner().invoke(app, ["generate", "--scale", "tiny", "--no-ray"])
+    assert result.exit_code == 0, result.output
+    assert (settings.raw_dir / "events" / "part-00000.parquet").exists()
+    assert (settings.raw_dir / "viewers.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    "args", [["generate", "--scale", "huge"], ["generate", "--language", "fr"]]
+)
+def test_cli__bad_option__rejected(settings: LivecartSettings, args: list[str]) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0
