@@ -7,6 +7,7 @@ exported so ``feature_store.yaml`` and the definitions resolve to the settings' 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from feast import FeatureStore
 from feast.repo_config import load_repo_config
-from feast.repo_operations import apply_total
+from feast.repo_operations import apply_total, cli_check_repo
 
 from livecart.errors import StageError
 from livecart.settings import LivecartSettings
@@ -33,12 +34,26 @@ def _in_directory(path: Path) -> Iterator[None]:
         os.chdir(before)
 
 
+def _forget_definitions() -> None:
+    """Drop imported definitions so Feast re-imports them for the current LIVECART_HOME.
+
+    FileSource paths are bound at import; a process that applies for two homes (tests, a
+    long-lived driver) must not reuse the first home's objects.
+    """
+    for name in list(sys.modules):
+        if name == "repo" or name.startswith("feature_repo.definitions"):
+            del sys.modules[name]
+
+
 def apply(settings: LivecartSettings) -> None:
     """Register livecart's entities, views and services (``feast apply``) and create stores."""
     settings.export_env()
     settings.feast_dir.mkdir(parents=True, exist_ok=True)
     repo = settings.feature_repo
-    config = load_repo_config(repo, repo / FEATURE_STORE_YAML)
+    yaml_path = repo / FEATURE_STORE_YAML
+    cli_check_repo(repo, yaml_path)  # what `feast apply` does first: repo on sys.path
+    config = load_repo_config(repo, yaml_path)
+    _forget_definitions()
     with _in_directory(repo):
         apply_total(config, repo, skip_source_validation=False)
 

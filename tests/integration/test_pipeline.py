@@ -1,0 +1,155 @@
+"""generate(tiny) -> validate -> features -> feast apply -> historical features, on real parts.
+
+The planted leak: one viewer gets an enormous purchase and a burst of likes at a known moment.
+Training rows at that moment must not see them; rows one second later (behaviour) or after the
+next midnight (profiles) must.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from livecart import contract as c
+from livecart import feature_names as f
+from livecart.feast_ops import apply, feature_store, historical_features, materialize
+from livecart.io import read_source, write_source
+from livecart.settings import LivecartSettings
+from ray_jobs.features import run as build_features
+from ray_jobs.generate import GenerateResult
+from validation.run import run as validate
+
+pytestmark = pytest.mark.integration
+LEAK_AMOUNT = 99_999.0
+LIKES = 40
+
+
+def _plant_leak(settings: LivecartSettings) -> tuple[str, str, str, datetime]:
+    """Append a planted purchase + like burst; return (viewer, product, streamer, moment)."""
+    events = read_source(settings.raw_dir, c.Table.EVENTS).to_pandas()
+    anchor = (
+        events[events[c.EVENT_TYPE] == "impression"]
+        .dropna(subset=[c.PRODUCT_ID])
+        .iloc[len(events) // 40]
+    )
+    moment = anchor[c.EVENT_TIMESTAMP].to_pydatetime() + timedelta(seconds=1)
+    base = {
+        c.VIEWER_ID: anchor[c.VIEWER_ID],
+        c.ROOM_ID: anchor[c.ROOM_ID],
+        c.STREAMER_ID: anchor[c.STREAMER_ID],
+        c.EVENT_TIMESTAMP: moment,
+        c.WATCH_SECONDS: None,
+        c.GIFT_VALUE: None,
+        c.TEXT: None,
+    }
+    rows = [
+        {
+            **base,
+            c.EVENT_ID: "leak-buy",
+            c.EVENT_TYPE: "purchase",
+            c.PRODUCT_ID: anchor[c.PRODUCT_ID],
+            c.AMOUNT: LEAK_AMOUNT,
+        }
+    ]
+    rows += [
+        {
+            **base,
+            c.EVENT_ID: f"leak-like-{i}",
+            c.EVENT_TYPE: "like",
+            c.PRODUCT_ID: None,
+            c.AMOUNT: None,
+        }
+        for i in range(LIKES)
+    ]
+    write_source(
+        settings.raw_dir,
+        c.Table.EVENTS,
+        pa.Table.from_pylist(rows, schema=c.SCHEMAS[c.Table.EVENTS]),
+        part="99990-leak",
+    )
+    return anchor[c.VIEWER_ID], anchor[c.PRODUCT_ID], anchor[c.STREAMER_ID], moment
+
+
+@pytest.fixture
+def applied(
+    settings: LivecartSettings, tiny_world: GenerateResult
+) -> tuple[LivecartSettings, tuple[str, str, str, datetime]]:
+    leak = _plant_leak(settings)
+    report = validate(settings)
+    assert report.table(c.Table.EVENTS).quarantined == 0
+    build_features(settings)
+    apply(settings)
+    return settings, leak
+
+
+def test_pipeline__planted_leak__invisible_before_visible_after(
+    applied: tuple[LivecartSettings, tuple[str, str, str, datetime]],
+) -> None:
+    settings, (viewer, product, streamer, moment) = applied
+    next_midnight = (moment + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    at = [moment, moment + timedelta(seconds=1), next_midnight + timedelta(seconds=1)]
+    entity_rows = pd.DataFrame(
+        {
+            c.VIEWER_ID: viewer,
+            c.PRODUCT_ID: product,
+            c.STREAMER_ID: streamer,
+            c.EVENT_TIMESTAMP: pd.to_datetime(at, utc=True),
+        }
+    )
+    frame = historical_features(settings, entity_rows, "product_ranking_v1")
+    frame = frame.sort_values(c.EVENT_TIMESTAMP).reset_index(drop=True)
+    before, just_after, next_day = frame.iloc[0], frame.iloc[1], frame.iloc[2]
+
+    assert before[f.VIEWER_SPEND_TOTAL] < LEAK_AMOUNT
+    assert before["events_1m"] < LIKES
+    assert before[f.VS_PURCHASES] == just_after[f.VS_PURCHASES] - 1
+    assert just_after["events_1m"] >= LIKES + 1
+    assert just_after[f.PURCHASES_1440M] == before[f.PURCHASES_1440M] + 1
+    assert just_after[f.VIEWER_SPEND_TOTAL] < LEAK_AMOUNT  # the daily profile waits for midnight
+    assert next_day[f.VIEWER_SPEND_TOTAL] >= LEAK_AMOUNT
+    assert next_day[f.PRODUCT_GMV] >= LEAK_AMOUNT
+    assert before[f.PRODUCT_GMV] < LEAK_AMOUNT
+
+
+def test_pipeline__feast_cli__apply_and_materialize_then_online_read(
+    applied: tuple[LivecartSettings, tuple[str, str, str, datetime]],
+) -> None:
+    settings, (viewer, _, streamer, _) = applied
+    env = {**os.environ, "LIVECART_HOME": str(settings.home)}
+    feast = [sys.executable, "-m", "feast.cli.cli", "-c", str(settings.feature_repo)]
+    for args in (
+        ["apply"],
+        ["materialize", "2000-01-01T00:00:00", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")],
+    ):
+        done = subprocess.run([*feast, *args], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+    store = feature_store(settings)
+    online = store.get_online_features(
+        features=[
+            f"viewer_profile:{f.VIEWER_EVENTS_TOTAL}",
+            f"viewer_streamer_affinity:{f.VS_ENTERS}",
+        ],
+        entity_rows=[
+            {c.VIEWER_ID: viewer, c.STREAMER_ID: streamer},
+            {c.VIEWER_ID: "nobody", c.STREAMER_ID: streamer},
+        ],
+    ).to_dict()
+    assert online[f.VIEWER_EVENTS_TOTAL][0] > 0
+    assert online[f.VIEWER_EVENTS_TOTAL][1] is None
+
+
+def test_pipeline__incremental_materialize__records_intervals(
+    applied: tuple[LivecartSettings, tuple[str, str, str, datetime]],
+) -> None:
+    settings, _ = applied
+    end = materialize(settings)
+    store = feature_store(settings)
+    view = store.get_feature_view(f.FeatureTable.VIEWER_PROFILE.value)
+    assert view.materialization_intervals
+    assert view.materialization_intervals[-1][1] >= end - timedelta(seconds=1)
