@@ -65,8 +65,10 @@ def run(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     console.rule(f"livecart demo: {scale} world in {settings.home}")
+    # Small blocks so that even the demo world is simulated as several tasks on the local Ray.
+    world_cfg = world_config(scale).model_copy(update={"visits_per_chunk": 5_000})
     world = _stage(
-        console, "generate", timings, lambda: generate(world_config(scale), settings, dirty=0.02)
+        console, "generate", timings, lambda: generate(world_cfg, settings, dirty=0.02, use_ray=True)
     )
     quality = _stage(console, "validate", timings, lambda: validate(settings))
     print_summary(quality, console)

@@ -105,11 +105,16 @@ def run(
 
 
 def _inject(cfg: WorldConfig, cat: Catalog, settings: LivecartSettings, fraction: float) -> int:
-    """Append bad rows: an extra events part and extra product rows, plus their manifest."""
+    """Mix bad rows into the first events part and the products, and list them in a manifest.
+
+    Bad rows sit among good ones, as in a real batch, so the gate has to separate them.
+    """
     rng = np.random.default_rng([cfg.seed, 2])
     first = pq.read_table(settings.raw_dir / "events" / "part-00000.parquet")
     bad_events, manifest_events = dirty_events(first, fraction, rng, settings.max_text_chars)
-    write_source(settings.raw_dir, c.Table.EVENTS, bad_events, part="99999-dirty")
+    # A stable sort by time interleaves them and keeps each original ahead of its duplicate.
+    mixed = pa.concat_tables([first, bad_events]).sort_by(c.EVENT_TIMESTAMP)
+    write_source(settings.raw_dir, c.Table.EVENTS, mixed, part="00000")
     products = cat.tables[c.Table.PRODUCTS]
     bad_products, manifest_products = dirty_products(products, fraction, rng)
     write_source(settings.raw_dir, c.Table.PRODUCTS, pa.concat_tables([products, bad_products]))

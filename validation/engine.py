@@ -1,0 +1,208 @@
+"""One ephemeral Great Expectations context, its suites and checkpoints, reused for every batch.
+
+Creating a GX context, datasource, suites and checkpoints costs far more than validating a small
+batch, so a :class:`GxEngine` builds each of them once, on first use, and keeps them. The engine
+turns GX results into plain data: for the row suite, the positions of failing rows per rule (via
+``unexpected_index_column_names`` on a row-number column); for the table suite, pass/fail with
+the observed value. An engine is not thread-safe (neither is a GX context): use one per worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import great_expectations as gx
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from great_expectations.core import ExpectationSuiteValidationResult
+from great_expectations.core.expectation_validation_result import ExpectationValidationResult
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.types.base import (
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
+
+from livecart.contract import Table
+from livecart.errors import StageError
+from validation import docs
+from validation.checks import META_CHECK, table_suite, table_suite_name
+from validation.suites import KIND_ROW, META_KIND, META_REASON, row_suite, row_suite_name
+
+ROW_INDEX: Final = "__livecart_row"
+"""Row-number column added to every batch so GX can name the failing rows."""
+DATASOURCE: Final = "livecart"
+ROW_RESULT_FORMAT: Final[dict[str, Any]] = {
+    "result_format": "COMPLETE",
+    "unexpected_index_column_names": [ROW_INDEX],
+    "return_unexpected_index_query": False,
+    "partial_unexpected_count": 20,
+}
+TABLE_RESULT_FORMAT: Final[dict[str, Any]] = {"result_format": "SUMMARY"}
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """Rows (positions in the batch) that broke one row rule."""
+
+    reason: str
+    kind: str
+    rows: npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class TableCheck:
+    """Outcome of one distribution check on one batch; a failure is a warning, not a block."""
+
+    table: Table
+    batch: str
+    check: str
+    success: bool
+    observed: str
+
+
+def _fail_on_exception(suite: str, result: ExpectationValidationResult) -> None:
+    info = result.exception_info or {}
+    if not info.get("raised_exception"):
+        return
+    config = result.expectation_config
+    what = config.type if config is not None else "expectation"
+    raise StageError(
+        "validate",
+        f"suite {suite!r}: {what} could not be evaluated: {info.get('exception_message')}",
+        "conform the batch with livecart.conform.conform before validating it",
+    )
+
+
+def _observed(result: ExpectationValidationResult) -> str:
+    details = result.result or {}
+    if "observed_value" in details:
+        value = details["observed_value"]
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+    if "unexpected_percent" in details and details["unexpected_percent"] is not None:
+        return f"{details['unexpected_percent']:.2f}% unexpected"
+    return ""
+
+
+class GxEngine:
+    """Lazily built GX objects for the row and table suites of every source.
+
+    With ``docs_dir`` the validation results are kept until :meth:`build_docs` renders them; without
+    it each result is dropped as soon as it has been read, so a long-lived engine (serving) does not
+    grow.
+    """
+
+    def __init__(self, docs_dir: Path | None = None) -> None:
+        config = DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False),
+        )
+        self._context = gx.get_context(mode="ephemeral", project_config=config)
+        self._source = self._context.data_sources.add_pandas(DATASOURCE)
+        self._docs_dir = docs_dir
+        if docs_dir is not None:
+            docs.add_docs_site(self._context, docs_dir)
+        self._batches: dict[Table, Any] = {}
+        self._checkpoints: dict[str, gx.Checkpoint] = {}
+        self._order: dict[str, dict[str, int]] = {}
+
+    def _batch_definition(self, table: Table) -> Any:
+        if table not in self._batches:
+            asset = self._source.add_dataframe_asset(table.value)
+            self._batches[table] = asset.add_batch_definition_whole_dataframe(table.value)
+        return self._batches[table]
+
+    def _checkpoint(
+        self,
+        table: Table,
+        name: str,
+        build: Callable[[], gx.ExpectationSuite],
+        result_format: dict[str, Any],
+    ) -> gx.Checkpoint:
+        if name not in self._checkpoints:
+            suite = self._context.suites.add(build())
+            definition = self._context.validation_definitions.add(
+                gx.ValidationDefinition(name=name, data=self._batch_definition(table), suite=suite)
+            )
+            self._checkpoints[name] = self._context.checkpoints.add(
+                gx.Checkpoint(
+                    name=name, validation_definitions=[definition], result_format=result_format
+                )
+            )
+            self._order[name] = {
+                str(e.meta[META_REASON]): i
+                for i, e in enumerate(suite.expectations)
+                if e.meta and META_REASON in e.meta
+            }
+        return self._checkpoints[name]
+
+    def _run(
+        self,
+        checkpoint: gx.Checkpoint,
+        frame: pd.DataFrame,
+        parameters: Mapping[str, object],
+        batch: str,
+    ) -> ExpectationSuiteValidationResult:
+        outcome = checkpoint.run(
+            batch_parameters={"dataframe": frame},
+            expectation_parameters=dict(parameters),
+            run_id=RunIdentifier(run_name=batch),
+        )
+        ((key, result),) = outcome.run_results.items()
+        if self._docs_dir is None:
+            self._context.validation_results_store.remove_key(key)  # type: ignore[no-untyped-call]
+        return result
+
+    def check_rows(
+        self,
+        table: Table,
+        frame: pd.DataFrame,
+        parents: Collection[Table],
+        parameters: Mapping[str, object],
+        batch: str,
+    ) -> list[RuleOutcome]:
+        """Run the row suite of ``table`` on ``frame`` (which must hold :data:`ROW_INDEX`).
+
+        Outcomes come back in the suite's order, so reasons read the same way on every row.
+        """
+        name = row_suite_name(table, parents)
+        checkpoint = self._checkpoint(
+            table, name, lambda: row_suite(table, parents), ROW_RESULT_FORMAT
+        )
+        result = self._run(checkpoint, frame, parameters, batch)
+        outcomes: list[RuleOutcome] = []
+        for item in result.results:
+            _fail_on_exception(name, item)
+            meta = (item.expectation_config.meta if item.expectation_config else None) or {}
+            if META_REASON not in meta:
+                continue
+            indices = (item.result or {}).get("unexpected_index_list") or []
+            rows = np.fromiter((int(i[ROW_INDEX]) for i in indices), dtype=np.int64)
+            kind = str(meta.get(META_KIND, KIND_ROW))
+            outcomes.append(RuleOutcome(str(meta[META_REASON]), kind, rows))
+        order = self._order[name]
+        return sorted(outcomes, key=lambda o: order[o.reason])
+
+    def check_table(self, table: Table, frame: pd.DataFrame, batch: str) -> list[TableCheck]:
+        """Run the distribution checks of ``table`` on ``frame``."""
+        name = table_suite_name(table)
+        checkpoint = self._checkpoint(table, name, lambda: table_suite(table), TABLE_RESULT_FORMAT)
+        result = self._run(checkpoint, frame, {}, batch)
+        checks: list[TableCheck] = []
+        for item in result.results:
+            _fail_on_exception(name, item)
+            meta = (item.expectation_config.meta if item.expectation_config else None) or {}
+            check = str(meta.get(META_CHECK, "check"))
+            checks.append(TableCheck(table, batch, check, bool(item.success), _observed(item)))
+        return sorted(checks, key=lambda c: c.check)
+
+    def build_docs(self) -> Path | None:
+        """Render Data Docs for everything validated so far; None when docs are disabled."""
+        if self._docs_dir is None:
+            return None
+        return docs.build_docs(self._context, self._docs_dir)
