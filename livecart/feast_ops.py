@@ -82,11 +82,18 @@ def historical_features(
 def materialize(settings: LivecartSettings, start: datetime | None = None) -> datetime:
     """Load feature values into the online store up to now; returns the end of the window.
 
-    Without ``start`` this is ``feast materialize-incremental`` (each view from where it stopped,
-    or from now minus its TTL); with ``start`` it is ``feast materialize start now``.
+    On livecart's DuckDB store this is the Ray job of ray_jobs/materialize.py (one atomic commit);
+    on any other store, Feast's own materialize. Without ``start`` it is incremental (each view
+    from where it stopped, or from now minus its TTL); with ``start`` a full window up to now.
     """
+    from livecart.online.store import STORE_TYPE
+
     end = datetime.now(UTC)
     store = feature_store(settings)
+    if store.config.online_store.type == STORE_TYPE:
+        from ray_jobs.materialize import run
+
+        return run(settings, start=start, end=end, store=store).end
     if start is None:
         store.materialize_incremental(end_date=end)
     else:

@@ -1,0 +1,132 @@
+"""Per-process read cache: each reader holds the committed state of the views it reads.
+
+Readers never open a file a writer is writing: snapshots and deltas are immutable, and the
+manifest is swapped atomically. A read first compares the manifest's stamp (one ``stat``); when a
+commit happened, the reader loads only what changed (new deltas, or a new compacted snapshot).
+Look-ups are a dictionary probe per entity key and one Arrow ``take`` per batch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from livecart.online.columns import CREATED_TS, EVENT_TS
+from livecart.online.files import (
+    Manifest,
+    ViewEntry,
+    manifest_stamp,
+    read_delta,
+    read_manifest,
+    read_snapshot,
+)
+
+RETRIES = 5
+
+
+@dataclass
+class ViewState:
+    """The rows of one view as this process sees them."""
+
+    base: str | None = None
+    deltas: list[str] = field(default_factory=list)
+    table: pa.Table | None = None
+    index: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    event_us: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    created_us: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+
+def _micros(column: pa.ChunkedArray) -> np.ndarray:
+    """Timestamps as int64 microseconds (nulls as -1, older than anything)."""
+    values: np.ndarray = column.cast(pa.int64()).fill_null(-1).to_numpy()
+    return values
+
+
+class ReadCache:
+    """The committed state of a store directory, refreshed on demand, view by view."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._stamp: tuple[int, int, int] | None = None
+        self._manifest = Manifest()
+        self._views: dict[str, ViewState] = {}
+        self._lock = threading.Lock()
+
+    def manifest(self) -> Manifest:
+        """The latest committed manifest (one ``stat`` when nothing changed)."""
+        stamp = manifest_stamp(self.directory)
+        if stamp != self._stamp:
+            with self._lock:
+                self._manifest, self._stamp = read_manifest(self.directory), stamp
+        return self._manifest
+
+    def view(self, name: str, keys: Sequence[str]) -> ViewState | None:
+        """The view's rows as of the latest commit, or None if the store has no such view."""
+        for attempt in range(RETRIES):
+            entry = self.manifest().views.get(name)
+            if entry is None:
+                self._views.pop(name, None)
+                return None
+            try:
+                with self._lock:
+                    state = self._sync(self._views.get(name), entry, keys)
+                    self._views[name] = state
+                return state
+            except FileNotFoundError:
+                # The file was collected after a newer commit: read the manifest again.
+                self._stamp = None
+                if attempt == RETRIES - 1:
+                    raise
+        return None
+
+    def _sync(self, state: ViewState | None, entry: ViewEntry, keys: Sequence[str]) -> ViewState:
+        stale = (
+            state is None
+            or state.base != entry.base
+            or entry.deltas[: len(state.deltas)] != state.deltas
+        )
+        if state is None or stale:
+            fresh = ViewState(base=entry.base)
+            if entry.base is not None:
+                _append(fresh, read_snapshot(self.directory, entry.base), keys, trusted=True)
+            state = fresh
+        for name in entry.deltas[len(state.deltas) :]:
+            _append(state, read_delta(self.directory, name), keys, trusted=False)
+            state.deltas.append(name)
+        return state
+
+
+def _append(state: ViewState, rows: pa.Table, keys: Sequence[str], trusted: bool) -> None:
+    """Add rows; a row replaces the indexed one only if it is not older (event, then created).
+
+    ``trusted`` rows come from a compacted snapshot, already one per key.
+    """
+    if rows.num_rows == 0:
+        return
+    offset = 0 if state.table is None else state.table.num_rows
+    key_tuples = list(zip(*(rows.column(k).to_pylist() for k in keys), strict=True))
+    event_us, created_us = _micros(rows.column(EVENT_TS)), _micros(rows.column(CREATED_TS))
+    if state.table is None:
+        state.table = rows
+    else:
+        state.table = pa.concat_tables([state.table, rows.cast(state.table.schema)])
+    state.event_us = np.concatenate([state.event_us, event_us])
+    state.created_us = np.concatenate([state.created_us, created_us])
+    index = state.index
+    if trusted:
+        index.update(zip(key_tuples, range(offset, offset + rows.num_rows), strict=True))
+        return
+    for i, key in enumerate(key_tuples):
+        current = index.get(key)
+        newer = current is None or (event_us[i], created_us[i]) >= (
+            state.event_us[current],
+            state.created_us[current],
+        )
+        if newer:
+            index[key] = offset + i

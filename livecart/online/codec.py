@@ -1,0 +1,176 @@
+"""Conversions between Feast's types and values and the store's typed Arrow columns.
+
+The store keeps one typed column per feature (floats, ints, strings, lists, fixed-size float
+arrays for embeddings). Feast speaks ValueProto at its edges; these helpers convert whole columns
+at a time and never round-trip through serialized protos.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+from feast import FeatureView, Field
+from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
+from feast.protos.feast.types.Value_pb2 import Value as ValueProto
+from feast.types import Array, FeastType, PrimitiveFeastType
+
+from livecart.online.columns import CREATED_TS, EVENT_TS
+
+TS_TYPE = pa.timestamp("us", tz="UTC")
+
+_PRIMITIVE_ARROW: dict[PrimitiveFeastType, pa.DataType] = {
+    PrimitiveFeastType.INT32: pa.int32(),
+    PrimitiveFeastType.INT64: pa.int64(),
+    PrimitiveFeastType.FLOAT32: pa.float32(),
+    PrimitiveFeastType.FLOAT64: pa.float64(),
+    PrimitiveFeastType.STRING: pa.string(),
+    PrimitiveFeastType.BYTES: pa.binary(),
+    PrimitiveFeastType.BOOL: pa.bool_(),
+    PrimitiveFeastType.UNIX_TIMESTAMP: TS_TYPE,
+}
+# ValueProto field names of scalars and lists, per primitive type.
+_SCALAR_FIELD: dict[PrimitiveFeastType, str] = {
+    PrimitiveFeastType.INT32: "int32_val",
+    PrimitiveFeastType.INT64: "int64_val",
+    PrimitiveFeastType.FLOAT32: "float_val",
+    PrimitiveFeastType.FLOAT64: "double_val",
+    PrimitiveFeastType.STRING: "string_val",
+    PrimitiveFeastType.BYTES: "bytes_val",
+    PrimitiveFeastType.BOOL: "bool_val",
+    PrimitiveFeastType.UNIX_TIMESTAMP: "unix_timestamp_val",
+}
+_LIST_FIELD: dict[PrimitiveFeastType, str] = {
+    PrimitiveFeastType.INT32: "int32_list_val",
+    PrimitiveFeastType.INT64: "int64_list_val",
+    PrimitiveFeastType.FLOAT32: "float_list_val",
+    PrimitiveFeastType.FLOAT64: "double_list_val",
+    PrimitiveFeastType.STRING: "string_list_val",
+    PrimitiveFeastType.BYTES: "bytes_list_val",
+    PrimitiveFeastType.BOOL: "bool_list_val",
+    PrimitiveFeastType.UNIX_TIMESTAMP: "unix_timestamp_list_val",
+}
+
+
+class UnsupportedFeatureType(TypeError):
+    """A feature type this store cannot hold (maps, structs, sets)."""
+
+
+def _base(dtype: FeastType) -> tuple[PrimitiveFeastType, bool]:
+    if isinstance(dtype, Array):
+        base = dtype.base_type
+        if isinstance(base, PrimitiveFeastType) and base in _PRIMITIVE_ARROW:
+            return base, True
+    elif isinstance(dtype, PrimitiveFeastType) and dtype in _PRIMITIVE_ARROW:
+        return dtype, False
+    raise UnsupportedFeatureType(
+        f"feature type {dtype} is not supported by the DuckDB online store"
+    )
+
+
+def arrow_type(field: Field) -> pa.DataType:
+    """Arrow type of a feature; embeddings with a vector_length become fixed-size float lists."""
+    base, is_list = _base(field.dtype)
+    if not is_list:
+        return _PRIMITIVE_ARROW[base]
+    if field.vector_length and base in (PrimitiveFeastType.FLOAT32, PrimitiveFeastType.FLOAT64):
+        return pa.list_(_PRIMITIVE_ARROW[base], field.vector_length)
+    return pa.list_(_PRIMITIVE_ARROW[base])
+
+
+def key_columns(view: FeatureView) -> list[str]:
+    """The view's join keys, in a stable order (the store's primary key)."""
+    return sorted(col.name for col in view.entity_columns)
+
+
+def view_schema(view: FeatureView) -> pa.Schema:
+    """The stored table's schema: join keys, features, event and created timestamps."""
+    key_types = {col.name: arrow_type(col) for col in view.entity_columns}
+    fields = [pa.field(name, key_types[name]) for name in key_columns(view)]
+    fields += [pa.field(f.name, arrow_type(f)) for f in view.features]
+    fields += [pa.field(EVENT_TS, TS_TYPE), pa.field(CREATED_TS, TS_TYPE)]
+    return pa.schema(fields)
+
+
+def schema_signature(view: FeatureView) -> str:
+    """A string that changes whenever the stored layout of ``view`` would change."""
+    return str(view_schema(view).to_string(show_schema_metadata=False))
+
+
+def scalar_of(value: ValueProto) -> Any:
+    """The Python value held by one ValueProto (None when unset)."""
+    kind = value.WhichOneof("val")
+    if kind is None or kind == "null_val":
+        return None
+    held = getattr(value, kind)
+    if kind.endswith("_list_val"):
+        return list(held.val)
+    if kind == "unix_timestamp_val":
+        return datetime.fromtimestamp(held, tz=UTC)
+    return held
+
+
+def entity_key_tuple(key: EntityKeyProto, order: Sequence[str]) -> tuple[Any, ...]:
+    """The join-key values of ``key`` in ``order`` (a dictionary key of the reader cache)."""
+    values = dict(zip(key.join_keys, key.entity_values, strict=True))
+    return tuple(scalar_of(values[name]) for name in order)
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """Naive timestamps are UTC, consistently."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def rows_to_arrow(
+    view: FeatureView,
+    data: Sequence[tuple[EntityKeyProto, dict[str, ValueProto], datetime, datetime | None]],
+) -> pa.Table:
+    """Feast's write batch (protos) as a typed Arrow table of the view's schema."""
+    schema = view_schema(view)
+    keys = key_columns(view)
+    columns: dict[str, list[Any]] = {name: [] for name in schema.names}
+    for entity_key, values, event_ts, created_ts in data:
+        for name, value in zip(keys, entity_key_tuple(entity_key, keys), strict=True):
+            columns[name].append(value)
+        for feature in view.features:
+            proto = values.get(feature.name)
+            columns[feature.name].append(scalar_of(proto) if proto is not None else None)
+        columns[EVENT_TS].append(utc(event_ts))
+        columns[CREATED_TS].append(utc(created_ts) or utc(event_ts))
+    return pa.table(
+        {name: pa.array(columns[name], type=schema.field(name).type) for name in schema.names}
+    )
+
+
+def proto_builder(field: Field) -> Callable[[Any], ValueProto]:
+    """A fast Python value -> ValueProto function for one feature."""
+    base, is_list = _base(field.dtype)
+    if is_list:
+        list_name = _LIST_FIELD[base]
+        if base is PrimitiveFeastType.UNIX_TIMESTAMP:
+
+            def build_ts_list(v: Any) -> ValueProto:
+                out = ValueProto()
+                if v is not None:
+                    getattr(out, list_name).val.extend(int(x.timestamp()) for x in v)
+                return out
+
+            return build_ts_list
+
+        def build_list(v: Any) -> ValueProto:
+            out = ValueProto()
+            if v is not None:
+                getattr(out, list_name).val.extend(v)
+            return out
+
+        return build_list
+    name = _SCALAR_FIELD[base]
+    if base is PrimitiveFeastType.UNIX_TIMESTAMP:
+        return lambda v: (
+            ValueProto() if v is None else ValueProto(unix_timestamp_val=int(v.timestamp()))
+        )
+    return lambda v: ValueProto() if v is None else ValueProto(**{name: v})

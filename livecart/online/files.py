@@ -1,0 +1,173 @@
+"""The store's files: an atomically swapped manifest, immutable snapshots, and the writer lock.
+
+Layout of the store directory::
+
+    MANIFEST.json            {"version": n, "views": {view: {"signature", "base", "deltas"}}}
+    <view>.<n>.duckdb        an immutable DuckDB file with one table ``t`` (a compacted snapshot)
+    <view>.<n>.arrow         an immutable Arrow IPC file of rows written since (push, small writes)
+    .writer.lock             fcntl lock: one writer at a time, across processes
+
+A change is committed by writing new files, fsyncing them, and replacing MANIFEST.json with
+``os.replace``: readers see the old state or the new one, never a mix, and a writer killed at any
+moment leaves only unreferenced files, which the next writer removes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+MANIFEST = "MANIFEST.json"
+LOCK = ".writer.lock"
+TABLE = "t"
+GC_GRACE_SECONDS = 30.0
+
+
+@dataclass
+class ViewEntry:
+    signature: str
+    base: str | None = None
+    deltas: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Manifest:
+    version: int = 0
+    views: dict[str, ViewEntry] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        views = {
+            name: {"signature": v.signature, "base": v.base, "deltas": v.deltas}
+            for name, v in self.views.items()
+        }
+        return json.dumps({"version": self.version, "views": views}, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        raw: dict[str, Any] = json.loads(text)
+        views = {
+            name: ViewEntry(v["signature"], v.get("base"), list(v.get("deltas", [])))
+            for name, v in raw.get("views", {}).items()
+        }
+        return cls(int(raw.get("version", 0)), views)
+
+    def files(self) -> set[str]:
+        names: set[str] = set()
+        for view in self.views.values():
+            if view.base:
+                names.add(view.base)
+            names.update(view.deltas)
+        return names
+
+
+def read_manifest(directory: Path) -> Manifest:
+    path = directory / MANIFEST
+    if not path.exists():
+        return Manifest()
+    return Manifest.from_json(path.read_text())
+
+
+def manifest_stamp(directory: Path) -> tuple[int, int, int] | None:
+    """A cheap change detector: the manifest is replaced (new inode) on every commit."""
+    try:
+        st = os.stat(directory / MANIFEST)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def write_manifest(directory: Path, manifest: Manifest) -> None:
+    """Commit point: write, fsync, then atomically replace the manifest."""
+    tmp = directory / f".{MANIFEST}.{uuid.uuid4().hex}.tmp"
+    tmp.write_text(manifest.to_json())
+    _fsync_file(tmp)
+    os.replace(tmp, directory / MANIFEST)
+    _fsync_dir(directory)
+
+
+@contextlib.contextmanager
+def writer_lock(directory: Path) -> Iterator[None]:
+    """Hold the single-writer lock of the store directory (blocks until free)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / LOCK, "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def write_snapshot(directory: Path, name: str, table: pa.Table) -> None:
+    """Write ``table`` as an immutable DuckDB file ``name`` (via a temporary file)."""
+    tmp = directory / f".{name}.{uuid.uuid4().hex}.tmp"
+    con = duckdb.connect(str(tmp))
+    try:
+        con.register("incoming", table)
+        con.execute(f"CREATE TABLE {TABLE} AS SELECT * FROM incoming")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    _fsync_file(tmp)
+    os.replace(tmp, directory / name)
+
+
+def read_snapshot(directory: Path, name: str) -> pa.Table:
+    """Read a snapshot file (read-only: many processes may do this at once)."""
+    con = duckdb.connect(str(directory / name), read_only=True)
+    try:
+        return con.table(TABLE).to_arrow_table()
+    finally:
+        con.close()
+
+
+def write_delta(directory: Path, name: str, table: pa.Table) -> None:
+    tmp = directory / f".{name}.{uuid.uuid4().hex}.tmp"
+    with ipc.new_file(str(tmp), table.schema) as sink:
+        sink.write_table(table)
+    _fsync_file(tmp)
+    os.replace(tmp, directory / name)
+
+
+def read_delta(directory: Path, name: str) -> pa.Table:
+    with ipc.open_file(str(directory / name)) as source:
+        return source.read_all()
+
+
+def collect_garbage(directory: Path, keep: set[str], grace: float = GC_GRACE_SECONDS) -> int:
+    """Remove files no manifest references (after a grace period for slow readers)."""
+    removed = 0
+    now = time.time()
+    for path in directory.iterdir():
+        if path.name in (MANIFEST, LOCK) or path.name in keep:
+            continue
+        if path.suffix not in (".duckdb", ".arrow", ".tmp", ".wal"):
+            continue
+        if now - path.stat().st_mtime > grace:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -1,0 +1,45 @@
+"""The Ray task of `livecart materialize`: the newest row per entity from a Parquet source.
+
+Kept free of Feast imports so that Ray workers start quickly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+
+from livecart.online.columns import CREATED_TS, EVENT_TS
+
+
+def latest_rows(
+    path: str,
+    keys: list[str],
+    features: list[str],
+    timestamp: str,
+    created: str | None,
+    start: datetime,
+    end: datetime,
+    schema: pa.Schema,
+) -> pa.Table:
+    """The newest row per entity with ``start <= timestamp < end`` from a Parquet source."""
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        created_expr = f'"{created}"' if created else f'"{timestamp}"'
+        cols = ", ".join(f'"{c}"' for c in [*keys, *features])
+        partition = ", ".join(f'"{k}"' for k in keys)
+        table: pa.Table = con.execute(
+            f"""
+            SELECT {cols}, "{timestamp}" AS {EVENT_TS}, {created_expr} AS {CREATED_TS}
+            FROM read_parquet(?)
+            WHERE "{timestamp}" >= ? AND "{timestamp}" < ?
+            QUALIFY row_number() OVER (PARTITION BY {partition}
+                                       ORDER BY "{timestamp}" DESC, {created_expr} DESC) = 1
+            """,
+            [path, start, end],
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return table.select(schema.names).cast(schema)
