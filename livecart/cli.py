@@ -29,6 +29,8 @@ app = typer.Typer(
 )
 ingest_app = typer.Typer(help="Load real data into the livecart contract.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
+bench_app = typer.Typer(help="Benchmarks that print JSON (baseline measured in the same run).")
+app.add_typer(bench_app, name="bench")
 console = Console(stderr=True)
 
 P = ParamSpec("P")
@@ -156,11 +158,14 @@ def validate() -> None:
 def features() -> None:
     """Build the point-in-time feature tables with DuckDB into <home>/features."""
     from ray_jobs.features import run
+    from validation.feature_gate import print_feature_summary
 
     result = run(get_settings())
     console.print(
         _counts_table(f"feature tables in {result.directory}", result.rows, result.seconds)
     )
+    if result.checks is not None:
+        print_feature_summary(result.checks, console)
 
 
 @app.command()
@@ -206,6 +211,31 @@ def demo(
     report = run(get_settings(), scale=scale, console=console)  # type: ignore[arg-type]
     if json_out:
         typer.echo(json.dumps(report, indent=2, default=str))
+
+
+@bench_app.command("online-store")
+@friendly_errors
+def bench_online_store(
+    entities: Annotated[int, typer.Option(help="Entities in the feature view.")] = 200_000,
+    features: Annotated[int, typer.Option(help="Float features per entity.")] = 20,
+    requests: Annotated[int, typer.Option(help="Timed requests per read size.")] = 300,
+    pushes: Annotated[int, typer.Option(help="Pushes for the freshness measurement.")] = 30,
+    json_out: Annotated[bool, typer.Option("--json", help="Print only the JSON object.")] = False,
+) -> None:
+    """DuckDB online store vs Feast's SQLite: materialize, size, read latency, push freshness."""
+    import tempfile
+
+    from livecart.bench.online_store import main_json, run
+
+    settings = get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=settings.home, prefix="bench-") as workdir:
+        result = run(settings, Path(workdir), entities, features, requests, pushes)
+    if not json_out:
+        console.print(
+            "[bold]online store benchmark[/] (duckdb vs sqlite, ratios = duckdb / sqlite)"
+        )
+    typer.echo(main_json(result))
 
 
 @app.command()

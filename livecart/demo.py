@@ -68,7 +68,10 @@ def run(
     # Small blocks so that even the demo world is simulated as several tasks on the local Ray.
     world_cfg = world_config(scale).model_copy(update={"visits_per_chunk": 5_000})
     world = _stage(
-        console, "generate", timings, lambda: generate(world_cfg, settings, dirty=0.02, use_ray=True)
+        console,
+        "generate",
+        timings,
+        lambda: generate(world_cfg, settings, dirty=0.02, use_ray=True),
     )
     quality = _stage(console, "validate", timings, lambda: validate(settings))
     print_summary(quality, console)
@@ -122,6 +125,11 @@ def run(
             for t in quality.tables
         },
         "feature_rows": features.rows,
+        "feature_suites": {
+            "rules": sum(len(t.rules) for t in features.checks.tables) if features.checks else 0,
+            "failures": len(features.checks.failures) if features.checks else 0,
+            "data_docs": str(features.checks.data_docs_index) if features.checks else None,
+        },
         "training_frame": {"rows": rows, "columns": columns, "service": "product_ranking_v1"},
         "online_read_100_viewers_ms": round(online_ms, 1),
         "data_docs": str(quality.data_docs_index) if quality.data_docs_index else None,
@@ -152,6 +160,8 @@ def _print_report(console: Console, report: dict[str, Any]) -> None:
     table.add_row(
         "feature rows", ", ".join(f"{k}={v:,}" for k, v in report["feature_rows"].items())
     )
+    suites = report["feature_suites"]
+    table.add_row("feature suites", f"{suites['rules']} rules, {suites['failures']} failed")
     frame = report["training_frame"]
     table.add_row("training frame", f"{frame['rows']:,} x {frame['columns']} ({frame['service']})")
     table.add_row("online read, 100 viewers", f"{report['online_read_100_viewers_ms']} ms")

@@ -32,6 +32,8 @@ from ray_jobs.feature_tables.realtime import (
     viewer_behavior_sql,
     viewer_streamer_affinity_sql,
 )
+from validation.feature_gate import check_feature_tables
+from validation.feature_suites import FeatureSuiteReport
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class FeaturesResult:
     rows: dict[str, int]
     seconds: dict[str, float]
     directory: Path
+    checks: FeatureSuiteReport | None
 
 
 def feature_path(settings: LivecartSettings, table: FeatureTable) -> Path:
@@ -65,9 +68,12 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: Path) -> int:
 
 
 def run(
-    settings: LivecartSettings, tables: tuple[FeatureTable, ...] | None = None
+    settings: LivecartSettings, tables: tuple[FeatureTable, ...] | None = None, check: bool = True
 ) -> FeaturesResult:
-    """Build the feature tables from ``settings.clean_dir``."""
+    """Build the feature tables from ``settings.clean_dir``, then gate them with their GX suites.
+
+    A failing suite raises FeatureGateBlocked (the tables stay on disk for inspection).
+    """
     for required in (c.Table.EVENTS, c.Table.VIEWERS, c.Table.ROOMS, c.Table.STREAMERS):
         if not source_exists(settings.clean_dir, required):
             raise StageError(
@@ -86,4 +92,5 @@ def run(
         rows[table.value] = _copy(con, queries[table](), feature_path(settings, table))
         seconds[table.value] = round(time.perf_counter() - started, 3)
     con.close()
-    return FeaturesResult(rows, seconds, settings.features_dir)
+    checks = check_feature_tables(settings, tables=selected) if check else None
+    return FeaturesResult(rows, seconds, settings.features_dir, checks)
