@@ -40,6 +40,28 @@ class ViewState:
     index: dict[tuple[Any, ...], int] = field(default_factory=dict)
     event_us: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     created_us: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    combined: dict[str, pa.Array] = field(default_factory=dict)
+    numeric: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def numbers(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(values, valid) of a numeric column as numpy arrays (cached until the next append)."""
+        cached = self.numeric.get(name)
+        if cached is None:
+            array = self.column(name)
+            valid = np.ones(len(array), dtype=bool)
+            if array.null_count:
+                valid = array.is_valid().to_numpy(zero_copy_only=False)
+                array = array.fill_null(False if pa.types.is_boolean(array.type) else 0)
+            cached = self.numeric[name] = (array.to_numpy(zero_copy_only=False), valid)
+        return cached
+
+    def column(self, name: str) -> pa.Array:
+        """One contiguous array per column (cached until the next append)."""
+        array = self.combined.get(name)
+        if array is None:
+            assert self.table is not None
+            array = self.combined[name] = self.table.column(name).combine_chunks()
+        return array
 
 
 def _micros(column: pa.ChunkedArray) -> np.ndarray:
@@ -112,6 +134,8 @@ def _append(state: ViewState, rows: pa.Table, keys: Sequence[str], trusted: bool
     offset = 0 if state.table is None else state.table.num_rows
     key_tuples = list(zip(*(rows.column(k).to_pylist() for k in keys), strict=True))
     event_us, created_us = _micros(rows.column(EVENT_TS)), _micros(rows.column(CREATED_TS))
+    state.combined = {}
+    state.numeric = {}
     if state.table is None:
         state.table = rows
     else:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-from feast import Entity, FeatureView, RepoConfig
+from feast import Entity, FeatureView, RepoConfig, utils
 from feast.infra.online_stores.online_store import OnlineStore
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
@@ -32,12 +32,22 @@ from pydantic import StrictInt, StrictStr
 
 from livecart.online.cache import ReadCache, ViewState
 from livecart.online.codec import (
+    arrow_type,
     entity_key_tuple,
     key_columns,
     proto_builder,
     rows_to_arrow,
+    scalar_of,
     schema_signature,
     view_schema,
+)
+from livecart.online.response import (
+    EMPTY_VALUE,
+    Encoder,
+    feature_vector,
+    statuses_bytes,
+    timestamps_bytes,
+    value_encoder,
 )
 from livecart.online.writer import SnapshotWriter, ViewWrite
 
@@ -51,7 +61,9 @@ _CACHES: dict[Path, ReadCache] = {}
 class DuckDBOnlineStoreConfig(FeastConfigBaseModel):
     """``online_store`` section of feature_store.yaml for this store."""
 
-    type: Literal["livecart.online.store.DuckDBOnlineStore"] = "livecart.online.store.DuckDBOnlineStore"
+    type: Literal["livecart.online.store.DuckDBOnlineStore"] = (
+        "livecart.online.store.DuckDBOnlineStore"
+    )
     path: StrictStr = "online_store"
     """Store directory; relative paths are resolved against the feature repo."""
     compact_after_deltas: StrictInt = 32
@@ -117,10 +129,12 @@ class DuckDBOnlineStore(OnlineStore):
     """Feast online store plugin backed by immutable DuckDB snapshots; see the module docstring."""
 
     _builders: dict[tuple[str, str], Callable[[Any], ValueProto]]
+    _encoders: dict[tuple[str, str], Encoder]
 
     def __init__(self) -> None:
         super().__init__()
         self._builders = {}
+        self._encoders = {}
 
     def online_write_batch(
         self,
@@ -167,6 +181,59 @@ class DuckDBOnlineStore(OnlineStore):
             j += 1
         return out
 
+    def _read_features_per_fv(
+        self,
+        config: RepoConfig,
+        grouped_refs: list[Any],
+        join_key_values: dict[str, Any],
+        entity_name_to_join_key_map: dict[str, str],
+        online_features_response: Any,
+        full_feature_names: bool,
+        include_feature_view_version_metadata: bool,
+    ) -> None:
+        """Feast's read loop, with each feature vector encoded straight from the Arrow column."""
+        for table, requested in grouped_refs:
+            entity_rows, indexes, output_len = utils._get_unique_entities(
+                table, join_key_values, entity_name_to_join_key_map
+            )
+            keys = key_columns(table)
+            state = read_cache(config).view(table_name(config, table), keys)
+            out_rows = np.full(output_len, -1, dtype=np.int64)
+            if state is not None and state.table is not None:
+                wanted = [tuple(scalar_of(row[k]) for k in keys) for row in entity_rows]
+                positions = _live_positions(state, [state.index.get(w) for w in wanted], table)
+                for position, destinations in zip(positions, indexes, strict=True):
+                    if position is not None:
+                        out_rows[destinations] = position
+            present = out_rows >= 0
+            prefix = table.projection.name_to_use()
+            online_features_response.metadata.feature_names.val.extend(
+                [f"{prefix}__{name}" if full_feature_names else name for name in requested]
+            )
+            if include_feature_view_version_metadata:
+                meta = online_features_response.metadata.feature_view_metadata.add()
+                meta.name = table.projection.name_alias or table.projection.name
+                meta.version = getattr(table, "current_version_number", 0) or 0
+            stamps = timestamps_bytes(
+                [int(state.event_us[r]) if r >= 0 and state else None for r in out_rows]
+            )
+            statuses = statuses_bytes(present)
+            for name in requested:
+                encode = self._encoder(table, name)
+                if state is None or state.table is None:
+                    values = EMPTY_VALUE * output_len
+                else:
+                    values = encode(state, name, out_rows)
+                online_features_response.results.append(feature_vector(values, statuses, stamps))
+
+    def _encoder(self, view: FeatureView, feature: str) -> Encoder:
+        key = (view.name, feature)
+        encode = self._encoders.get(key)
+        if encode is None:
+            field = next(f for f in view.features if f.name == feature)
+            encode = self._encoders[key] = value_encoder(field, arrow_type(field))
+        return encode
+
     def _builder(self, view: FeatureView, feature: str) -> Callable[[Any], ValueProto]:
         key = (view.name, feature)
         build = self._builders.get(key)
@@ -187,6 +254,7 @@ class DuckDBOnlineStore(OnlineStore):
         keep = {table_name(config, t): schema_signature(t) for t in tables_to_keep}
         writer(config).sync_views(keep, [table_name(config, t) for t in tables_to_delete])
         self._builders.clear()
+        self._encoders.clear()
 
     def teardown(
         self, config: RepoConfig, tables: Sequence[FeatureView], entities: Sequence[Entity]

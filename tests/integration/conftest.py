@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from feast import Entity, FeatureStore, FeatureView, Field, FileSource, PushSource, ValueType
-from feast.types import Array, Float32, Float64, Int64, String
+from feast.types import Array, Bool, Float32, Float64, Int32, Int64, String
 
 from livecart.online.store import STORE_TYPE
 
@@ -36,6 +37,9 @@ def mini_view(
         Field(name="score", dtype=Float64),
         Field(name="count", dtype=Int64),
         Field(name="label", dtype=String),
+        Field(name="ratio", dtype=Float32),
+        Field(name="flag", dtype=Bool),
+        Field(name="small", dtype=Int32),
         Field(name="tags", dtype=Array(String)),
         Field(name="embedding", dtype=Array(Float32), vector_index=True, vector_length=EMBEDDING_DIM,
               vector_search_metric="COSINE"),
@@ -50,7 +54,10 @@ def offline_frame(n: int, at: datetime, version: float = 0.0) -> pd.DataFrame:
         "item_id": [f"i{k}" for k in range(n)],
         "score": [k + version for k in range(n)],
         "count": list(range(n)),
-        "label": [f"label {k}" for k in range(n)],
+        "label": [f"label {k}" if k % 7 else None for k in range(n)],
+        "ratio": np.array([k / 3 for k in range(n)], dtype=np.float32),
+        "flag": [k % 2 == 0 for k in range(n)],
+        "small": np.array([-k for k in range(n)], dtype=np.int32),
         "tags": [["a", f"t{k}"] for k in range(n)],
         "embedding": [[float(k), 1.0, 0.0, float(k % 3)] for k in range(n)],
         "event_timestamp": [at] * n,

@@ -35,6 +35,7 @@ def _read(repo: MiniRepo, ids: list[str], features: list[str] = FEATURES) -> dic
 def _push(repo: MiniRepo, item: str, score: float, at: datetime, created: datetime | None = None) -> None:
     frame = pd.DataFrame({
         "item_id": [item], "score": [score], "count": [7], "label": ["pushed"], "tags": [["p"]],
+        "ratio": [0.5], "flag": [True], "small": [3],
         "embedding": [[1.0, 0.0, 0.0, 0.0]], "event_timestamp": [at], "created": [created or at],
     })
     repo.store.push("items_push", frame, to=PushMode.ONLINE)
