@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 from feast import Entity, FeatureView, RepoConfig, utils
+from feast.filter_models import ComparisonFilter, CompoundFilter
 from feast.infra.online_stores.online_store import OnlineStore
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
@@ -49,6 +50,7 @@ from livecart.online.response import (
     timestamps_bytes,
     value_encoder,
 )
+from livecart.online.vector import search
 from livecart.online.writer import SnapshotWriter, ViewWrite
 
 STORE_TYPE = "livecart.online.store.DuckDBOnlineStore"
@@ -225,6 +227,63 @@ class DuckDBOnlineStore(OnlineStore):
                 else:
                     values = encode(state, name, out_rows)
                 online_features_response.results.append(feature_vector(values, statuses, stamps))
+
+    def retrieve_online_documents_v2(
+        self,
+        config: RepoConfig,
+        table: FeatureView,
+        requested_features: list[str],
+        embedding: list[float] | None,
+        top_k: int,
+        distance_metric: str | None = None,
+        query_string: str | None = None,
+        filters: ComparisonFilter | CompoundFilter | None = None,
+        include_feature_view_version_metadata: bool = False,
+    ) -> list[tuple[datetime | None, EntityKeyProto | None, dict[str, ValueProto] | None]]:
+        """Top-k rows nearest to ``embedding`` (DuckDB array functions), after ``filters``.
+
+        ``distance`` in the result is what was ranked on: cosine distance, L2 distance, or the
+        negative inner product. Keyword search (``query_string``) is not supported.
+
+        The documents are returned ordered by entity key, not by distance: Feast 0.67's
+        ``FeatureStore.retrieve_online_documents_v2`` re-sorts entities by key while keeping the
+        rows in the store's order, which misaligns values unless both orders agree. Sort by
+        ``distance`` to rank.
+        """
+        if embedding is None or query_string is not None:
+            raise NotImplementedError(
+                "the DuckDB online store supports vector search, not keyword search"
+            )
+        vector = next((f for f in table.features if f.vector_index), None)
+        if vector is None:
+            raise ValueError(f"feature view {table.name} has no field with vector_index=True")
+        keys = key_columns(table)
+        state = read_cache(config).view(table_name(config, table), keys)
+        if state is None or state.table is None:
+            return []
+        live = [
+            p for p in _live_positions(state, list(state.index.values()), table) if p is not None
+        ]
+        current = state.table.take(pa.array(live, type=pa.int64()))
+        hits = search(current, vector.name, embedding, top_k, distance_metric, filters)
+        key_of = {h: tuple(current.column(k)[h[0]].as_py() for k in keys) for h in hits}
+        hits.sort(key=lambda h: key_of[h])
+        names = requested_features or [f.name for f in table.features]
+        key_types = {f.name: f for f in table.entity_columns}
+        out: list[tuple[datetime | None, EntityKeyProto | None, dict[str, ValueProto] | None]] = []
+        for position, distance in hits:
+            row = live[position]
+            key = EntityKeyProto(
+                join_keys=keys,
+                entity_values=[
+                    proto_builder(key_types[k])(state.column(k)[row].as_py()) for k in keys
+                ],
+            )
+            values = {n: self._builder(table, n)(state.column(n)[row].as_py()) for n in names}
+            values["distance"] = ValueProto(float_val=distance)
+            stamp = datetime.fromtimestamp(state.event_us[row] / 1e6, tz=UTC)
+            out.append((stamp, key, values))
+        return out
 
     def _encoder(self, view: FeatureView, feature: str) -> Encoder:
         key = (view.name, feature)

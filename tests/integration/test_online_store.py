@@ -119,3 +119,40 @@ def test_store__push__visible_to_reader_in_another_process(mini_repo: MiniRepo) 
     done = subprocess.run([sys.executable, "-c", code, repo_path], capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert done.stdout.decode().strip().splitlines()[-1] == "99.5"
+
+
+@pytest.mark.parametrize("metric", ["cosine", "inner_product", "l2"])
+def test_store__vector_search__nearest_first_with_filters(mini_repo: MiniRepo, metric: str) -> None:
+    from feast.filter_models import ComparisonFilter
+
+    mini_repo.store.materialize(NOW - timedelta(days=2), NOW)
+    response = mini_repo.store.retrieve_online_documents_v2(
+        features=["items:embedding", "items:label", "items:count"], query=[7.0, 1.0, 0.0, 1.0], top_k=3,
+        distance_metric=metric,
+    ).to_dict()
+    ranked = sorted(zip(response["distance"], response["item_id"], response["count"], strict=True))
+    assert ranked[0][1] == "i7" and ranked[0][2] == 7  # values stay aligned with their entity
+    assert all(f"i{count}" == item for _, item, count in ranked)
+    filtered = mini_repo.store.retrieve_online_documents_v2(
+        features=["items:count"], query=[7.0, 1.0, 0.0, 1.0], top_k=5, distance_metric=metric,
+        filters=ComparisonFilter(type="lt", key="count", value=5),
+    ).to_dict()
+    assert filtered["count"] and all(c < 5 for c in filtered["count"])
+    assert "i7" not in filtered["item_id"]
+
+
+def test_fast_materialize__same_as_feast_materialize_and_idempotent(tmp_path: Path) -> None:
+    from livecart.settings import LivecartSettings
+    from ray_jobs.materialize import run as fast_materialize
+
+    stock, fast = make_repo(tmp_path / "stock"), make_repo(tmp_path / "fast")
+    stock.store.materialize(NOW - timedelta(days=2), NOW)
+    settings = LivecartSettings(home=tmp_path / "home")
+    first = fast_materialize(settings, start=NOW - timedelta(days=2), end=NOW, store=fast.store, use_ray=False)
+    assert first.rows["items"] == 50
+    ids = [f"i{k}" for k in range(50)] + ["nobody"]
+    assert _read(stock, ids) == _read(fast, ids)
+    fast_materialize(settings, start=NOW - timedelta(days=2), end=NOW, store=fast.store, use_ray=False)
+    assert _read(stock, ids) == _read(fast, ids)
+    intervals = fast.store.get_feature_view("items").materialization_intervals
+    assert len(intervals) == 2 and intervals[-1][1] == NOW
