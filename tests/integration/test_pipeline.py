@@ -123,9 +123,11 @@ def test_pipeline__feast_cli__apply_and_materialize_then_online_read(
     settings, (viewer, _, streamer, _) = applied
     env = {**os.environ, "LIVECART_HOME": str(settings.home)}
     feast = [sys.executable, "-m", "feast.cli.cli", "-c", str(settings.feature_repo)]
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     for args in (
         ["apply"],
-        ["materialize", "2000-01-01T00:00:00", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")],
+        ["materialize", "2000-01-01T00:00:00", now],
+        ["materialize-incremental", now],
     ):
         done = subprocess.run([*feast, *args], env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
