@@ -5,6 +5,7 @@ here once, so each Feast object has a single identity.
 """
 
 from feature_repo.definitions.behavior import viewer_behavior, viewer_behavior_push
+from feature_repo.definitions.embeddings import product_embedding, room_embedding
 from feature_repo.definitions.entities import product, room, streamer, viewer
 from feature_repo.definitions.interaction import (
     room_live_stats,
@@ -25,9 +26,11 @@ from feature_repo.definitions.viewer import viewer_profile
 __all__ = [
     "price_vs_viewer_spend",
     "product",
+    "product_embedding",
     "product_profile",
     "product_ranking_v1",
     "room",
+    "room_embedding",
     "room_live_stats",
     "room_live_stats_push",
     "room_profile",

@@ -170,6 +170,16 @@ def features() -> None:
 
 @app.command()
 @friendly_errors
+def embed() -> None:
+    """Embed product and room texts with the transformers encoder (Ray Data) into <home>/features."""
+    from ray_jobs.embed import run
+
+    result = run(get_settings())
+    console.print(_counts_table(f"text embeddings ({result.dim}-d, {result.seconds} s)", result.rows))
+
+
+@app.command()
+@friendly_errors
 def apply() -> None:
     """Register the Feast repo (same as `feast apply`) against <home>/feast."""
     from livecart.feast_ops import apply as feast_apply

@@ -21,6 +21,16 @@ class FeatureTable(StrEnum):
     ROOM_LIVE_STATS = "room_live_stats"
     VIEWER_BEHAVIOR = "viewer_behavior"
     VIEWER_STREAMER_AFFINITY = "viewer_streamer_affinity"
+    PRODUCT_EMBEDDING = "product_embedding"
+    ROOM_EMBEDDING = "room_embedding"
+
+
+# Text embeddings of items (written by `livecart embed`; empty until then).
+TEXT_EMBEDDING: Final = "text_embedding"
+EMBEDDING_TABLES: Final[tuple[FeatureTable, ...]] = (
+    FeatureTable.PRODUCT_EMBEDDING,
+    FeatureTable.ROOM_EMBEDDING,
+)
 
 
 # Behaviour windows in minutes (counts over the last N minutes before the row's timestamp).
@@ -104,6 +114,8 @@ ENTITY_KEYS: Final[dict[FeatureTable, tuple[str, ...]]] = {
     FeatureTable.ROOM_LIVE_STATS: (c.ROOM_ID,),
     FeatureTable.VIEWER_BEHAVIOR: (c.VIEWER_ID,),
     FeatureTable.VIEWER_STREAMER_AFFINITY: (c.VIEWER_ID, c.STREAMER_ID),
+    FeatureTable.PRODUCT_EMBEDDING: (c.PRODUCT_ID,),
+    FeatureTable.ROOM_EMBEDDING: (c.ROOM_ID,),
 }
 
 # Columns that are rates in [0, 1] and counts/amounts that are >= 0 (checked by validation).

@@ -58,6 +58,9 @@ class LivecartSettings(BaseSettings):
         default=None,
         description="Local Hugging Face model directory for the text encoder (None: bundled MiniLM).",
     )
+    embedding_dim: int = Field(
+        default=384, gt=0, description="Width of item text embeddings (the encoder's hidden size)."
+    )
     model_dir: Path | None = Field(
         default=None, description="Model registry directory (None: <home>/models)."
     )

@@ -21,6 +21,7 @@ from livecart.errors import StageError
 from livecart.feature_names import FeatureTable
 from livecart.io import source_exists
 from livecart.settings import LivecartSettings
+from ray_jobs.embed import ensure_embedding_tables
 from ray_jobs.feature_tables.base import connect, q, world_start
 from ray_jobs.feature_tables.profiles import (
     product_profile_sql,
@@ -92,5 +93,6 @@ def run(
         rows[table.value] = _copy(con, queries[table](), feature_path(settings, table))
         seconds[table.value] = round(time.perf_counter() - started, 3)
     con.close()
+    ensure_embedding_tables(settings)
     checks = check_feature_tables(settings, tables=selected) if check else None
     return FeaturesResult(rows, seconds, settings.features_dir, checks)

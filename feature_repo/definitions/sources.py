@@ -19,7 +19,9 @@ if "LIVECART_HOME" not in os.environ:
         "LIVECART_HOME is not set: run `export LIVECART_HOME=$PWD/.livecart` (the livecart data "
         "directory) before the Feast CLI; `livecart apply` sets it for you."
     )
-FEATURES_DIR = LivecartSettings().features_dir
+_SETTINGS = LivecartSettings()
+FEATURES_DIR = _SETTINGS.features_dir
+EMBEDDING_DIM = _SETTINGS.embedding_dim
 
 
 def file_source(table: FeatureTable) -> FileSource:

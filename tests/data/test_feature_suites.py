@@ -21,6 +21,7 @@ from rich.console import Console
 from livecart.contract import EVENT_TIMESTAMP, STREAMER_ID, VIEWER_ID
 from livecart.errors import GateBlocked, StageError
 from livecart.feature_names import (
+    EMBEDDING_TABLES,
     ENTITY_KEYS,
     LAST_ITEMS,
     LAST_ROOMS,
@@ -197,6 +198,9 @@ def test_check_feature_tables__real_tiny_world__every_table_passes(
     report = check_feature_tables(settings)
     assert [t.table for t in report.tables] == list(FeatureTable)
     for item in report.tables:
+        if item.table in EMBEDDING_TABLES:  # empty placeholders until `livecart embed` runs
+            assert item.rows == 0 and item.failures == ()
+            continue
         assert item.rows == item.rows_checked == built.rows[item.table.value] > 0
         assert item.rules and item.failures == (), item.failures
         assert any(r.exact and r.rule.startswith("unique (") for r in item.rules)

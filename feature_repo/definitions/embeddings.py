@@ -1,0 +1,40 @@
+"""Item text embeddings (products, rooms) for vector retrieval from the online store."""
+
+from datetime import timedelta
+
+from feast import FeatureView, Field
+from feast.types import Array, Float32
+
+from feature_repo.definitions.entities import product, room
+from feature_repo.definitions.sources import EMBEDDING_DIM, file_source
+from livecart import feature_names as f
+
+
+def _embedding_field() -> Field:
+    return Field(
+        name=f.TEXT_EMBEDDING,
+        dtype=Array(Float32),
+        vector_index=True,
+        vector_length=EMBEDDING_DIM,
+        vector_search_metric="COSINE",
+    )
+
+
+product_embedding = FeatureView(
+    name=f.FeatureTable.PRODUCT_EMBEDDING.value,
+    entities=[product],
+    ttl=timedelta(0),
+    schema=[_embedding_field()],
+    source=file_source(f.FeatureTable.PRODUCT_EMBEDDING),
+    online=True,
+    tags={"domain": "product", "kind": "embedding"},
+)
+room_embedding = FeatureView(
+    name=f.FeatureTable.ROOM_EMBEDDING.value,
+    entities=[room],
+    ttl=timedelta(0),
+    schema=[_embedding_field()],
+    source=file_source(f.FeatureTable.ROOM_EMBEDDING),
+    online=True,
+    tags={"domain": "room", "kind": "embedding"},
+)

@@ -1,0 +1,163 @@
+"""`livecart embed`: item texts -> transformers embeddings -> embedding feature tables (Ray Data).
+
+Product titles+descriptions and room titles are read from the latest profile rows, embedded by a
+pool of encoder actors with Ray Data ``map_batches`` (GPU when present), and written as
+``<home>/features/{product,room}_embedding.parquet`` with a fixed-size float array column, which
+Feast serves from the online store for vector retrieval.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import ray
+
+from livecart import contract as c
+from livecart import feature_names as f
+from livecart.errors import StageError
+from livecart.ray_runtime import ensure_ray
+from livecart.settings import LivecartSettings
+
+TEXT = "text"
+
+
+@dataclass(frozen=True)
+class EmbedResult:
+    rows: dict[str, int]
+    dim: int
+    seconds: float
+
+
+def embedding_path(settings: LivecartSettings, table: f.FeatureTable) -> Path:
+    return settings.features_dir / f"{table.value}.parquet"
+
+
+def embedding_schema(table: f.FeatureTable, dim: int) -> pa.Schema:
+    (key,) = f.ENTITY_KEYS[table]
+    return pa.schema(
+        [
+            (key, pa.string()),
+            (c.EVENT_TIMESTAMP, c.UTC_TIMESTAMP),
+            (c.CREATED_TIMESTAMP, c.UTC_TIMESTAMP),
+            (f.TEXT_EMBEDDING, pa.list_(pa.float32(), dim)),
+        ]
+    )
+
+
+def _write(table: pa.Table, path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def ensure_embedding_tables(settings: LivecartSettings) -> None:
+    """Create empty embedding tables so Feast can register their views before `embed` runs."""
+    for table in f.EMBEDDING_TABLES:
+        path = embedding_path(settings, table)
+        if not path.exists():
+            _write(embedding_schema(table, settings.embedding_dim).empty_table(), path)
+
+
+def item_texts(settings: LivecartSettings) -> dict[f.FeatureTable, pa.Table]:
+    """Key, first-seen timestamp and text of every product and room (from the profiles)."""
+    queries = {
+        f.FeatureTable.PRODUCT_EMBEDDING: (
+            f.FeatureTable.PRODUCT_PROFILE,
+            c.PRODUCT_ID,
+            f"concat_ws('. ', {f.PRODUCT_TITLE}, {f.PRODUCT_DESCRIPTION})",
+        ),
+        f.FeatureTable.ROOM_EMBEDDING: (f.FeatureTable.ROOM_PROFILE, c.ROOM_ID, f.ROOM_TITLE),
+    }
+    out = {}
+    con = duckdb.connect()
+    try:
+        for target, (profile, key, text) in queries.items():
+            path = settings.features_dir / f"{profile.value}.parquet"
+            if not path.exists():
+                raise StageError("embed", f"missing {path}", "run `livecart features` first")
+            out[target] = con.execute(
+                f"SELECT {key}, min({c.EVENT_TIMESTAMP}) AS {c.EVENT_TIMESTAMP}, "
+                f"arg_max({text}, {c.EVENT_TIMESTAMP}) AS {TEXT} FROM read_parquet(?) GROUP BY {key} "
+                f"ORDER BY {key}",
+                [str(path)],
+            ).to_arrow_table()
+    finally:
+        con.close()
+    return out
+
+
+class EmbedBatch:
+    """A Ray Data actor: loads the encoder once, embeds batches of texts."""
+
+    def __init__(self, encoder_path: str | None) -> None:
+        from ray_jobs.text.encoder import TextEncoder
+
+        self.encoder = TextEncoder(Path(encoder_path) if encoder_path else None)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
+        vectors = self.encoder.encode([str(t) for t in batch[TEXT]])
+        return {**batch, f.TEXT_EMBEDDING: list(vectors)}
+
+
+def run(settings: LivecartSettings, batch_size: int = 128) -> EmbedResult:
+    """Embed every item text and write the embedding tables."""
+    import torch
+
+    from ray_jobs.text.encoder import encoder_dim
+
+    started = time.perf_counter()
+    created = datetime.now(UTC)
+    dim = encoder_dim(settings.encoder_path)  # fails fast on a wrong path; no weights loaded
+    if dim != settings.embedding_dim:
+        raise StageError(
+            "embed",
+            f"the encoder gives {dim}-d vectors but LIVECART_EMBEDDING_DIM is {settings.embedding_dim}",
+            f"set LIVECART_EMBEDDING_DIM={dim}, then `livecart apply`",
+        )
+    ensure_ray(settings)
+    gpus = 1 if torch.cuda.is_available() else 0
+    encoder = str(settings.encoder_path) if settings.encoder_path else None
+    rows: dict[str, int] = {}
+    for table, texts in item_texts(settings).items():
+        schema = embedding_schema(table, dim)
+        if texts.num_rows == 0:
+            _write(schema.empty_table(), embedding_path(settings, table))
+            rows[table.value] = 0
+            continue
+        embedded = (
+            ray.data.from_arrow(texts)
+            .map_batches(
+                EmbedBatch,
+                fn_constructor_kwargs={"encoder_path": encoder},
+                batch_size=batch_size,
+                batch_format="numpy",
+                concurrency=1,
+                num_cpus=1,
+                num_gpus=gpus,
+            )
+            .to_pandas()
+        )
+        (key,) = f.ENTITY_KEYS[table]
+        vectors = np.stack(embedded[f.TEXT_EMBEDDING].to_numpy()).astype(np.float32)
+        out = pa.table(
+            {
+                key: pa.array(embedded[key].astype(str)),
+                c.EVENT_TIMESTAMP: pa.array(embedded[c.EVENT_TIMESTAMP]).cast(c.UTC_TIMESTAMP),
+                c.CREATED_TIMESTAMP: pa.array([created] * len(embedded), type=c.UTC_TIMESTAMP),
+                f.TEXT_EMBEDDING: pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), dim),
+            },
+            schema=schema,
+        )
+        _write(out, embedding_path(settings, table))
+        rows[table.value] = out.num_rows
+    return EmbedResult(rows, dim, round(time.perf_counter() - started, 2))
