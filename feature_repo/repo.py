@@ -18,6 +18,7 @@ from feature_repo.definitions.product import product_profile
 from feature_repo.definitions.room import room_profile
 from feature_repo.definitions.services import (
     product_ranking_v1,
+    product_ranking_v2,
     room_ranking_v1,
     streamer_assist_v1,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "product_embedding",
     "product_profile",
     "product_ranking_v1",
+    "product_ranking_v2",
     "room",
     "room_embedding",
     "room_live_stats",

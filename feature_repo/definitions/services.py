@@ -3,6 +3,7 @@
 from feast import FeatureService
 
 from feature_repo.definitions.behavior import viewer_behavior
+from feature_repo.definitions.embeddings import product_embedding
 from feature_repo.definitions.interaction import room_live_stats, viewer_streamer_affinity
 from feature_repo.definitions.on_demand import price_vs_viewer_spend
 from feature_repo.definitions.product import product_profile
@@ -30,6 +31,18 @@ product_ranking_v1 = FeatureService(
         viewer_streamer_affinity,
     ],
     description="Viewer x product ranking (entities: viewer_id, product_id, streamer_id).",
+)
+product_ranking_v2 = FeatureService(
+    name="product_ranking_v2",
+    features=[
+        viewer_profile,
+        viewer_behavior,
+        product_profile,
+        price_vs_viewer_spend,
+        viewer_streamer_affinity,
+        product_embedding,
+    ],
+    description="v1 plus the product's text embedding (entities: viewer_id, product_id, streamer_id).",
 )
 streamer_assist_v1 = FeatureService(
     name="streamer_assist_v1",
