@@ -130,6 +130,7 @@ from tests.integration.test_online_concurrency import _versioned_frame
 root, source, start = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 store = FeatureStore(repo_path=str(root))
 version = start
+print("ready", flush=True)
 while True:
     version += 1
     _versioned_frame(version, datetime.now(UTC) - timedelta(seconds=1)).to_parquet(source)
@@ -160,7 +161,9 @@ def test_store__materialize_killed_at_random__old_or_new_never_a_mix(tmp_path: P
             [sys.executable, "-c", MATERIALIZE_LOOP, root, str(repo.source_path), str(kill * 1000)],
             stdout=subprocess.PIPE, text=True, env=env,
         )
-        time.sleep(rng.uniform(3.0, 6.0))  # imports take a few seconds; then it commits in a loop
+        assert loop.stdout is not None
+        assert loop.stdout.readline().strip() == "ready"  # imports done: now it commits in a loop
+        time.sleep(rng.uniform(0.3, 2.5))
         loop.send_signal(signal.SIGKILL)
         out, _ = loop.communicate()
         committed += len(out.split())
@@ -173,4 +176,5 @@ def test_store__materialize_killed_at_random__old_or_new_never_a_mix(tmp_path: P
          str(repo.source_path), "99000"], capture_output=True, text=True, env=env, timeout=120,
     )
     assert final.returncode == 0, final.stderr[-2000:]
+    assert final.stdout.split()[-1] == "99001"
     assert _versions_in_store(repo.directory) == {99001.0}
