@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table as RichTable
 
@@ -47,7 +48,7 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
         logging.getLogger("feast").setLevel(logging.WARNING)
         try:
             return command(*args, **kwargs)
-        except LivecartError as error:
+        except (LivecartError, ValidationError) as error:
             console.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)
             raise typer.Exit(code=2) from None
 
@@ -278,6 +279,45 @@ def train(
     console.print(f"registered at {result.record.path}")
 
 
+@app.command()
+@friendly_errors
+def evaluate(
+    dataset: Annotated[
+        str,
+        typer.Option(
+            help="twitch | synthetic (the world in LIVECART_HOME) | a contract directory."
+        ),
+    ] = "twitch",
+    protocol: Annotated[
+        list[str] | None, typer.Option(help="full | live_now | sampled (repeatable).")
+    ] = None,
+    model: Annotated[
+        list[str] | None, typer.Option(help="Models to compare (repeatable); default all.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for models, negatives and ties.")] = 0,
+    quick: Annotated[bool, typer.Option(help="Tiny training budgets (smoke runs).")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of Markdown.")
+    ] = False,
+) -> None:
+    """Evaluate baselines and livecart's models with time-ordered protocols (Markdown, JSON, PNG)."""
+    from ray_jobs.evaluation.protocols import ProtocolName
+    from ray_jobs.evaluation.runner import EvaluationConfig, run
+
+    options: dict[str, object] = {
+        "settings": get_settings(),
+        "dataset": dataset,
+        "seed": seed,
+        "quick": quick,
+    }
+    if protocol:
+        options["protocols"] = tuple(ProtocolName(p) for p in protocol)
+    if model:
+        options["models"] = tuple(m.lower() for m in model)
+    report = run(EvaluationConfig(**options))
+    typer.echo(report.to_json() if json_out else report.to_markdown())
+
+
 @bench_app.command("online-store")
 @friendly_errors
 def bench_online_store(
@@ -301,6 +341,21 @@ def bench_online_store(
             "[bold]online store benchmark[/] (duckdb vs sqlite, ratios = duckdb / sqlite)"
         )
     typer.echo(main_json(result))
+
+
+@bench_app.command("train")
+@friendly_errors
+def bench_train(
+    workers: Annotated[list[int] | None, typer.Option(help="Worker counts to compare.")] = None,
+    epochs: Annotated[int, typer.Option(help="Epochs per run.")] = 3,
+    limit: Annotated[int | None, typer.Option(help="Use at most this many impressions.")] = None,
+) -> None:
+    """Ray Train throughput (examples/s) of the ranker per worker count (run after `livecart apply`)."""
+    import json
+
+    from livecart.bench.train import run
+
+    typer.echo(json.dumps(run(get_settings(), workers or [1, 2], epochs, limit), indent=2))
 
 
 @app.command()

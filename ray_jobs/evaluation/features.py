@@ -1,0 +1,246 @@
+"""Per (query, item) features for live streaming: repeat consumption, recency and availability.
+
+Rappaz et al. (RecSys 2021) show two signals carry live-streaming recommendation: users come back
+to the same streamers (repeat consumption, best read through recency) and they can only watch who
+is live (dynamic availability). A query is a user at a time ``t``; every feature reads only:
+
+* the user's own history (rows handed in explicitly, all at or before ``t``), and
+* other users' rows of a log, in windows ending at ``t``. Rows at exactly ``t`` (the same time
+  unit) count only with ``include_current=True``; the query user's rows in a window are always
+  removed, so the row being predicted can never announce itself.
+
+Popularity and "last seen" read rows strictly before ``t``. A :class:`LiveContext` answers many
+queries in one forward sweep over the time-sorted log, so each log row is touched once per window
+boundary instead of once per query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from ray_jobs.evaluation._types import BoolArray, FloatArray, IntArray
+from ray_jobs.evaluation.data import Interactions
+
+NEVER_GAP = 1e5
+"""Stand-in gap (in time units) for "never": larger than any real gap in the logs we evaluate."""
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Window and decay lengths in time units (the defaults assume 10-minute units)."""
+
+    recent_windows: tuple[int, ...] = (0, 1, 6, 36, 144)
+    """Others' interactions in ``[t - w, t]``: live right now (0), this hour (6), this day."""
+    periodic_lags: tuple[int, ...] = (144, 1008)
+    """Others' interactions around ``t - lag`` (the same time yesterday, last week): schedules."""
+    periodic_halfwidth: int = 3
+    decay_taus: tuple[float, ...] = (6.0, 36.0, 144.0, 1008.0)
+    """Time constants of the recency-weighted repeat counts."""
+    include_current: bool = True
+    collaborative: bool = True
+    """Add the mean item-item cosine similarity of an item to the user's history (helps rank
+    streamers the user never watched, which repeat and recency features cannot tell apart)."""
+
+    def windows(self) -> list[tuple[int, int]]:
+        """All windows as (oldest age, newest age), inclusive, in time units before ``t``."""
+        recent = [(w, 0) for w in self.recent_windows]
+        h = self.periodic_halfwidth
+        return recent + [(lag + h, max(lag - h, 0)) for lag in self.periodic_lags]
+
+    def user_names(self) -> list[str]:
+        """Names of the columns :func:`user_features` returns, in order."""
+        user = ["log_count", "has_history", "share", "log_gap", "log_recency_rank", "is_last"]
+        decay = [f"log_decayed_count_{tau:g}" for tau in self.decay_taus]
+        return user + decay + (["cf_similarity"] if self.collaborative else [])
+
+    def context_names(self) -> list[str]:
+        """Names of the columns :meth:`LiveContext.sweep` yields, in order."""
+        windows = [f"log_others_{old}_{new}" for old, new in self.windows()]
+        return [*windows, "log_popularity_before", "log_last_seen_gap"]
+
+    def names(self) -> list[str]:
+        """All feature names, in the column order of :func:`query_features`."""
+        return self.user_names() + self.context_names()
+
+
+@dataclass(frozen=True)
+class History:
+    """One query's own past: items and times in time order, all at or before the query time.
+
+    ``hidden`` marks items the user has in the co-occurrence log only *after* the query time (a
+    training query's own target among them); :class:`ItemCooccurrence` takes them out.
+    """
+
+    items: IntArray
+    times: IntArray
+    hidden: BoolArray | None = None
+
+
+def user_features(
+    history: History,
+    at_time: int,
+    n_items: int,
+    cfg: FeatureConfig,
+    cooccurrence: ItemCooccurrence | None = None,
+) -> FloatArray:
+    """``[n_items, n_user_features]`` from one user's history (``cooccurrence`` is required when
+    ``cfg.collaborative``)."""
+    items, times = history.items, history.times
+    n = items.size
+    counts = np.bincount(items, minlength=n_items).astype(np.float64)
+    last = np.full(n_items, -np.inf)
+    last[items] = times  # time order: the last assignment per item is the latest
+    gap = np.where(counts > 0, at_time - last, NEVER_GAP)
+    rank = np.full(n_items, float(n_items + 1))
+    if n:
+        recent_first = pd.unique(items[::-1])
+        rank[recent_first] = np.arange(1, recent_first.size + 1)
+    ages = (at_time - times).astype(np.float64)
+    decayed = [
+        np.log1p(np.bincount(items, weights=np.exp(-ages / tau), minlength=n_items))
+        for tau in cfg.decay_taus
+    ]
+    columns = [
+        np.log1p(counts),
+        (counts > 0).astype(np.float64),
+        counts / max(n, 1),
+        np.log1p(gap),
+        np.log(rank),
+        (rank == 1).astype(np.float64),
+        *decayed,
+    ]
+    if cfg.collaborative:
+        if cooccurrence is None:
+            raise ValueError("cfg.collaborative needs an ItemCooccurrence")
+        columns.append(cooccurrence.similarity(counts > 0, history.hidden))
+    return np.stack(columns, axis=1)
+
+
+class ItemCooccurrence:
+    """Binary user x item co-occurrence of a log, for the ``cf_similarity`` feature.
+
+    ``cf_similarity`` of item ``i`` is the mean cosine similarity of ``i`` to the distinct items of
+    the user's history (an item's similarity to itself excluded). For a training query the user's
+    own later rows (the query's target among them) are taken out of the counts exactly, so the
+    feature is computed as it would have been at that time: a target can never vouch for itself
+    through co-occurrence. Without this the model learns to over-trust the feature (measured on
+    Twitch: NDCG@10 0.54 -> 0.40).
+    """
+
+    def __init__(self, log: Interactions) -> None:
+        pairs = np.unique(log.users * log.n_items + log.items)
+        user, item = np.divmod(pairs, log.n_items)
+        shape = (log.n_users, log.n_items)
+        matrix = sparse.csr_matrix((np.ones(pairs.size), (user, item)), shape=shape)
+        self.counts = np.asarray((matrix.T @ matrix).toarray(), dtype=np.float64)
+        self.diagonal = np.diag(self.counts).copy()
+
+    def similarity(self, history: BoolArray, hidden: BoolArray | None = None) -> FloatArray:
+        """Mean cosine of every item to the ``history`` items, without the ``hidden`` items
+        (present in the log for this user, but not yet at the query time)."""
+        n_history = int(history.sum())
+        if n_history == 0:
+            return np.zeros(self.diagonal.size)
+        diagonal = self.diagonal if hidden is None else self.diagonal - hidden
+        norms = np.sqrt(np.maximum(diagonal, 1.0))
+        weights = 1.0 / norms[history]
+        # Sum over history items h of counts[h, i] / norms[h]; a hidden item i co-occurred once
+        # with every history item through this user, so that count comes off.
+        total = weights @ self.counts[history]
+        if hidden is not None:
+            total = total - hidden * weights.sum()
+        total = total / norms - history  # each history item's similarity to itself is 1
+        result: FloatArray = total / n_history
+        return result
+
+
+class _Pointer:
+    """Running per-item counts of the log rows before a position that only moves forward."""
+
+    def __init__(self, items: IntArray, n_items: int) -> None:
+        self._items = items
+        self.position = 0
+        self.counts = np.zeros(n_items, dtype=np.float64)
+
+    def advance(self, position: int) -> None:
+        if position > self.position:
+            np.add.at(self.counts, self._items[self.position : position], 1.0)
+            self.position = position
+
+
+class LiveContext:
+    """Window counts, popularity and last-seen gaps of items in a log, seen from query times."""
+
+    def __init__(self, log: Interactions, cfg: FeatureConfig) -> None:
+        self.log = log
+        self.cfg = cfg
+
+    def sweep(self, users: IntArray, at_times: IntArray) -> Iterator[tuple[int, FloatArray]]:
+        """Yield ``(query, [n_items, n_context_features])`` for every query, in time order."""
+        log, cfg = self.log, self.cfg
+        windows = cfg.windows()
+        # Two pointers per window (its start and end) plus one for "strictly before t".
+        starts = [_Pointer(log.items, log.n_items) for _ in windows]
+        ends = [_Pointer(log.items, log.n_items) for _ in windows]
+        before = _Pointer(log.items, log.n_items)
+        last_seen = np.full(log.n_items, -np.inf)
+        for query in np.argsort(at_times, kind="stable"):
+            user, t = int(users[query]), int(at_times[query])
+            cut = int(np.searchsorted(log.times, t, side="left"))
+            if cut > before.position:
+                span = slice(before.position, cut)
+                last_seen[log.items[span]] = log.times[span]
+            before.advance(cut)
+            own = log.user_rows(user)
+            own_times, own_items = log.times[own], log.items[own]
+            out = np.empty((log.n_items, len(windows) + 2), dtype=np.float64)
+            for k, (old, new) in enumerate(windows):
+                hi_time = t - new if (new > 0 or cfg.include_current) else t - 1
+                lo = int(np.searchsorted(log.times, t - old, side="left"))
+                hi = int(np.searchsorted(log.times, hi_time, side="right"))
+                starts[k].advance(lo)
+                ends[k].advance(max(hi, lo))
+                counts = ends[k].counts - starts[k].counts
+                mine = (own_times >= t - old) & (own_times <= hi_time)
+                counts -= np.bincount(own_items[mine], minlength=log.n_items)
+                out[:, k] = np.log1p(np.maximum(counts, 0.0))
+            out[:, len(windows)] = np.log1p(before.counts)
+            gap = np.minimum(t - last_seen, NEVER_GAP)
+            if cfg.include_current and windows[0] == (0, 0):
+                # Another user started watching in this very unit: live now, gap 0.
+                gap = np.where(out[:, 0] > 0, 0.0, gap)
+            out[:, len(windows) + 1] = np.log1p(gap)
+            yield int(query), out
+
+    def features(self, users: IntArray, at_times: IntArray) -> FloatArray:
+        """``[len(users), n_items, n_context_features]`` for queries (user, time)."""
+        n_features = len(self.cfg.windows()) + 2
+        out = np.zeros((users.size, self.log.n_items, n_features), dtype=np.float64)
+        for query, values in self.sweep(users, at_times):
+            out[query] = values
+        return out
+
+
+def query_features(
+    histories: Sequence[History],
+    users: IntArray,
+    at_times: IntArray,
+    context: LiveContext,
+    cooccurrence: ItemCooccurrence | None = None,
+) -> FloatArray:
+    """All features ``[len(users), n_items, n_features]`` of the queries (user, time)."""
+    n_items = context.log.n_items
+    live = context.features(users, at_times)
+    own = np.stack(
+        [
+            user_features(history, int(t), n_items, context.cfg, cooccurrence)
+            for history, t in zip(histories, at_times, strict=True)
+        ]
+    )
+    result: FloatArray = np.concatenate([own, live], axis=2)
+    return result

@@ -1,0 +1,278 @@
+"""`livecart evaluate`: fit every model on the training split and score the held-out targets.
+
+``run(config)`` resolves the dataset (the Twitch or synthetic world in the livecart home, or any
+directory holding contract tables), makes a leave-last-out split, fits each model once, scores all
+targets in batches and measures every requested protocol on the same scores. It writes
+``report.md``, ``report.json`` and PNG plots under ``<reports_dir>/evaluation`` (or
+``output_dir``) and returns the :class:`EvaluationReport`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from tqdm import tqdm
+
+from livecart.contract import EventType, Table
+from livecart.errors import StageError
+from livecart.io import source_exists
+from livecart.settings import LivecartSettings
+from ray_jobs.evaluation import metrics as m
+from ray_jobs.evaluation._types import FloatArray, IntArray
+from ray_jobs.evaluation.base import ObservesLog, Recommender
+from ray_jobs.evaluation.baselines import ItemCF, Popularity, Repeat
+from ray_jobs.evaluation.bpr import BPRMF, BPRConfig
+from ray_jobs.evaluation.data import Interactions, load_interactions
+from ray_jobs.evaluation.features import FeatureConfig
+from ray_jobs.evaluation.live_ranker import LiveRanker, LiveRankerConfig
+from ray_jobs.evaluation.protocols import (
+    ProtocolName,
+    Split,
+    candidate_mask,
+    leave_last_out,
+    live_summary,
+)
+from ray_jobs.evaluation.report import SEGMENTS, EvaluationReport, ModelResult
+from ray_jobs.evaluation.sasrec import SASRec, SASRecConfig
+
+log = logging.getLogger(__name__)
+
+DATASET_EVENT_TYPES: Final[dict[str, tuple[str, ...]]] = {
+    "twitch": (EventType.WATCH.value,),
+    # A synthetic watch event is stamped when the watch ends; entering the room is its start,
+    # which is what Twitch's rows record.
+    "synthetic": (EventType.ENTER_ROOM.value,),
+}
+MODELS: Final[tuple[str, ...]] = (
+    "pop",
+    "rep",
+    "itemcf",
+    "bpr",
+    "sasrec",
+    "livecart",
+    "livecart-strict",
+)
+DEFAULT_MODELS: Final[tuple[str, ...]] = MODELS
+COVERAGE_K: Final = 10
+
+
+class EvaluationConfig(BaseModel):
+    """One evaluation run; each field is a CLI option of ``livecart evaluate``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    settings: LivecartSettings = Field(description="Where the data and reports live.")
+    dataset: str = Field(
+        default="twitch",
+        description="'twitch' or 'synthetic' (the world in settings.home), or a directory of "
+        "contract tables (with events/part-*.parquet).",
+    )
+    protocols: tuple[ProtocolName, ...] = Field(
+        default=(ProtocolName.FULL, ProtocolName.LIVE_NOW, ProtocolName.SAMPLED),
+        description="Candidate sets to measure on the same scores.",
+    )
+    models: tuple[str, ...] = Field(default=DEFAULT_MODELS, description=f"Any of {MODELS}.")
+    ks: tuple[int, ...] = Field(default=(1, 5, 10, 20), description="Cut-offs for HR and NDCG.")
+    seed: int = Field(default=0, description="Seeds every model, the sampled negatives and ties.")
+    output_dir: Path | None = Field(
+        default=None, description="Where to write (None: <reports_dir>/evaluation)."
+    )
+    event_types: tuple[str, ...] | None = Field(
+        default=None, description="Event types that count as interactions (None: per dataset)."
+    )
+    time_unit_seconds: float = Field(
+        default=600.0, gt=0, description="One time unit (window grain)."
+    )
+    live_window: int = Field(default=6, ge=0, description="Live-now window W, in time units.")
+    include_current: bool = Field(
+        default=True, description="Live-now counts other users' rows in the target's own unit."
+    )
+    n_negatives: int = Field(default=100, ge=1, description="Sampled negatives per target.")
+    batch_size: int = Field(default=256, gt=0, description="Targets scored per batch.")
+    quick: bool = Field(default=False, description="Tiny training budgets (smoke tests).")
+    progress: bool = Field(default=True, description="Show tqdm bars.")
+
+    @field_validator("models")
+    @classmethod
+    def _known_models(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in value if name not in MODELS]
+        if unknown or not value:
+            raise ValueError(f"unknown models {unknown}: choose from {', '.join(MODELS)}")
+        return value
+
+    @field_validator("ks")
+    @classmethod
+    def _positive_ks(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or min(value) < 1:
+            raise ValueError(f"ks must be positive cut-offs, got {value}")
+        return value
+
+
+def resolve_dataset(config: EvaluationConfig) -> tuple[str, Path, tuple[str, ...]]:
+    """(name, directory, event types) of the dataset the config names."""
+    settings = config.settings
+    name = config.dataset
+    if name in DATASET_EVENT_TYPES:
+        manifest = settings.raw_dir / "dataset.json"
+        found = json.loads(manifest.read_text())["name"] if manifest.is_file() else None
+        if found != name:
+            command = "livecart ingest twitch" if name == "twitch" else "livecart generate"
+            raise StageError(
+                "evaluate",
+                f"no {name} world in {settings.raw_dir} (found: {found})",
+                f"run `{command}` first (or pass a directory of contract tables)",
+            )
+        directory = settings.raw_dir
+        # Prefer validated events when the gate has run.
+        if source_exists(settings.clean_dir, Table.EVENTS):
+            directory = settings.clean_dir
+        return name, directory, config.event_types or DATASET_EVENT_TYPES[name]
+    path = Path(name).expanduser().resolve()
+    if not source_exists(path, Table.EVENTS):
+        raise StageError(
+            "evaluate",
+            f"{name!r} is neither 'twitch', 'synthetic' nor a directory with events/part-*.parquet",
+            "pass --dataset twitch|synthetic or the raw directory of an ingested world",
+        )
+    return path.name, path, config.event_types or (EventType.WATCH.value,)
+
+
+def build_model(
+    name: str, seed: int = 0, quick: bool = False, progress: bool = True
+) -> Recommender:
+    """A fresh, unfitted model by name (see :data:`MODELS`)."""
+    factories: dict[str, Callable[[], Recommender]] = {
+        "pop": Popularity,
+        "rep": Repeat,
+        "itemcf": ItemCF,
+        "bpr": lambda: BPRMF(BPRConfig(seed=seed, progress=progress, epochs=2 if quick else 30)),
+        "sasrec": lambda: SASRec(
+            SASRecConfig(seed=seed, progress=progress, **_QUICK_SASREC if quick else {})
+        ),
+        "livecart": lambda: LiveRanker(_ranker_config(seed, quick, progress, True)),
+        "livecart-strict": lambda: LiveRanker(_ranker_config(seed, quick, progress, False)),
+    }
+    if name not in factories:
+        raise StageError("evaluate", f"unknown model {name!r}", f"choose from {', '.join(MODELS)}")
+    return factories[name]()
+
+
+_QUICK_SASREC: Final[dict[str, int]] = {"epochs": 1, "dim": 16, "blocks": 1, "max_length": 20}
+
+
+def _ranker_config(seed: int, quick: bool, progress: bool, current: bool) -> LiveRankerConfig:
+    features = FeatureConfig(include_current=current)
+    if quick:
+        return LiveRankerConfig(
+            features=features, seed=seed, progress=progress, epochs=1, queries_per_user=2
+        )
+    return LiveRankerConfig(features=features, seed=seed, progress=progress)
+
+
+def _mean(values: FloatArray) -> float:
+    return float(values.mean()) if values.size else float("nan")
+
+
+def evaluate_model(model: Recommender, split: Split, config: EvaluationConfig) -> list[ModelResult]:
+    """Fit ``model`` once, score every target in batches, measure each protocol."""
+    started = time.perf_counter()
+    model.fit(split.train)
+    if isinstance(model, ObservesLog):
+        model.observe(split.observed)
+    fitted = time.perf_counter()
+    targets = split.targets
+    per_target: dict[ProtocolName, dict[str, list[FloatArray]]] = {p: {} for p in config.protocols}
+    lists: dict[ProtocolName, list[IntArray]] = {p: [] for p in config.protocols}
+    batches = range(0, len(targets), config.batch_size)
+    for start in tqdm(batches, desc=f"scoring {model.name}", disable=not config.progress):
+        rows = np.arange(start, min(start + config.batch_size, len(targets)), dtype=np.int64)
+        scores = model.score(targets.users[rows], targets.times[rows])
+        for protocol in config.protocols:
+            mask = candidate_mask(
+                protocol,
+                split,
+                rows,
+                config.live_window,
+                config.include_current,
+                config.n_negatives,
+                config.seed,
+            )
+            counts = m.rank_counts(scores, targets.items[rows], mask)
+            values = {f"HR@{k}": m.hit_rate(counts, k) for k in config.ks}
+            values |= {f"NDCG@{k}": m.ndcg(counts, k) for k in config.ks}
+            values |= {"HR@10": m.hit_rate(counts, 10), "NDCG@10": m.ndcg(counts, 10)}
+            values |= {"MRR": m.reciprocal_rank(counts), "AUC": m.target_auc(counts)}
+            for key, value in values.items():
+                per_target[protocol].setdefault(key, []).append(value)
+            lists[protocol].append(m.top_k(scores, COVERAGE_K, mask, config.seed))
+    scored = time.perf_counter()
+    segments = {
+        "repeat": targets.repeat,
+        "new": ~targets.repeat,
+        "warm": ~targets.cold,
+        "cold": targets.cold,
+    }
+    results = []
+    for protocol in config.protocols:
+        joined = {k: np.concatenate(v) for k, v in per_target[protocol].items()}
+        overall = {k: _mean(v) for k, v in joined.items()}
+        overall["Coverage@10"] = m.coverage(np.concatenate(lists[protocol]), split.observed.n_items)
+        by_segment = {
+            s: {"n": float(segments[s].sum())}
+            | {k: _mean(joined[k][segments[s]]) for k in ("HR@10", "NDCG@10", "MRR")}
+            for s in SEGMENTS
+        }
+        results.append(
+            ModelResult(
+                model=model.name,
+                protocol=protocol.value,
+                metrics=overall,
+                segments=by_segment,
+                fit_seconds=fitted - started,
+                score_seconds=scored - fitted,
+            )
+        )
+    return results
+
+
+def run(config: EvaluationConfig) -> EvaluationReport:
+    """Evaluate ``config.models`` on ``config.dataset``; write and return the report."""
+    started = time.perf_counter()
+    name, directory, event_types = resolve_dataset(config)
+    data: Interactions = load_interactions(directory, event_types, config.time_unit_seconds)
+    split = leave_last_out(data)
+    if len(split.targets) == 0:
+        raise StageError(
+            "evaluate", f"no user in {directory} has two interactions", "use more data"
+        )
+    live_share, live_median = live_summary(split, config.live_window, config.include_current)
+    targets = split.targets
+    report = EvaluationReport(
+        dataset=name,
+        directory=str(directory),
+        interactions=len(data),
+        users=data.n_users,
+        items=data.n_items,
+        targets=len(targets),
+        repeat_share=float(targets.repeat.mean()),
+        live_target_share=live_share,
+        live_candidates_median=live_median,
+        ks=sorted(set(config.ks)),
+        seed=config.seed,
+        seconds=0.0,
+    )
+    for model_name in tqdm(config.models, desc="models", disable=not config.progress):
+        model = build_model(model_name, config.seed, config.quick, config.progress)
+        report.results.extend(evaluate_model(model, split, config))
+        log.info("evaluated %s", model_name)
+    report.seconds = time.perf_counter() - started
+    output = config.output_dir or config.settings.reports_dir / "evaluation"
+    report.write(output)
+    return report

@@ -1,0 +1,73 @@
+"""The evaluation runner end to end on the tiny synthetic world: tables, JSON and plots."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from livecart.errors import StageError
+from livecart.settings import LivecartSettings
+from ray_jobs.evaluation.protocols import ProtocolName
+from ray_jobs.evaluation.runner import EvaluationConfig, build_model, run
+from ray_jobs.generate import GenerateResult
+
+
+def test_run__tiny_synthetic_world__writes_report_json_and_plots(
+    settings: LivecartSettings, tiny_world: GenerateResult
+) -> None:
+    config = EvaluationConfig(
+        settings=settings,
+        dataset="synthetic",
+        models=("pop", "rep", "livecart"),
+        ks=(1, 10),
+        quick=True,
+        progress=False,
+    )
+    report = run(config)
+    out = settings.reports_dir / "evaluation"
+    assert {p.name for p in out.iterdir()} >= {
+        "report.md",
+        "report.json",
+        "full_by_k.png",
+        "full_segments.png",
+        "live_now_by_k.png",
+        "sampled_segments.png",
+    }
+    payload = json.loads((out / "report.json").read_text())
+    assert payload["dataset"] == "synthetic"
+    assert len(payload["results"]) == 3 * len(ProtocolName)
+    full = {r.model: r.metrics for r in report.results if r.protocol == "full"}
+    assert set(full) == {"POP", "REP", "livecart"}
+    for metrics in full.values():
+        assert 0.0 <= metrics["NDCG@10"] <= metrics["HR@10"] <= 1.0
+    segments = report.results[0].segments
+    assert segments["repeat"]["n"] + segments["new"]["n"] == report.targets
+    assert "| REP |" in (out / "report.md").read_text()
+
+
+def test_run__wrong_world__stage_error_names_the_fix(
+    settings: LivecartSettings, tiny_world: GenerateResult
+) -> None:
+    with pytest.raises(StageError, match="livecart ingest twitch"):
+        run(EvaluationConfig(settings=settings, dataset="twitch", progress=False))
+
+
+def test_run__path_without_events__stage_error(settings: LivecartSettings) -> None:
+    with pytest.raises(StageError, match="neither"):
+        run(EvaluationConfig(settings=settings, dataset=str(settings.home / "nothing")))
+
+
+def test_build_model__unknown_name__stage_error() -> None:
+    with pytest.raises(StageError, match="unknown model"):
+        build_model("gpt")
+
+
+def test_config__unknown_model_or_bad_k__rejected_before_any_work(
+    settings: LivecartSettings,
+) -> None:
+    with pytest.raises(ValidationError, match="unknown models"):
+        EvaluationConfig(settings=settings, models=("pop", "gpt"))
+    with pytest.raises(ValidationError, match="positive"):
+        EvaluationConfig(settings=settings, ks=(0, 10))
