@@ -32,6 +32,8 @@ FIXES: dict[str, str] = {
     "materialize": "rerun `livecart apply` then `livecart materialize`",
     "training frame": "rerun `livecart features` and `livecart apply`",
     "online read": "rerun `livecart materialize`",
+    "train": "rerun `livecart apply`; check `ray status` has free CPUs",
+    "evaluate": "run `livecart evaluate --dataset synthetic` to see the error in full",
 }
 
 
@@ -57,8 +59,13 @@ def run(
     """Run every existing stage; return (and write) the closing report."""
     from livecart.feast_ops import apply, feature_store, historical_features, materialize
     from ray_jobs.embed import run as embed_texts
+    from ray_jobs.evaluation.protocols import ProtocolName
+    from ray_jobs.evaluation.runner import EvaluationConfig
+    from ray_jobs.evaluation.runner import run as evaluate
     from ray_jobs.features import run as build_features
     from ray_jobs.generate import run as generate
+    from ray_jobs.train import TrainConfig
+    from ray_jobs.train import run as train
     from ray_jobs.world.config import world_config
     from validation.report import print_summary
     from validation.run import run as validate
@@ -95,20 +102,33 @@ def run(
         return frame.shape
 
     rows, columns = _stage(console, "training frame", timings, training_frame)
+    trained = _stage(
+        console, "train", timings, lambda: train(settings, TrainConfig(epochs=3, num_workers=2))
+    )
+    evaluation = _stage(
+        console,
+        "evaluate",
+        timings,
+        lambda: evaluate(
+            EvaluationConfig(settings=settings, dataset="synthetic", protocols=(ProtocolName.FULL,))
+        ),
+    )
+    console.print(evaluation.to_markdown(), markup=False, highlight=False)
 
     def online_read() -> float:
         store = feature_store(settings)
         viewers = (
             read_source(settings.clean_dir, c.Table.VIEWERS).column(c.VIEWER_ID).to_pylist()[:100]
         )
-        t0 = time.perf_counter()
-        store.get_online_features(
-            features=store.get_feature_service("room_ranking_v1"),
-            entity_rows=[
-                {c.VIEWER_ID: v, c.ROOM_ID: "r0000", c.STREAMER_ID: "s0000"} for v in viewers
-            ],
-        ).to_dict()
-        return (time.perf_counter() - t0) * 1000
+        service = store.get_feature_service("room_ranking_v1")
+        rows = [{c.VIEWER_ID: v, c.ROOM_ID: "r0000", c.STREAMER_ID: "s0000"} for v in viewers]
+        store.get_online_features(features=service, entity_rows=rows)  # loads the read cache
+        samples = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            store.get_online_features(features=service, entity_rows=rows).to_dict()
+            samples.append((time.perf_counter() - t0) * 1000)
+        return sorted(samples)[len(samples) // 2]
 
     online_ms = _stage(console, "online read", timings, online_read)
     report: dict[str, Any] = {
@@ -135,7 +155,13 @@ def run(
             "data_docs": str(features.checks.data_docs_index) if features.checks else None,
         },
         "training_frame": {"rows": rows, "columns": columns, "service": "product_ranking_v1"},
-        "online_read_100_viewers_ms": round(online_ms, 1),
+        "online_read_100_viewers_p50_ms": round(online_ms, 2),
+        "ranker": {
+            "model": f"{trained.record.name} v{trained.record.version}",
+            "metrics": trained.record.metadata["metrics"],
+            "oracle_auc_purchase": trained.record.metadata.get("oracle_auc_purchase"),
+        },
+        "evaluation_report": str(settings.reports_dir / "evaluation" / "report.md"),
         "data_docs": str(quality.data_docs_index) if quality.data_docs_index else None,
     }
     _write_report(settings, report)
@@ -168,7 +194,16 @@ def _print_report(console: Console, report: dict[str, Any]) -> None:
     table.add_row("feature suites", f"{suites['rules']} rules, {suites['failures']} failed")
     frame = report["training_frame"]
     table.add_row("training frame", f"{frame['rows']:,} x {frame['columns']} ({frame['service']})")
-    table.add_row("online read, 100 viewers", f"{report['online_read_100_viewers_ms']} ms")
+    table.add_row(
+        "online read, 100 viewers (p50)", f"{report['online_read_100_viewers_p50_ms']} ms"
+    )
+    ranker = report["ranker"]
+    table.add_row(
+        "ranker (validation AUC)",
+        f"{ranker['model']}: click {ranker['metrics']['auc_click']:.3f}, purchase "
+        f"{ranker['metrics']['auc_purchase']:.3f} (oracle {ranker['oracle_auc_purchase']:.3f})",
+    )
+    table.add_row("evaluation table", report["evaluation_report"])
     table.add_row("Data Docs", str(report["data_docs"]))
     table.add_row("report", f"{report['home']}/reports/demo_report.json")
     console.print(table)
