@@ -34,6 +34,14 @@ bench_app = typer.Typer(help="Benchmarks that print JSON (baseline measured in t
 app.add_typer(bench_app, name="bench")
 console = Console(stderr=True)
 
+TRAIN_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "valid_loss",
+    "auc_click",
+    "auc_purchase",
+    "examples_per_s_per_worker",
+)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -247,29 +255,10 @@ def train(
     table = RichTable(
         title=f"{result.record.name} v{result.record.version} ({result.examples:,} examples)"
     )
-    for column in (
-        "epoch",
-        "train_loss",
-        "valid_loss",
-        "auc_click",
-        "auc_purchase",
-        "examples_per_s_per_worker",
-    ):
+    for column in TRAIN_COLUMNS:
         table.add_column(column, justify="right")
     for row in result.history:
-        table.add_row(
-            *(
-                f"{row.get(k, float('nan')):.4g}"
-                for k in (
-                    "epoch",
-                    "train_loss",
-                    "valid_loss",
-                    "auc_click",
-                    "auc_purchase",
-                    "examples_per_s_per_worker",
-                )
-            )
-        )
+        table.add_row(*(f"{row.get(k, float('nan')):.4g}" for k in TRAIN_COLUMNS))
     console.print(table)
     oracle = result.record.metadata.get("oracle_auc_purchase")
     if oracle is not None:

@@ -10,12 +10,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
+import great_expectations as gx
 from great_expectations.data_context.data_context.abstract_data_context import (
     AbstractDataContext,
+)
+from great_expectations.data_context.types.base import (
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
 )
 
 SITE_NAME: Final = "livecart"
 INDEX_FILE: Final = "index.html"
+
+
+def ephemeral_context() -> AbstractDataContext:
+    """A quiet in-memory GX context (no analytics, no progress bars, no default docs site)."""
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
+    return gx.get_context(mode="ephemeral", project_config=config)
 
 
 def data_docs_dir(reports_dir: Path) -> Path:

@@ -21,11 +21,6 @@ import pandas as pd
 from great_expectations.core import ExpectationSuiteValidationResult
 from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 from great_expectations.core.run_identifier import RunIdentifier
-from great_expectations.data_context.types.base import (
-    DataContextConfig,
-    InMemoryStoreBackendDefaults,
-    ProgressBarsConfig,
-)
 
 from livecart.contract import Table
 from livecart.errors import StageError
@@ -97,12 +92,7 @@ class GxEngine:
     """
 
     def __init__(self, docs_dir: Path | None = None) -> None:
-        config = DataContextConfig(
-            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-            analytics_enabled=False,
-            progress_bars=ProgressBarsConfig(globally=False),
-        )
-        self._context = gx.get_context(mode="ephemeral", project_config=config)
+        self._context = docs.ephemeral_context()
         self._source = self._context.data_sources.add_pandas(DATASOURCE)
         self._docs_dir = docs_dir
         if docs_dir is not None:

@@ -27,11 +27,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 from great_expectations.core.run_identifier import RunIdentifier
-from great_expectations.data_context.types.base import (
-    DataContextConfig,
-    InMemoryStoreBackendDefaults,
-    ProgressBarsConfig,
-)
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
@@ -213,12 +208,7 @@ class _FeatureValidator:
     """One ephemeral GX context for one gate run; its results feed the Data Docs."""
 
     def __init__(self, settings: LivecartSettings, now: datetime, docs_dir: Path) -> None:
-        config = DataContextConfig(
-            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-            analytics_enabled=False,
-            progress_bars=ProgressBarsConfig(globally=False),
-        )
-        self._context = gx.get_context(mode="ephemeral", project_config=config)
+        self._context = docs.ephemeral_context()
         self._source = self._context.data_sources.add_pandas(DATASOURCE)
         self._settings = settings
         self._now = now

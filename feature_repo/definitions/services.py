@@ -21,27 +21,21 @@ room_ranking_v1 = FeatureService(
     ],
     description="Viewer x live room ranking (entities: viewer_id, room_id, streamer_id).",
 )
+_PRODUCT_RANKING = [
+    viewer_profile,
+    viewer_behavior,
+    product_profile,
+    price_vs_viewer_spend,
+    viewer_streamer_affinity,
+]
 product_ranking_v1 = FeatureService(
     name="product_ranking_v1",
-    features=[
-        viewer_profile,
-        viewer_behavior,
-        product_profile,
-        price_vs_viewer_spend,
-        viewer_streamer_affinity,
-    ],
+    features=_PRODUCT_RANKING,
     description="Viewer x product ranking (entities: viewer_id, product_id, streamer_id).",
 )
 product_ranking_v2 = FeatureService(
     name="product_ranking_v2",
-    features=[
-        viewer_profile,
-        viewer_behavior,
-        product_profile,
-        price_vs_viewer_spend,
-        viewer_streamer_affinity,
-        product_embedding,
-    ],
+    features=[*_PRODUCT_RANKING, product_embedding],
     description="v1 plus the product's text embedding (entities: viewer_id, product_id, streamer_id).",
 )
 streamer_assist_v1 = FeatureService(
