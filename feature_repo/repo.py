@@ -22,7 +22,7 @@ from feature_repo.definitions.services import (
     room_ranking_v1,
     streamer_assist_v1,
 )
-from feature_repo.definitions.viewer import viewer_profile
+from feature_repo.definitions.viewer import viewer_profile, viewer_segment
 
 __all__ = [
     "price_vs_viewer_spend",
@@ -43,6 +43,7 @@ __all__ = [
     "viewer_behavior",
     "viewer_behavior_push",
     "viewer_profile",
+    "viewer_segment",
     "viewer_streamer_affinity",
     "viewer_streamer_affinity_push",
 ]

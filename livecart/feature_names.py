@@ -23,6 +23,12 @@ class FeatureTable(StrEnum):
     VIEWER_STREAMER_AFFINITY = "viewer_streamer_affinity"
     PRODUCT_EMBEDDING = "product_embedding"
     ROOM_EMBEDDING = "room_embedding"
+    VIEWER_SEGMENT = "viewer_segment"
+
+
+# Viewer segments (k-means over viewer vectors; ray_jobs/segments.py).
+SEGMENT_ID: Final = "segment_id"
+SEGMENT_NAME: Final = "segment_name"
 
 
 # Text embeddings of items (written by `livecart embed`; empty until then).
@@ -116,6 +122,7 @@ ENTITY_KEYS: Final[dict[FeatureTable, tuple[str, ...]]] = {
     FeatureTable.VIEWER_STREAMER_AFFINITY: (c.VIEWER_ID, c.STREAMER_ID),
     FeatureTable.PRODUCT_EMBEDDING: (c.PRODUCT_ID,),
     FeatureTable.ROOM_EMBEDDING: (c.ROOM_ID,),
+    FeatureTable.VIEWER_SEGMENT: (c.VIEWER_ID,),
 }
 
 # Columns that are rates in [0, 1] and counts/amounts that are >= 0 (checked by validation).

@@ -33,6 +33,7 @@ from ray_jobs.feature_tables.realtime import (
     viewer_behavior_sql,
     viewer_streamer_affinity_sql,
 )
+from ray_jobs.segments import run as segment_viewers
 from validation.feature_gate import check_feature_tables
 from validation.feature_suites import FeatureSuiteReport
 
@@ -94,5 +95,9 @@ def run(
         seconds[table.value] = round(time.perf_counter() - started, 3)
     con.close()
     ensure_embedding_tables(settings)
-    checks = check_feature_tables(settings, tables=selected) if check else None
+    checked = tuple(selected)
+    if FeatureTable.VIEWER_PROFILE in selected:
+        rows[FeatureTable.VIEWER_SEGMENT.value] = segment_viewers(settings).viewers
+        checked = (*checked, FeatureTable.VIEWER_SEGMENT)
+    checks = check_feature_tables(settings, tables=checked) if check else None
     return FeaturesResult(rows, seconds, settings.features_dir, checks)

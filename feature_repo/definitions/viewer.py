@@ -33,3 +33,13 @@ viewer_profile = FeatureView(
     online=True,
     tags={"domain": "viewer", "cadence": "daily"},
 )
+
+viewer_segment = FeatureView(
+    name=f.FeatureTable.VIEWER_SEGMENT.value,
+    entities=[viewer],
+    ttl=timedelta(0),
+    schema=[Field(name=f.SEGMENT_ID, dtype=Int64), Field(name=f.SEGMENT_NAME, dtype=String)],
+    source=file_source(f.FeatureTable.VIEWER_SEGMENT),
+    online=True,
+    tags={"domain": "viewer", "kind": "segment"},
+)
