@@ -41,6 +41,7 @@ from ray_jobs.evaluation.protocols import (
 )
 from ray_jobs.evaluation.report import SEGMENTS, EvaluationReport, ModelResult
 from ray_jobs.evaluation.sasrec import SASRec, SASRecConfig
+from ray_jobs.evaluation.two_tower import TwoTower, TwoTowerConfig
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ MODELS: Final[tuple[str, ...]] = (
     "itemcf",
     "bpr",
     "sasrec",
+    "twotower",
     "livecart",
     "livecart-strict",
 )
@@ -155,6 +157,9 @@ def build_model(
         "bpr": lambda: BPRMF(BPRConfig(seed=seed, progress=progress, epochs=2 if quick else 30)),
         "sasrec": lambda: SASRec(
             SASRecConfig(seed=seed, progress=progress, **_QUICK_SASREC if quick else {})
+        ),
+        "twotower": lambda: TwoTower(
+            TwoTowerConfig(seed=seed, progress=progress, epochs=1 if quick else 8)
         ),
         "livecart": lambda: LiveRanker(_ranker_config(seed, quick, progress, True)),
         "livecart-strict": lambda: LiveRanker(_ranker_config(seed, quick, progress, False)),
