@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +118,11 @@ class ReadCache:
             if entry.base is not None:
                 _append(fresh, read_snapshot(self.directory, entry.base), keys, trusted=True)
             state = fresh
+        elif len(entry.deltas) > len(state.deltas):
+            # Copy on write: a thread still reading the previous state keeps a consistent view.
+            state = replace(
+                state, deltas=list(state.deltas), index=dict(state.index), combined={}, numeric={}
+            )
         for name in entry.deltas[len(state.deltas) :]:
             _append(state, read_delta(self.directory, name), keys, trusted=False)
             state.deltas.append(name)
