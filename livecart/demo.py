@@ -113,7 +113,7 @@ def run(
             EvaluationConfig(settings=settings, dataset="synthetic", protocols=(ProtocolName.FULL,))
         ),
     )
-    console.print(evaluation.to_markdown(), markup=False, highlight=False)
+    console.print(evaluation.to_markdown(), markup=False, highlight=False, soft_wrap=True)
 
     def online_read() -> float:
         store = feature_store(settings)
