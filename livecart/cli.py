@@ -191,6 +191,19 @@ def embed() -> None:
 
 @app.command()
 @friendly_errors
+def comments(limit: Annotated[int, typer.Option(help="Labelled comments to use.")] = 5_000) -> None:
+    """Train the comment sentiment / purchase-intent probe on the encoder (synthetic labels)."""
+    from ray_jobs.text.comments import run
+
+    result = run(get_settings(), limit=limit)
+    console.print(
+        f"comment probe v{result.record.version}: accuracy {result.accuracy:.3f} on {result.test} later "
+        f"comments (majority class {result.majority_baseline:.3f}; trained on {result.train})"
+    )
+
+
+@app.command()
+@friendly_errors
 def apply() -> None:
     """Register the Feast repo (same as `feast apply`) against <home>/feast."""
     from livecart.feast_ops import apply as feast_apply

@@ -38,9 +38,10 @@ class GenerateResult:
 
 
 def _write_block(cfg: WorldConfig, cat: Catalog, block: int, raw_dir: str, truth_dir: str) -> int:
-    events, favourites = simulate_block(cfg, cat, block)
+    events, truth = simulate_block(cfg, cat, block)
     write_source(Path(raw_dir), c.Table.EVENTS, events, part=f"{block:05d}")
-    write_parquet_atomic(favourites, Path(truth_dir) / "favourites" / f"part-{block:05d}.parquet")
+    for name, table in truth.items():
+        write_parquet_atomic(table, Path(truth_dir) / name / f"part-{block:05d}.parquet")
     return int(events.num_rows)
 
 
@@ -79,8 +80,9 @@ def run(
         write_source(settings.raw_dir, table, data)
     for name, data in cat.truth.items():
         write_parquet_atomic(data, settings.truth_dir / f"{name}.parquet")
-    for old in (settings.truth_dir / "favourites").glob("part-*.parquet"):
-        old.unlink()
+    for folder in ("favourites", "comment_labels"):
+        for old in (settings.truth_dir / folder).glob("part-*.parquet"):
+            old.unlink()
     (settings.truth_dir / "injected_faults.parquet").unlink(missing_ok=True)
 
     events = _run_blocks(cfg, cat, settings, use_ray=use_ray and cfg.chunks > 1)

@@ -58,6 +58,7 @@ class _Events:
     amount: list[np.ndarray]
     gift: list[np.ndarray]
     text: list[np.ndarray]
+    label: list[np.ndarray]
 
     def add(
         self, kind: str, time: np.ndarray, viewer: np.ndarray, room: np.ndarray, **extra: np.ndarray
@@ -73,6 +74,7 @@ class _Events:
         self.amount.append(extra.get("amount", nan))
         self.gift.append(extra.get("gift", nan))
         self.text.append(extra.get("text", np.full(n, None, dtype=object)))
+        self.label.append(extra.get("label", np.full(n, None, dtype=object)))
 
 
 def _favourites(cat: Catalog, taste: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -83,15 +85,18 @@ def _favourites(cat: Catalog, taste: np.ndarray, k: int, rng: np.random.Generato
     return np.argsort(-(logits + gumbel), axis=1)[:, :k]
 
 
-def simulate_block(cfg: WorldConfig, cat: Catalog, block: int) -> tuple[pa.Table, pa.Table]:
-    """Events of viewers ``[block * n, (block + 1) * n)`` and their planted favourites."""
+def simulate_block(
+    cfg: WorldConfig, cat: Catalog, block: int
+) -> tuple[pa.Table, dict[str, pa.Table]]:
+    """Events of viewers ``[block * n, (block + 1) * n)`` and their planted truth tables
+    (``favourites``; ``comment_labels``: each comment's planted kind)."""
     rng = np.random.default_rng([cfg.seed, 1, block])
     lo = block * cfg.viewers_per_chunk
     hi = min(cfg.viewers, lo + cfg.viewers_per_chunk)
     viewers = np.arange(lo, hi)
     taste = cat.viewer_taste[lo:hi]
     favourites = _favourites(cat, taste, cfg.favourites_per_viewer, rng)
-    out = _Events([], [], [], [], [], [], [], [], [])
+    out = _Events([], [], [], [], [], [], [], [], [], [])
 
     visits = rng.poisson(cat.viewer_activity[lo:hi] * cfg.days)
     local = np.repeat(np.arange(hi - lo), visits)
@@ -155,7 +160,7 @@ def simulate_block(cfg: WorldConfig, cat: Catalog, block: int) -> tuple[pa.Table
         extra: dict[str, np.ndarray] = {}
         if kind is c.EventType.COMMENT:
             featured = cat.room_products[e_room[m], 0]
-            extra["text"] = comment_texts(
+            extra["text"], extra["label"] = comment_texts(
                 rng, satisfaction[m], cat.product_noun[featured], cfg.language
             )
         out.add(kind, during(int(m.sum()), m), e_viewer[m], e_room[m], **extra)
@@ -206,7 +211,16 @@ def simulate_block(cfg: WorldConfig, cat: Catalog, block: int) -> tuple[pa.Table
             c.STREAMER_ID: cat.streamer_ids.take(pa.array(favourites.ravel())),
         }
     )
-    return _to_table(out, cat, block), fav_table
+    events = _to_table(out, cat, block)
+    labels = np.concatenate(out.label)[np.argsort(np.concatenate(out.time), kind="stable")]
+    commented = np.flatnonzero(labels != None)  # noqa: E711 (object array: element-wise)
+    comment_labels = pa.table(
+        {
+            c.EVENT_ID: events.column(c.EVENT_ID).take(pa.array(commented)),
+            "label": pa.array(labels[commented].tolist(), type=pa.string()),
+        }
+    )
+    return events, {"favourites": fav_table, "comment_labels": comment_labels}
 
 
 def _to_table(out: _Events, cat: Catalog, block: int) -> pa.Table:

@@ -157,25 +157,32 @@ def room_title(rng: np.random.Generator, handle: str, category: str, language: L
     return f"{handle}'s {category} live: {hook}"
 
 
+COMMENT_KINDS: Final = ("negative", "positive", "intent")
+
+
 def comment_texts(
     rng: np.random.Generator, satisfaction: np.ndarray, nouns: np.ndarray, language: Language
-) -> np.ndarray:
-    """One comment per row: intent question, praise or complaint, following satisfaction."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """One comment per row, and its planted kind (negative, positive, or a purchase-intent question).
+
+    The wording follows satisfaction; the kinds are kept as ground truth for the comment probe.
+    """
     vocab = vocabulary(language)
     draw = satisfaction + rng.normal(0.0, 0.5, size=satisfaction.shape)
     out = np.empty(satisfaction.shape[0], dtype=object)
+    kinds = np.empty(satisfaction.shape[0], dtype=object)
     pos = rng.integers(0, len(vocab.positive), size=out.shape[0])
     neg = rng.integers(0, len(vocab.negative), size=out.shape[0])
     ask = rng.integers(0, len(vocab.intent), size=out.shape[0])
     for i in range(out.shape[0]):
         if draw[i] > 0.9 and rng.random() < 0.35:
-            template = vocab.intent[ask[i]]
+            template, kinds[i] = vocab.intent[ask[i]], "intent"
         elif draw[i] > 0.0:
-            template = vocab.positive[pos[i]]
+            template, kinds[i] = vocab.positive[pos[i]], "positive"
         else:
-            template = vocab.negative[neg[i]]
+            template, kinds[i] = vocab.negative[neg[i]], "negative"
         out[i] = template.format(noun=nouns[i])
-    return out
+    return out, kinds
 
 
 def check_vocabulary() -> None:

@@ -120,8 +120,9 @@ def test_text__comments__follow_satisfaction(language: str) -> None:
     rng = np.random.default_rng(0)
     vocab = vocabulary(language)  # type: ignore[arg-type]
     nouns = np.array(["x"] * 400, dtype=object)
-    happy = comment_texts(rng, np.full(400, 3.0), nouns, language)  # type: ignore[arg-type]
-    unhappy = comment_texts(rng, np.full(400, -3.0), nouns, language)  # type: ignore[arg-type]
+    happy, happy_kinds = comment_texts(rng, np.full(400, 3.0), nouns, language)  # type: ignore[arg-type]
+    unhappy, unhappy_kinds = comment_texts(rng, np.full(400, -3.0), nouns, language)  # type: ignore[arg-type]
+    assert set(unhappy_kinds) == {"negative"} and "negative" not in set(happy_kinds)
     negatives = {t.format(noun="x") for t in vocab.negative}
     assert np.isin(unhappy, list(negatives)).mean() > 0.95
     assert np.isin(happy, list(negatives)).mean() < 0.05
