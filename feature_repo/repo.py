@@ -8,6 +8,7 @@ from feature_repo.definitions.behavior import viewer_behavior, viewer_behavior_p
 from feature_repo.definitions.embeddings import product_embedding, room_embedding
 from feature_repo.definitions.entities import product, room, streamer, viewer
 from feature_repo.definitions.interaction import (
+    room_comment_signals,
     room_live_stats,
     room_live_stats_push,
     viewer_streamer_affinity,
@@ -21,6 +22,7 @@ from feature_repo.definitions.services import (
     product_ranking_v2,
     room_ranking_v1,
     streamer_assist_v1,
+    streamer_assist_v2,
 )
 from feature_repo.definitions.viewer import viewer_profile, viewer_segment
 
@@ -32,6 +34,7 @@ __all__ = [
     "product_ranking_v1",
     "product_ranking_v2",
     "room",
+    "room_comment_signals",
     "room_embedding",
     "room_live_stats",
     "room_live_stats_push",
@@ -39,6 +42,7 @@ __all__ = [
     "room_ranking_v1",
     "streamer",
     "streamer_assist_v1",
+    "streamer_assist_v2",
     "viewer",
     "viewer_behavior",
     "viewer_behavior_push",

@@ -193,6 +193,7 @@ def embed() -> None:
 @friendly_errors
 def comments(limit: Annotated[int, typer.Option(help="Labelled comments to use.")] = 5_000) -> None:
     """Train the comment sentiment / purchase-intent probe on the encoder (synthetic labels)."""
+    from ray_jobs.comment_signals import run as score_comments
     from ray_jobs.text.comments import run
 
     result = run(get_settings(), limit=limit)
@@ -200,6 +201,8 @@ def comments(limit: Annotated[int, typer.Option(help="Labelled comments to use."
         f"comment probe v{result.record.version}: accuracy {result.accuracy:.3f} on {result.test} later "
         f"comments (majority class {result.majority_baseline:.3f}; trained on {result.train})"
     )
+    signals = score_comments(get_settings())
+    console.print(f"scored {signals.comments:,} comments into {signals.rows:,} room signal rows")
 
 
 @app.command()

@@ -24,7 +24,13 @@ class FeatureTable(StrEnum):
     PRODUCT_EMBEDDING = "product_embedding"
     ROOM_EMBEDDING = "room_embedding"
     VIEWER_SEGMENT = "viewer_segment"
+    ROOM_COMMENT_SIGNALS = "room_comment_signals"
 
+
+# Live comment signals per room and 5-minute bucket (the comment probe; ray_jobs/comment_signals.py).
+COMMENT_SENTIMENT_5M: Final = "comment_sentiment_5m"
+PURCHASE_INTENT_5M: Final = "purchase_intent_5m"
+COMMENTS_SCORED_5M: Final = "comments_scored_5m"
 
 # Viewer segments (k-means over viewer vectors; ray_jobs/segments.py).
 SEGMENT_ID: Final = "segment_id"
@@ -123,6 +129,7 @@ ENTITY_KEYS: Final[dict[FeatureTable, tuple[str, ...]]] = {
     FeatureTable.PRODUCT_EMBEDDING: (c.PRODUCT_ID,),
     FeatureTable.ROOM_EMBEDDING: (c.ROOM_ID,),
     FeatureTable.VIEWER_SEGMENT: (c.VIEWER_ID,),
+    FeatureTable.ROOM_COMMENT_SIGNALS: (c.ROOM_ID,),
 }
 
 # Columns that are rates in [0, 1] and counts/amounts that are >= 0 (checked by validation).
@@ -130,6 +137,7 @@ RATE_COLUMNS: Final[dict[FeatureTable, tuple[str, ...]]] = {
     FeatureTable.VIEWER_PROFILE: (VIEWER_CTR,),
     FeatureTable.PRODUCT_PROFILE: (PRODUCT_CTR, PRODUCT_CONVERSION),
     FeatureTable.ROOM_LIVE_STATS: (),
+    FeatureTable.ROOM_COMMENT_SIGNALS: (PURCHASE_INTENT_5M,),
 }
 NON_NEGATIVE_COLUMNS: Final[dict[FeatureTable, tuple[str, ...]]] = {
     FeatureTable.VIEWER_PROFILE: (
@@ -177,4 +185,5 @@ NON_NEGATIVE_COLUMNS: Final[dict[FeatureTable, tuple[str, ...]]] = {
         VS_PURCHASES,
         VS_FOLLOWS,
     ),
+    FeatureTable.ROOM_COMMENT_SIGNALS: (COMMENTS_SCORED_5M,),
 }

@@ -21,6 +21,7 @@ from livecart.errors import StageError
 from livecart.feature_names import FeatureTable
 from livecart.io import source_exists
 from livecart.settings import LivecartSettings
+from ray_jobs.comment_signals import ensure_signals_table
 from ray_jobs.embed import ensure_embedding_tables
 from ray_jobs.feature_tables.base import connect, q, world_start
 from ray_jobs.feature_tables.profiles import (
@@ -95,6 +96,7 @@ def run(
         seconds[table.value] = round(time.perf_counter() - started, 3)
     con.close()
     ensure_embedding_tables(settings)
+    ensure_signals_table(settings)
     checked = tuple(selected)
     if FeatureTable.VIEWER_PROFILE in selected:
         rows[FeatureTable.VIEWER_SEGMENT.value] = segment_viewers(settings).viewers

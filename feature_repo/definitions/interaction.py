@@ -54,3 +54,17 @@ room_live_stats = FeatureView(
     online=True,
     tags={"domain": "interaction", "freshness": "push"},
 )
+
+room_comment_signals = FeatureView(
+    name=f.FeatureTable.ROOM_COMMENT_SIGNALS.value,
+    entities=[room],
+    ttl=timedelta(hours=1),
+    schema=[
+        Field(name=f.COMMENT_SENTIMENT_5M, dtype=Float64),
+        Field(name=f.PURCHASE_INTENT_5M, dtype=Float64),
+        Field(name=f.COMMENTS_SCORED_5M, dtype=Int64),
+    ],
+    source=file_source(f.FeatureTable.ROOM_COMMENT_SIGNALS),
+    online=True,
+    tags={"domain": "interaction", "source": "comment probe"},
+)

@@ -4,7 +4,11 @@ from feast import FeatureService
 
 from feature_repo.definitions.behavior import viewer_behavior
 from feature_repo.definitions.embeddings import product_embedding
-from feature_repo.definitions.interaction import room_live_stats, viewer_streamer_affinity
+from feature_repo.definitions.interaction import (
+    room_comment_signals,
+    room_live_stats,
+    viewer_streamer_affinity,
+)
 from feature_repo.definitions.on_demand import price_vs_viewer_spend
 from feature_repo.definitions.product import product_profile
 from feature_repo.definitions.room import room_profile
@@ -42,4 +46,9 @@ streamer_assist_v1 = FeatureService(
     name="streamer_assist_v1",
     features=[product_profile, room_live_stats],
     description="What to pitch next in a room (entities: product_id, room_id).",
+)
+streamer_assist_v2 = FeatureService(
+    name="streamer_assist_v2",
+    features=[product_profile, room_live_stats, room_comment_signals],
+    description="v1 plus live comment sentiment and purchase intent (entities: product_id, room_id).",
 )
