@@ -27,6 +27,7 @@ FIXES: dict[str, str] = {
     "generate": "check free disk space under LIVECART_HOME and that Ray can start (`ray status`)",
     "validate": "inspect the quarantine files and Data Docs under <home>/reports/data_docs",
     "features": "rerun `livecart validate`; the feature SQL reads <home>/clean",
+    "comments": "the probe needs synthetic comment labels: run `livecart generate`",
     "embed": "check LIVECART_ENCODER_PATH (a local Hugging Face model directory) and LIVECART_EMBEDDING_DIM",
     "apply": "run `feast -c feature_repo plan` with LIVECART_HOME exported to see the repo error",
     "materialize": "rerun `livecart apply` then `livecart materialize`",
@@ -58,12 +59,14 @@ def run(
 ) -> dict[str, Any]:
     """Run every existing stage; return (and write) the closing report."""
     from livecart.feast_ops import apply, feature_store, historical_features, materialize
+    from ray_jobs.comment_signals import run as score_comments
     from ray_jobs.embed import run as embed_texts
     from ray_jobs.evaluation.protocols import ProtocolName
     from ray_jobs.evaluation.runner import EvaluationConfig
     from ray_jobs.evaluation.runner import run as evaluate
     from ray_jobs.features import run as build_features
     from ray_jobs.generate import run as generate
+    from ray_jobs.text.comments import run as train_probe
     from ray_jobs.train import TrainConfig
     from ray_jobs.train import run as train
     from ray_jobs.world.config import world_config
@@ -86,6 +89,8 @@ def run(
     print_summary(quality, console)
     features = _stage(console, "features", timings, lambda: build_features(settings))
     embedded = _stage(console, "embed", timings, lambda: embed_texts(settings))
+    probe = _stage(console, "comments", timings, lambda: train_probe(settings))
+    _stage(console, "comment signals", timings, lambda: score_comments(settings))
     _stage(console, "apply", timings, lambda: apply(settings))
     first_day = datetime(2000, 1, 1, tzinfo=UTC)
     _stage(console, "materialize", timings, lambda: materialize(settings, start=first_day))
@@ -149,6 +154,7 @@ def run(
         },
         "feature_rows": features.rows,
         "text_embeddings": {"rows": embedded.rows, "dim": embedded.dim},
+        "comment_probe": {"accuracy": probe.accuracy, "majority_baseline": probe.majority_baseline},
         "feature_suites": {
             "rules": sum(len(t.rules) for t in features.checks.tables) if features.checks else 0,
             "failures": len(features.checks.failures) if features.checks else 0,
