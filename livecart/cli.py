@@ -6,21 +6,16 @@ user-facing errors are printed as one clear message, not a stack trace.
 
 from __future__ import annotations
 
-import functools
 import json
-import logging
-import warnings
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table as RichTable
 
-from livecart.errors import LivecartError
+from livecart.bench.cli import bench_app
+from livecart.cli_support import console, friendly_errors
 from livecart.settings import get_settings
 
 app = typer.Typer(
@@ -30,9 +25,7 @@ app = typer.Typer(
 )
 ingest_app = typer.Typer(help="Load real data into the livecart contract.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
-bench_app = typer.Typer(help="Benchmarks that print JSON (baseline measured in the same run).")
 app.add_typer(bench_app, name="bench")
-console = Console(stderr=True)
 
 TRAIN_COLUMNS = (
     "epoch",
@@ -42,25 +35,6 @@ TRAIN_COLUMNS = (
     "auc_purchase",
     "examples_per_s_per_worker",
 )
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Print livecart's own errors as one message and exit 2; let real bugs show their trace."""
-
-    @functools.wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        warnings.filterwarnings("ignore", category=RuntimeWarning, module="feast")
-        logging.getLogger("feast").setLevel(logging.WARNING)
-        try:
-            return command(*args, **kwargs)
-        except (LivecartError, ValidationError) as error:
-            console.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)
-            raise typer.Exit(code=2) from None
-
-    return wrapper
 
 
 def _counts_table(
@@ -321,46 +295,6 @@ def evaluate(
         options["models"] = tuple(m.lower() for m in model)
     report = run(EvaluationConfig(**options))
     typer.echo(report.to_json() if json_out else report.to_markdown())
-
-
-@bench_app.command("online-store")
-@friendly_errors
-def bench_online_store(
-    entities: Annotated[int, typer.Option(help="Entities in the feature view.")] = 200_000,
-    features: Annotated[int, typer.Option(help="Float features per entity.")] = 20,
-    requests: Annotated[int, typer.Option(help="Timed requests per read size.")] = 300,
-    pushes: Annotated[int, typer.Option(help="Pushes for the freshness measurement.")] = 30,
-    json_out: Annotated[bool, typer.Option("--json", help="Print only the JSON object.")] = False,
-) -> None:
-    """DuckDB online store vs Feast's SQLite: materialize, size, read latency, push freshness."""
-    import tempfile
-
-    from livecart.bench.online_store import main_json, run
-
-    settings = get_settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=settings.home, prefix="bench-") as workdir:
-        result = run(settings, Path(workdir), entities, features, requests, pushes)
-    if not json_out:
-        console.print(
-            "[bold]online store benchmark[/] (duckdb vs sqlite, ratios = duckdb / sqlite)"
-        )
-    typer.echo(main_json(result))
-
-
-@bench_app.command("train")
-@friendly_errors
-def bench_train(
-    workers: Annotated[list[int] | None, typer.Option(help="Worker counts to compare.")] = None,
-    epochs: Annotated[int, typer.Option(help="Epochs per run.")] = 3,
-    limit: Annotated[int | None, typer.Option(help="Use at most this many impressions.")] = None,
-) -> None:
-    """Ray Train throughput (examples/s) of the ranker per worker count (run after `livecart apply`)."""
-    import json
-
-    from livecart.bench.train import run
-
-    typer.echo(json.dumps(run(get_settings(), workers or [1, 2], epochs, limit), indent=2))
 
 
 @app.command()

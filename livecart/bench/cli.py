@@ -1,0 +1,53 @@
+"""`livecart bench ...`: benchmarks that print JSON, baseline measured in the same run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from livecart.cli_support import console, friendly_errors
+from livecart.settings import get_settings
+
+bench_app = typer.Typer(help="Benchmarks that print JSON (baseline measured in the same run).")
+
+
+@bench_app.command("online-store")
+@friendly_errors
+def bench_online_store(
+    entities: Annotated[int, typer.Option(help="Entities in the feature view.")] = 200_000,
+    features: Annotated[int, typer.Option(help="Float features per entity.")] = 20,
+    requests: Annotated[int, typer.Option(help="Timed requests per read size.")] = 300,
+    pushes: Annotated[int, typer.Option(help="Pushes for the freshness measurement.")] = 30,
+    json_out: Annotated[bool, typer.Option("--json", help="Print only the JSON object.")] = False,
+) -> None:
+    """DuckDB online store vs Feast's SQLite: materialize, size, read latency, push freshness."""
+    import tempfile
+
+    from livecart.bench.online_store import main_json, run
+
+    settings = get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=settings.home, prefix="bench-") as workdir:
+        result = run(settings, Path(workdir), entities, features, requests, pushes)
+    if not json_out:
+        console.print(
+            "[bold]online store benchmark[/] (duckdb vs sqlite, ratios = duckdb / sqlite)"
+        )
+    typer.echo(main_json(result))
+
+
+@bench_app.command("train")
+@friendly_errors
+def bench_train(
+    workers: Annotated[list[int] | None, typer.Option(help="Worker counts to compare.")] = None,
+    epochs: Annotated[int, typer.Option(help="Epochs per run.")] = 3,
+    limit: Annotated[int | None, typer.Option(help="Use at most this many impressions.")] = None,
+) -> None:
+    """Ray Train throughput (examples/s) of the ranker per worker count (run after `livecart apply`)."""
+    import json
+
+    from livecart.bench.train import run
+
+    typer.echo(json.dumps(run(get_settings(), workers or [1, 2], epochs, limit), indent=2))
