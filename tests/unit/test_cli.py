@@ -30,3 +30,10 @@ def test_cli__generate_tiny__writes_raw_tables(settings: LivecartSettings) -> No
 def test_cli__bad_option__rejected(settings: LivecartSettings, args: list[str]) -> None:
     result = CliRunner().invoke(app, args)
     assert result.exit_code != 0
+
+
+def test_cli__evaluate_unknown_model__one_clear_message(settings: LivecartSettings) -> None:
+    result = CliRunner().invoke(app, ["evaluate", "--model", "foo"])
+    assert result.exit_code == 2
+    assert "unknown models ['foo']" in result.output
+    assert "Traceback" not in result.output
