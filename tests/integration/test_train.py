@@ -18,8 +18,12 @@ from validation.run import run as validate
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_train__two_cpu_workers__loss_falls_and_model_registered(settings: LivecartSettings) -> None:
-    generate(world_config("tiny", seed=4).model_copy(update={"viewers": 400}), settings, use_ray=False)
+def test_train__two_cpu_workers__loss_falls_and_model_registered(
+    settings: LivecartSettings,
+) -> None:
+    generate(
+        world_config("tiny", seed=4).model_copy(update={"viewers": 400}), settings, use_ray=False
+    )
     validate(settings)
     build_features(settings)
     apply(settings)
@@ -35,3 +39,13 @@ def test_train__two_cpu_workers__loss_falls_and_model_registered(settings: Livec
     assert record.metadata["metrics"]["auc_click"] is not None
     assert record.metadata["oracle_auc_purchase"] > 0.5  # the planted truth ranks purchases
     assert state and result.examples_per_s > 0
+
+    # Resume from the final checkpoint: only the remaining epoch runs, and it continues the curve.
+    resumed_cfg = cfg.model_copy(update={"epochs": 5, "resume_from": record.metadata["checkpoint"]})
+    try:
+        resumed = train(settings.model_copy(update={"ray_num_cpus": 2}), resumed_cfg)
+    finally:
+        ray.shutdown()
+    assert [row["epoch"] for row in resumed.history] == [4]
+    assert resumed.history[0]["train_loss"] < losses[0]
+    assert registry.load(settings, "product_ranker")[0].version == 2
