@@ -91,6 +91,10 @@ class LivecartSettings(BaseSettings):
     def features_dir(self) -> Path:
         return self.home / "features"
 
+    def feature_table_path(self, table: str) -> Path:
+        """The Parquet file of feature table ``table`` (a FeatureTable value), defined once."""
+        return self.features_dir / f"{table}.parquet"
+
     @property
     def feast_dir(self) -> Path:
         return self.home / "feast"

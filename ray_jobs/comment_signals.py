@@ -5,20 +5,18 @@ intent = P(intent)), stamped at the bucket end like ``room_live_stats`` (no leak
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 
 from livecart import contract as c
 from livecart import feature_names as f
 from livecart import registry
-from livecart.io import table_path
+from livecart.io import table_path, write_parquet_atomic
 from livecart.settings import LivecartSettings
 from ray_jobs.text.comments import PROBE, embed_unique
 from ray_jobs.text.encoder import TextEncoder
@@ -42,13 +40,11 @@ class SignalsResult:
 
 
 def signals_path(settings: LivecartSettings) -> Path:
-    return settings.features_dir / f"{f.FeatureTable.ROOM_COMMENT_SIGNALS.value}.parquet"
+    return settings.feature_table_path(f.FeatureTable.ROOM_COMMENT_SIGNALS)
 
 
 def _write(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table.cast(SCHEMA), tmp)
-    os.replace(tmp, path)
+    write_parquet_atomic(table.cast(SCHEMA), path)
 
 
 def ensure_signals_table(settings: LivecartSettings) -> None:

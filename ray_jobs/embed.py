@@ -8,7 +8,6 @@ Feast serves from the online store for vector retrieval.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ import ray
 from livecart import contract as c
 from livecart import feature_names as f
 from livecart.errors import StageError
+from livecart.io import write_parquet_atomic
 from livecart.ray_runtime import ensure_ray
 from livecart.settings import LivecartSettings
 
@@ -37,7 +37,7 @@ class EmbedResult:
 
 
 def embedding_path(settings: LivecartSettings, table: f.FeatureTable) -> Path:
-    return settings.features_dir / f"{table.value}.parquet"
+    return settings.feature_table_path(table)
 
 
 def embedding_schema(table: f.FeatureTable, dim: int) -> pa.Schema:
@@ -52,20 +52,14 @@ def embedding_schema(table: f.FeatureTable, dim: int) -> pa.Schema:
     )
 
 
-def _write(table: pa.Table, path: Path) -> None:
-    import pyarrow.parquet as pq
-
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
-
-
 def ensure_embedding_tables(settings: LivecartSettings) -> None:
     """Create empty embedding tables so Feast can register their views before `embed` runs."""
     for table in f.EMBEDDING_TABLES:
         path = embedding_path(settings, table)
         if not path.exists():
-            _write(embedding_schema(table, settings.embedding_dim).empty_table(), path)
+            write_parquet_atomic(
+                embedding_schema(table, settings.embedding_dim).empty_table(), path
+            )
 
 
 def item_texts(settings: LivecartSettings) -> dict[f.FeatureTable, pa.Table]:
@@ -82,7 +76,7 @@ def item_texts(settings: LivecartSettings) -> dict[f.FeatureTable, pa.Table]:
     con = duckdb.connect()
     try:
         for target, (profile, key, text) in queries.items():
-            path = settings.features_dir / f"{profile.value}.parquet"
+            path = settings.feature_table_path(profile)
             if not path.exists():
                 raise StageError("embed", f"missing {path}", "run `livecart features` first")
             out[target] = con.execute(
@@ -131,7 +125,7 @@ def run(settings: LivecartSettings, batch_size: int = 128) -> EmbedResult:
     for table, texts in item_texts(settings).items():
         schema = embedding_schema(table, dim)
         if texts.num_rows == 0:
-            _write(schema.empty_table(), embedding_path(settings, table))
+            write_parquet_atomic(schema.empty_table(), embedding_path(settings, table))
             rows[table.value] = 0
             continue
         embedded = (
@@ -158,6 +152,6 @@ def run(settings: LivecartSettings, batch_size: int = 128) -> EmbedResult:
             },
             schema=schema,
         )
-        _write(out, embedding_path(settings, table))
+        write_parquet_atomic(out, embedding_path(settings, table))
         rows[table.value] = out.num_rows
     return EmbedResult(rows, dim, round(time.perf_counter() - started, 2))

@@ -48,7 +48,7 @@ class FeaturesResult:
 
 
 def feature_path(settings: LivecartSettings, table: FeatureTable) -> Path:
-    return settings.features_dir / f"{table.value}.parquet"
+    return settings.feature_table_path(table)
 
 
 def _queries(con: duckdb.DuckDBPyConnection) -> dict[FeatureTable, Callable[[], str]]:

@@ -8,7 +8,6 @@ seeded), and each segment is named after its centroid: dominant category and spe
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -16,11 +15,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from livecart import contract as c
 from livecart import feature_names as f
 from livecart.errors import StageError
+from livecart.io import write_parquet_atomic
 from livecart.settings import LivecartSettings
 
 ACTIVITY = (f.VIEWER_EVENTS_TOTAL, f.VIEWER_SPEND_TOTAL, f.VIEWER_WATCH_MINUTES_TOTAL)
@@ -91,7 +90,7 @@ def name_segments(vectors: np.ndarray, labels: np.ndarray, k: int) -> dict[int, 
 
 
 def latest_profiles(settings: LivecartSettings) -> pd.DataFrame:
-    path = settings.features_dir / f"{f.FeatureTable.VIEWER_PROFILE.value}.parquet"
+    path = settings.feature_table_path(f.FeatureTable.VIEWER_PROFILE)
     if not path.exists():
         raise StageError("segments", f"missing {path}", "run `livecart features` first")
     con = duckdb.connect()
@@ -126,9 +125,6 @@ def run(
             f.SEGMENT_NAME: pa.array([names.get(int(j), "unknown") for j in labels]),
         }
     )
-    target = settings.features_dir / f"{f.FeatureTable.VIEWER_SEGMENT.value}.parquet"
-    tmp = target.with_name(f".{target.name}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, target)
+    write_parquet_atomic(table, settings.feature_table_path(f.FeatureTable.VIEWER_SEGMENT))
     sizes = pd.Series([names.get(int(j), "unknown") for j in labels]).value_counts().to_dict()
     return SegmentResult(len(frame), names, {str(a): int(b) for a, b in sizes.items()})

@@ -236,7 +236,7 @@ class _FeatureValidator:
 
 def feature_table_path(settings: LivecartSettings, table: FeatureTable) -> Path:
     """Where the feature job writes ``table`` (the same layout as ``ray_jobs.features``)."""
-    return settings.features_dir / f"{table.value}.parquet"
+    return settings.feature_table_path(table)
 
 
 def _check_table(

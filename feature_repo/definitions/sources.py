@@ -20,7 +20,6 @@ if "LIVECART_HOME" not in os.environ:
         "directory) before the Feast CLI; `livecart apply` sets it for you."
     )
 _SETTINGS = LivecartSettings()
-FEATURES_DIR = _SETTINGS.features_dir
 EMBEDDING_DIM = _SETTINGS.embedding_dim
 
 
@@ -28,7 +27,7 @@ def file_source(table: FeatureTable) -> FileSource:
     """The Parquet file of ``table`` as a Feast FileSource."""
     return FileSource(
         name=f"{table.value}_source",
-        path=str(FEATURES_DIR / f"{table.value}.parquet"),
+        path=str(_SETTINGS.feature_table_path(table)),
         file_format=ParquetFormat(),
         timestamp_field=c.EVENT_TIMESTAMP,
         created_timestamp_column=c.CREATED_TIMESTAMP,
