@@ -16,6 +16,7 @@ from rich.table import Table as RichTable
 
 from livecart.bench.cli import bench_app
 from livecart.cli_support import console, friendly_errors
+from livecart.serve_cli import model_app, serve
 from livecart.settings import get_settings
 
 app = typer.Typer(
@@ -26,6 +27,8 @@ app = typer.Typer(
 ingest_app = typer.Typer(help="Load real data into the livecart contract.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(bench_app, name="bench")
+app.add_typer(model_app, name="model")
+app.command()(serve)
 
 TRAIN_COLUMNS = (
     "epoch",
@@ -229,7 +232,15 @@ def demo(
 def train(
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 4,
     workers: Annotated[int, typer.Option(help="Ray Train workers.")] = 2,
-    text: Annotated[bool, typer.Option(help="Feed the item text embedding to the ranker.")] = True,
+    text: Annotated[
+        bool,
+        typer.Option(
+            help="Text-derived inputs (item text embedding, interest cosine, graph-smoothed vector)."
+        ),
+    ] = True,
+    behaviour: Annotated[
+        bool, typer.Option(help="The SASRec-style behaviour encoder over the recent products.")
+    ] = True,
     limit: Annotated[int | None, typer.Option(help="Use at most this many impressions.")] = None,
     resume_from: Annotated[
         Path | None, typer.Option(help="Checkpoint directory to resume.")
@@ -239,7 +250,12 @@ def train(
     from ray_jobs.train import TrainConfig, run
 
     cfg = TrainConfig(
-        epochs=epochs, num_workers=workers, with_text=text, limit=limit, resume_from=resume_from
+        epochs=epochs,
+        num_workers=workers,
+        with_text=text,
+        with_behaviour=behaviour,
+        limit=limit,
+        resume_from=resume_from,
     )
     result = run(get_settings(), cfg)
     table = RichTable(

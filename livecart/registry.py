@@ -22,6 +22,8 @@ from livecart.errors import LivecartError
 from livecart.settings import LivecartSettings
 
 WEIGHTS, CONFIG, METADATA = "weights.pt", "config.json", "metadata.json"
+DEFAULT_RANKER = "product_ranker"
+"""The ranker serving loads unless told otherwise."""
 
 
 @dataclass(frozen=True)
@@ -94,3 +96,49 @@ def load(
 
 def remove(settings: LivecartSettings, name: str, version: int) -> None:
     shutil.rmtree(_model_dir(settings, name) / f"v{version:04d}")
+
+
+SERVING_POINTER = "SERVING"
+"""File naming the promoted version of a model, with the promotion history (one version a line)."""
+
+
+def promoted_history(settings: LivecartSettings, name: str) -> list[int]:
+    pointer = _model_dir(settings, name) / SERVING_POINTER
+    if not pointer.exists():
+        return []
+    return [int(line) for line in pointer.read_text().split() if line.strip().isdigit()]
+
+
+def serving_version(settings: LivecartSettings, name: str) -> int | None:
+    """The promoted version (the latest when none was promoted); None without any model."""
+    history = promoted_history(settings, name)
+    if history:
+        return history[-1]
+    known = versions(settings, name)
+    return known[-1] if known else None
+
+
+def _write_history(settings: LivecartSettings, name: str, history: list[int]) -> None:
+    pointer = _model_dir(settings, name) / SERVING_POINTER
+    tmp = pointer.with_name(f".{SERVING_POINTER}.{uuid.uuid4().hex}")
+    tmp.write_text("".join(f"{v}\n" for v in history))
+    os.replace(tmp, pointer)  # replicas polling the pointer never see half a file
+
+
+def promote(settings: LivecartSettings, name: str, version: int) -> int:
+    """Make ``version`` the one serving loads; replicas pick it up at their next poll."""
+    if version not in versions(settings, name):
+        raise LivecartError(f"model {name!r} has no version {version}; known: {versions(settings, name)}")
+    history = promoted_history(settings, name)
+    if not history or history[-1] != version:
+        _write_history(settings, name, [*history, version])
+    return version
+
+
+def rollback(settings: LivecartSettings, name: str) -> int:
+    """Return serving to the previously promoted version; that version."""
+    history = promoted_history(settings, name)
+    if len(history) < 2:
+        raise LivecartError(f"model {name!r} has no earlier promoted version to roll back to")
+    _write_history(settings, name, history[:-1])
+    return history[-2]

@@ -65,6 +65,44 @@ class LivecartSettings(BaseSettings):
         default=None, description="Model registry directory (None: <home>/models)."
     )
 
+    # Serving (Ray Serve): limits, tokens, stage budgets, exploration.
+    serve_host: str = Field(default="127.0.0.1", description="HTTP host of the Serve proxy.")
+    serve_port: int = Field(default=8000, gt=0, lt=65536, description="HTTP port of the Serve proxy.")
+    serve_replicas: int = Field(default=1, gt=0, description="Replicas of the recommend deployment.")
+    serve_replica_cpus: float = Field(
+        default=0.5, gt=0, description="CPUs per recommend replica (fractional on small machines)."
+    )
+    api_token: SecretStr = Field(
+        default=SecretStr("livecart-dev-token-change-me"),
+        description="Bearer token for write endpoints (/v1/events, model reload).",
+    )
+    protect_reads: bool = Field(
+        default=False, description="Require the bearer token on the recommend endpoints too."
+    )
+    max_k: int = Field(default=50, gt=0, description="Largest k a recommend request may ask for.")
+    max_events_per_request: int = Field(default=1000, gt=0)
+    candidates_per_request: int = Field(
+        default=500, gt=0, description="Candidates scored per viewer request (after dedup)."
+    )
+    feature_timeout_ms: float = Field(
+        default=150.0, gt=0, description="Budget of the feature fetch; past it, popularity fallback."
+    )
+    rank_timeout_ms: float = Field(default=250.0, gt=0, description="Budget of the ranking stage.")
+    batch_max_size: int = Field(default=8, gt=0, description="Requests ranked together (@serve.batch).")
+    batch_wait_ms: float = Field(default=2.0, ge=0, description="Wait to fill a ranking batch.")
+    exploration_budget: float = Field(
+        default=0.2, ge=0, le=1, description="Share of recommended slots filled by Thompson sampling."
+    )
+    exploration_prior_strength: float = Field(
+        default=20.0, gt=0, description="Pseudo-impressions behind the model's click estimate."
+    )
+    live_window_minutes: int = Field(
+        default=30, gt=0, description="A room with events this recent counts as live."
+    )
+    model_poll_seconds: float = Field(
+        default=2.0, gt=0, description="How often replicas look for a newly promoted model."
+    )
+
     @field_validator("home", "feature_repo")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

@@ -99,6 +99,8 @@ class GateResult:
     quarantine: pa.Table
     reason_counts: Mapping[str, int]
     table_checks: tuple[TableCheck, ...]
+    quarantined_rows: tuple[int, ...] = ()
+    """Input row positions of the quarantined rows, in the order of ``quarantine``."""
 
     @property
     def total(self) -> int:
@@ -229,6 +231,7 @@ def validate_frame(
         quarantine=quarantine,
         reason_counts=dict(counts),
         table_checks=tuple(checks),
+        quarantined_rows=tuple(int(i) for i in np.flatnonzero(bad)),
     )
 
 

@@ -1,0 +1,229 @@
+"""The Ray Serve application: a FastAPI ingress that runs the whole viewer pipeline in-process.
+
+Layout (measured both ways, see README "Serving"): retrieve, features, rank, rules and explain are
+classes in one ``Recommender`` replica, scaled by replicas, because a hop per stage would serialize
+~500 candidate rows each way for no gain: every stage wants the same CPU. Two things live apart:
+``EventIngest`` (one replica: the online store's single writer and the live counters) and the
+ranking batch inside each replica (``@serve.batch`` over concurrent requests).
+
+Start it with ``livecart serve`` or ``serve run serving.app:app`` (``app`` is an application
+builder: nothing happens on import); ``serving/serve_config.yaml`` is the ``serve deploy`` config.
+"""
+
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from fastapi import FastAPI, Header, HTTPException, Response
+from fastapi.responses import JSONResponse
+from ray import serve
+from ray.serve import Application
+from ray.serve.handle import DeploymentHandle
+
+from livecart import registry
+from livecart.settings import LivecartSettings
+from serving.ingest import EventIngest
+from serving.metrics import ServingMetrics
+from serving.pipeline import Prepared
+from serving.rank import score_frames
+from serving.schemas import (
+    EventsRequest,
+    EventsResponse,
+    Health,
+    ReloadRequest,
+    ReloadResponse,
+    StreamerRequest,
+    StreamerResponse,
+    ViewerRequest,
+    ViewerResponse,
+)
+from serving.service import ServingCore, check_token, settings_payload
+
+LIVE_REFRESH_S = 0.5
+
+api = FastAPI(
+    title="livecart",
+    version="1",
+    description="Live-stream e-commerce recommendations: viewer feed, streamer assist, events.",
+)
+
+
+@serve.deployment(max_ongoing_requests=64, health_check_period_s=5)
+@serve.ingress(api)
+class Recommender:
+    def __init__(self, ingest: DeploymentHandle[Any], settings: dict[str, Any]) -> None:
+        self.settings = LivecartSettings(**settings)
+        self.core = ServingCore(self.settings)
+        self.ingest = ingest
+        self.stats = ServingMetrics()
+        self.live: dict[str, int] = {}
+        self._live_at = 0.0
+        batch: Any = self._rank_batch
+        batch.set_max_batch_size(self.settings.batch_max_size)
+        batch.set_batch_wait_timeout_s(self.settings.batch_wait_ms / 1000)
+
+    async def _live_rooms(self) -> dict[str, int]:
+        if time.monotonic() - self._live_at > LIVE_REFRESH_S:
+            with contextlib.suppress(Exception):
+                self.live = await self.ingest.live_rooms.remote()
+            self._live_at = time.monotonic()
+        return self.live
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.002)
+    async def _rank_batch(self, frames: list[pd.DataFrame]) -> list[np.ndarray]:
+        ranker = self.core.holder.ranker
+        if ranker is None:
+            raise RuntimeError("no model loaded")
+        return score_frames(ranker, frames)
+
+    async def _viewer(self, request: ViewerRequest) -> ViewerResponse:
+        s, pipeline = self.settings, self.core.pipeline
+        self.core.holder.poll()
+        live = await self._live_rooms()
+        try:
+            prepared: Prepared = await asyncio.wait_for(
+                asyncio.to_thread(pipeline.prepare, request, live), s.feature_timeout_ms / 1000
+            )
+        except TimeoutError:
+            return pipeline.finish(pipeline.popular(request, live, "feature store timeout"), None)
+        except Exception as exc:
+            reason = f"feature store unavailable ({type(exc).__name__})"
+            return pipeline.finish(pipeline.popular(request, live, reason), None)
+        scores = None
+        known = prepared.context is not None and prepared.context.known
+        if known and not prepared.frame.empty and self.core.holder.ranker is not None:
+            began = time.perf_counter()
+            try:
+                scores = await asyncio.wait_for(
+                    self._rank_batch(prepared.frame), s.rank_timeout_ms / 1000
+                )
+            except Exception as exc:
+                prepared.degraded.append(f"ranking unavailable ({type(exc).__name__})")
+            prepared.timings["rank"] = (time.perf_counter() - began) * 1000
+        return await asyncio.to_thread(pipeline.finish, prepared, scores)
+
+    @api.post("/v1/recommend/viewer", response_model=ViewerResponse)
+    async def recommend_viewer(
+        self, request: ViewerRequest, authorization: str | None = Header(default=None)
+    ) -> ViewerResponse:
+        """Ranked live rooms and products for a viewer, each with score and explanation."""
+        began = time.perf_counter()
+        self._guard_read(authorization)
+        self.core.check_k(request.k)
+        response = await self._viewer(request)
+        self._observe("viewer", began, 200)
+        for reason in response.degraded_reasons:
+            self.stats.fallbacks.labels(reason=reason.split(" (")[0]).inc()
+        if response.cold_start:
+            self.stats.fallbacks.labels(reason="cold start").inc()
+        return response
+
+    @api.post("/v1/recommend/streamer", response_model=StreamerResponse)
+    async def recommend_streamer(
+        self, request: StreamerRequest, authorization: str | None = Header(default=None)
+    ) -> StreamerResponse:
+        """Which of the streamer's products to pitch next for the audience in the room now."""
+        began = time.perf_counter()
+        self._guard_read(authorization)
+        self.core.check_k(request.k)
+        if request.room_id not in self.core.catalog.rooms.index:
+            raise HTTPException(status_code=404, detail=f"unknown room {request.room_id!r}")
+        self.core.holder.poll()
+        snapshot = await self.ingest.room_snapshot.remote(request.room_id)
+        response = await asyncio.to_thread(self.core.streamer.suggest, request, snapshot)
+        self._observe("streamer", began, 200)
+        return response
+
+    @api.post("/v1/events", response_model=EventsResponse)
+    async def events(
+        self, request: EventsRequest, authorization: str | None = Header(default=None)
+    ) -> EventsResponse:
+        """Validate events (GX rules), quarantine bad ones with reasons, store and push good ones."""
+        began = time.perf_counter()
+        check_token(self.settings, authorization)
+        if len(request.events) > self.settings.max_events_per_request:
+            raise HTTPException(
+                status_code=422,
+                detail=f"{len(request.events)} events; at most "
+                f"{self.settings.max_events_per_request} per request",
+            )
+        payload = [e.model_dump() for e in request.events]
+        result = EventsResponse.model_validate(await self.ingest.ingest.remote(payload))
+        self.stats.events.labels(outcome="accepted").inc(result.accepted)
+        self.stats.events.labels(outcome="quarantined").inc(len(result.quarantined))
+        self.stats.freshness_lag.set(result.push_ms / 1000)
+        self._observe("events", began, 200)
+        return result
+
+    @api.post("/v1/models/reload", response_model=ReloadResponse)
+    async def reload(
+        self, request: ReloadRequest, authorization: str | None = Header(default=None)
+    ) -> ReloadResponse:
+        """Promote a version (or re-read the promoted one); every replica follows within seconds."""
+        check_token(self.settings, authorization)
+        previous = self.core.holder.version
+        name = self.core.holder.name
+        try:
+            if request.version is not None:
+                registry.promote(self.settings, name, request.version)
+            version = await asyncio.to_thread(self.core.holder.load, request.version)
+        except Exception as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from exc
+        return ReloadResponse(model_version=version, previous_version=previous)
+
+    @api.get("/healthz", response_model=Health)
+    async def healthz(self) -> Health:
+        return Health(status="ok", model_version=self.core.holder.version)
+
+    @api.get("/readyz", response_model=Health)
+    async def readyz(self) -> Response:
+        details = self.core.readiness()
+        try:
+            await asyncio.wait_for(self.ingest.live_rooms.remote(), 2.0)
+            details["ingest"] = "ok"
+        except Exception as exc:
+            details["ingest"] = f"unreachable ({type(exc).__name__})"
+        ready = all(v == "ok" for v in details.values())
+        body = Health(
+            status="ready" if ready else "not ready",
+            model_version=self.core.holder.version,
+            details=details,
+        )
+        return JSONResponse(body.model_dump(mode="json"), status_code=200 if ready else 503)
+
+    @api.get("/metrics")
+    async def prometheus(self) -> Response:
+        self.stats.model_version.set(self.core.holder.version or 0)
+        return Response(self.stats.render(), media_type="text/plain; version=0.0.4")
+
+    def _guard_read(self, authorization: str | None) -> None:
+        if self.settings.protect_reads:
+            check_token(self.settings, authorization)
+
+    def _observe(self, endpoint: str, began: float, status: int) -> None:
+        self.stats.requests.labels(endpoint=endpoint, status=str(status)).inc()
+        self.stats.latency.labels(endpoint=endpoint).observe(time.perf_counter() - began)
+
+    def check_health(self) -> None:
+        self.core.holder.poll()
+
+
+def build(settings: LivecartSettings) -> Application:
+    """The application graph for ``settings`` (binds deployments; starts nothing)."""
+    payload = settings_payload(settings)
+    ingest = EventIngest.bind(payload)  # type: ignore[attr-defined]
+    graph: Application = Recommender.options(  # type: ignore[attr-defined]
+        num_replicas=settings.serve_replicas,
+        ray_actor_options={"num_cpus": settings.serve_replica_cpus},
+    ).bind(ingest, payload)
+    return graph
+
+
+def app(args: dict[str, str] | None = None) -> Application:
+    """Application builder for ``serve run serving.app:app`` (args override settings)."""
+    overrides: dict[str, Any] = dict(args or {})
+    return build(LivecartSettings(**overrides))

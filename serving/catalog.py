@@ -1,0 +1,153 @@
+"""What every recommend replica keeps in memory: the catalogue and the slow-moving candidate lists.
+
+Loaded once per replica from the clean offline sources with DuckDB (read-only Parquet, any number
+of processes): products and their rooms, popularity, item-to-item co-occurrence (item-CF,
+viewers who interacted with both within a day) and who follows whom. Fast-moving state (live
+rooms, fresh counters) comes from the online store and the ingest deployment, not from here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from livecart import contract as c
+from livecart.errors import LivecartError
+from livecart.io import event_parts, table_path
+from livecart.settings import LivecartSettings
+
+CF_NEIGHBOURS = 20
+POPULAR = 200
+
+
+@dataclass
+class Catalog:
+    products: pd.DataFrame  # indexed by product_id: streamer_id, title, category, price, stock
+    rooms: pd.DataFrame  # indexed by room_id: streamer_id, title, category, start, end
+    room_products: dict[str, list[str]]
+    streamer_products: dict[str, list[str]]
+    streamer_rooms: dict[str, list[str]]
+    popular: list[str]  # product ids, most popular first
+    popular_by_category: dict[str, list[str]]
+    neighbours: dict[str, list[str]]  # item-CF
+    follows: dict[str, list[str]]  # viewer -> streamers followed
+    popularity: dict[str, float] = field(default_factory=dict)  # product -> log1p score
+
+    def product_room(self, product_id: str, live: set[str]) -> str | None:
+        """The live room selling ``product_id`` now (None when its streamer is not live)."""
+        streamer = self.products.at[product_id, c.STREAMER_ID]
+        for room in self.streamer_rooms.get(str(streamer), []):
+            if room in live:
+                return room
+        return None
+
+
+def _read(path: Path) -> pd.DataFrame:
+    con = duckdb.connect()
+    try:
+        frame: pd.DataFrame = con.execute("SELECT * FROM read_parquet(?)", [str(path)]).df()
+    finally:
+        con.close()
+    return frame
+
+
+def load_catalog(settings: LivecartSettings) -> Catalog:
+    """Build the catalogue from the clean sources (``livecart validate`` must have run)."""
+    clean = settings.clean_dir
+    missing = [
+        t.value for t in (c.Table.PRODUCTS, c.Table.ROOMS) if not table_path(clean, t).exists()
+    ]
+    if missing:
+        raise LivecartError(
+            f"serving needs clean {missing} in {clean}; run `livecart generate` and `livecart validate`"
+        )
+    products = _read(table_path(clean, c.Table.PRODUCTS)).set_index(c.PRODUCT_ID)
+    rooms = _read(table_path(clean, c.Table.ROOMS)).set_index(c.ROOM_ID)
+    room_products: dict[str, list[str]] = defaultdict(list)
+    if table_path(clean, c.Table.ROOM_PRODUCTS).exists():
+        pairs = _read(table_path(clean, c.Table.ROOM_PRODUCTS))
+        for room, product in zip(pairs[c.ROOM_ID], pairs[c.PRODUCT_ID], strict=True):
+            room_products[str(room)].append(str(product))
+    streamer_products: dict[str, list[str]] = defaultdict(list)
+    for product, streamer in zip(products.index, products[c.STREAMER_ID], strict=True):
+        streamer_products[str(streamer)].append(str(product))
+    streamer_rooms: dict[str, list[str]] = defaultdict(list)
+    for room, streamer in zip(rooms.index, rooms[c.STREAMER_ID], strict=True):
+        streamer_rooms[str(streamer)].append(str(room))
+    popularity, neighbours, follows = _from_events(settings, set(products.index))
+    popular = sorted(products.index, key=lambda p: -popularity.get(p, 0.0))
+    by_category: dict[str, list[str]] = defaultdict(list)
+    for product in popular:
+        by_category[str(products.at[product, c.CATEGORY])].append(str(product))
+    return Catalog(
+        products=products,
+        rooms=rooms,
+        room_products=dict(room_products),
+        streamer_products=dict(streamer_products),
+        streamer_rooms=dict(streamer_rooms),
+        popular=[str(p) for p in popular[:POPULAR]],
+        popular_by_category={k: v[:POPULAR] for k, v in by_category.items()},
+        neighbours=neighbours,
+        follows=follows,
+        popularity=popularity,
+    )
+
+
+def _from_events(
+    settings: LivecartSettings, known: set[str]
+) -> tuple[dict[str, float], dict[str, list[str]], dict[str, list[str]]]:
+    parts = [str(p) for p in event_parts(settings.clean_dir)]
+    if not parts:
+        return {}, {}, {}
+    con = duckdb.connect()
+    try:
+        listed = ", ".join("'" + p.replace("'", "''") + "'" for p in parts)
+        con.execute(
+            f"CREATE VIEW ev AS SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+        )
+        pop = con.execute(
+            f"""
+            SELECT {c.PRODUCT_ID}, ln(1 + sum(CASE {c.EVENT_TYPE} WHEN 'purchase' THEN 5
+                   WHEN 'add_to_cart' THEN 2 WHEN 'click' THEN 1 ELSE 0 END)) AS score
+            FROM ev WHERE {c.PRODUCT_ID} IS NOT NULL GROUP BY 1
+            """
+        ).fetchall()
+        pairs = con.execute(
+            f"""
+            WITH x AS (
+                SELECT DISTINCT {c.VIEWER_ID} AS v, {c.PRODUCT_ID} AS p,
+                       date_trunc('day', {c.EVENT_TIMESTAMP}) AS d
+                FROM ev WHERE {c.EVENT_TYPE} IN ('click', 'add_to_cart', 'purchase')
+                  AND {c.PRODUCT_ID} IS NOT NULL
+            ), n AS (SELECT p, count(*) AS cnt FROM x GROUP BY 1),
+            co AS (
+                SELECT a.p AS p, b.p AS q, count(*) AS both_
+                FROM x a JOIN x b ON a.v = b.v AND a.d = b.d AND a.p <> b.p GROUP BY 1, 2
+            )
+            SELECT co.p, co.q, both_ / sqrt(na.cnt * nb.cnt) AS cosine
+            FROM co JOIN n na ON na.p = co.p JOIN n nb ON nb.p = co.q
+            QUALIFY row_number() OVER (PARTITION BY co.p ORDER BY cosine DESC, co.q) <= {CF_NEIGHBOURS}
+            """
+        ).fetchall()
+        followed = con.execute(
+            f"SELECT {c.VIEWER_ID}, list(DISTINCT {c.STREAMER_ID}) FROM ev "
+            f"WHERE {c.EVENT_TYPE} = 'follow' GROUP BY 1"
+        ).fetchall()
+    finally:
+        con.close()
+    popularity = {str(p): float(s) for p, s in pop if p in known}
+    neighbours: dict[str, list[str]] = defaultdict(list)
+    for p, q, _ in sorted(pairs, key=lambda r: (r[0], -r[2])):
+        if q in known:
+            neighbours[str(p)].append(str(q))
+    follows = {str(v): [str(s) for s in streamers] for v, streamers in followed}
+    return popularity, dict(neighbours), follows
+
+
+def log_popularity(catalog: Catalog, products: list[str]) -> np.ndarray:
+    return np.array([catalog.popularity.get(p, 0.0) for p in products], dtype=np.float32)

@@ -1,0 +1,227 @@
+"""Fresh features from accepted events: the same SQL as the offline job, pushed through Feast.
+
+The event ingest deployment holds the recent events (``horizon_minutes``, loaded from the offline
+store at start, so a restart loses nothing) in an in-memory DuckDB table. For each accepted batch it
+recomputes the push-fed views for the touched keys only, with the very SQL of
+:mod:`ray_jobs.feature_tables.realtime` (one definition, so online and offline cannot drift), and
+pushes the newest row per key with ``FeatureStore.push``. Lifetime totals of
+``viewer_streamer_affinity`` add the recent counts to the total the online store held when the pair
+was first touched (its materialized value), so a long history need not stay in memory.
+
+It also answers "who is in this room now" and "which rooms are live", the state the streamer
+endpoint and the live-now filter need; it is one replica because the DuckDB online store has one
+writer at a time and these counters need one consistent order of events.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+from feast import FeatureStore
+from feast.data_source import PushMode
+
+from livecart import contract as c
+from livecart import feature_names as f
+from livecart.io import event_parts
+from livecart.settings import LivecartSettings
+from ray_jobs.feature_tables.realtime import (
+    product_live_stats_sql,
+    room_live_stats_sql,
+    viewer_behavior_sql,
+    viewer_streamer_affinity_sql,
+)
+
+EVENTS = "recent_events"
+_TOTALS = (
+    f.VS_ENTERS,
+    f.VS_WATCH_MINUTES,
+    f.VS_LIKES,
+    f.VS_COMMENTS,
+    f.VS_GIFT_VALUE,
+    f.VS_PURCHASES,
+)
+
+
+@dataclass(frozen=True)
+class PushedView:
+    table: f.FeatureTable
+    keys: tuple[str, ...]
+    sql: Callable[[], str]
+
+
+PUSHED: tuple[PushedView, ...] = (
+    PushedView(f.FeatureTable.VIEWER_BEHAVIOR, (c.VIEWER_ID,), viewer_behavior_sql),
+    PushedView(f.FeatureTable.ROOM_LIVE_STATS, (c.ROOM_ID,), room_live_stats_sql),
+    PushedView(f.FeatureTable.PRODUCT_LIVE_STATS, (c.PRODUCT_ID,), product_live_stats_sql),
+    PushedView(
+        f.FeatureTable.VIEWER_STREAMER_AFFINITY,
+        (c.VIEWER_ID, c.STREAMER_ID),
+        viewer_streamer_affinity_sql,
+    ),
+)
+
+
+def push_source_name(table: f.FeatureTable) -> str:
+    return f"{table.value}_push"  # as feature_repo.definitions.sources.push_source names it
+
+
+class LiveState:
+    """Recent events, fresh feature rows and room presence (one instance per ingest replica)."""
+
+    def __init__(
+        self, settings: LivecartSettings, store: FeatureStore, horizon_minutes: int = 1440
+    ) -> None:
+        self.settings, self.store = settings, store
+        self.horizon = timedelta(minutes=horizon_minutes)
+        self._lock = threading.Lock()
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+        schema = ", ".join(
+            f"{field.name} {_duck_type(field.type)}" for field in c.SCHEMAS[c.Table.EVENTS]
+        )
+        self.con.execute(f"CREATE TABLE {EVENTS} ({schema})")
+        self._affinity_base: dict[tuple[str, str], dict[str, float]] = {}
+        self.last_push_at: datetime | None = None
+        self._bootstrap()
+
+    def _bootstrap(self) -> None:
+        parts = [str(p) for p in event_parts(self.settings.clean_dir)]
+        if not parts:
+            return
+        since = datetime.now(UTC) - self.horizon
+        self.con.execute(
+            f"INSERT INTO {EVENTS} SELECT * FROM read_parquet(?, union_by_name = true) "
+            f"WHERE {c.EVENT_TIMESTAMP} >= ?",
+            [parts, since],
+        )
+
+    @property
+    def size(self) -> int:
+        row = self.con.execute(f"SELECT count(*) FROM {EVENTS}").fetchone()
+        return int(row[0]) if row else 0
+
+    def add(self, accepted: pa.Table) -> list[str]:
+        """Take accepted events in, push the touched keys' fresh rows; the views pushed."""
+        if accepted.num_rows == 0:
+            return []
+        with self._lock:
+            self.con.register("batch", accepted)
+            self.con.execute(f"INSERT INTO {EVENTS} SELECT * FROM batch")
+            self._expire()
+            pushed = []
+            for view in PUSHED:
+                rows = self._fresh_rows(view)
+                if rows.empty:
+                    continue
+                if view.table is f.FeatureTable.VIEWER_STREAMER_AFFINITY:
+                    rows = self._with_totals(rows)
+                self.store.push(push_source_name(view.table), rows, to=PushMode.ONLINE)
+                pushed.append(view.table.value)
+            self.con.unregister("batch")
+            self.last_push_at = datetime.now(UTC)
+        return pushed
+
+    def _expire(self) -> None:
+        cutoff = datetime.now(UTC) - self.horizon
+        self.con.execute(f"DELETE FROM {EVENTS} WHERE {c.EVENT_TIMESTAMP} < ?", [cutoff])
+
+    def _fresh_rows(self, view: PushedView) -> pd.DataFrame:
+        keys = ", ".join(view.keys)
+        touched = f"SELECT DISTINCT {keys} FROM batch WHERE " + " AND ".join(
+            f"{k} IS NOT NULL" for k in view.keys
+        )
+        sql = f"""
+        WITH ev AS (
+            SELECT e.* FROM {EVENTS} e SEMI JOIN ({touched}) t USING ({keys})
+        )
+        SELECT * FROM ({view.sql()})
+        QUALIFY row_number() OVER (PARTITION BY {keys}
+                                   ORDER BY {c.EVENT_TIMESTAMP} DESC) = 1
+        """
+        frame: pd.DataFrame = self.con.execute(sql).df()
+        return frame
+
+    def _with_totals(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Recent affinity counts plus the materialized lifetime total at first touch."""
+        pairs = list(zip(rows[c.VIEWER_ID], rows[c.STREAMER_ID], strict=True))
+        new = [p for p in pairs if p not in self._affinity_base]
+        if new:
+            online = self.store.get_online_features(
+                features=[f"{f.FeatureTable.VIEWER_STREAMER_AFFINITY.value}:{n}" for n in _TOTALS],
+                entity_rows=[{c.VIEWER_ID: v, c.STREAMER_ID: s} for v, s in new],
+            ).to_dict()
+            for i, pair in enumerate(new):
+                self._affinity_base[pair] = {n: float(online[n][i] or 0.0) for n in _TOTALS}
+        rows = rows.copy()
+        for name in _TOTALS:
+            base = [self._affinity_base[p][name] for p in pairs]
+            rows[name] = (rows[name].astype("float64") + base).astype(rows[name].dtype)
+        return rows
+
+    def reset_totals(self) -> None:
+        """Forget affinity bases (after a feature refresh re-materialized the totals)."""
+        with self._lock:
+            self._affinity_base.clear()
+
+    def live_rooms(self, window_minutes: int | None = None) -> dict[str, int]:
+        """Rooms with events in the last ``window_minutes`` -> distinct viewers seen there."""
+        since = datetime.now(UTC) - timedelta(
+            minutes=window_minutes or self.settings.live_window_minutes
+        )
+        with self._lock:
+            rows = self.con.execute(
+                f"SELECT {c.ROOM_ID}, count(DISTINCT {c.VIEWER_ID}) FROM {EVENTS} "
+                f"WHERE {c.EVENT_TIMESTAMP} >= ? GROUP BY 1",
+                [since],
+            ).fetchall()
+        return {str(room): int(n) for room, n in rows}
+
+    def audience(self, room_id: str, window_minutes: int | None = None) -> list[str]:
+        """Viewers whose latest room entry within the window is ``room_id`` (present now)."""
+        since = datetime.now(UTC) - timedelta(
+            minutes=window_minutes or self.settings.live_window_minutes
+        )
+        return sorted(v for v, room in self._latest_rooms(since).items() if room == room_id)
+
+    def _latest_rooms(self, since: datetime) -> dict[str, str]:
+        with self._lock:
+            rows = self.con.execute(
+                f"SELECT {c.VIEWER_ID}, arg_max({c.ROOM_ID}, {c.EVENT_TIMESTAMP}) FROM {EVENTS} "
+                f"WHERE {c.EVENT_TIMESTAMP} >= ? AND {c.EVENT_TYPE} = 'enter_room' GROUP BY 1",
+                [since],
+            ).fetchall()
+        return {str(v): str(r) for v, r in rows}
+
+    def room_activity(self, room_id: str, minutes: int = 5) -> dict[str, int]:
+        """Counts of each event type in ``room_id`` over the last ``minutes``."""
+        since = datetime.now(UTC) - timedelta(minutes=minutes)
+        with self._lock:
+            rows = self.con.execute(
+                f"SELECT {c.EVENT_TYPE}, count(*) FROM {EVENTS} WHERE {c.ROOM_ID} = ? "
+                f"AND {c.EVENT_TIMESTAMP} >= ? GROUP BY 1",
+                [room_id, since],
+            ).fetchall()
+        return {str(kind): int(n) for kind, n in rows}
+
+    def recent_comments(self, room_id: str, limit: int = 20) -> list[str]:
+        with self._lock:
+            rows = self.con.execute(
+                f"SELECT {c.TEXT} FROM {EVENTS} WHERE {c.ROOM_ID} = ? AND {c.EVENT_TYPE} = 'comment' "
+                f"AND {c.TEXT} IS NOT NULL ORDER BY {c.EVENT_TIMESTAMP} DESC LIMIT ?",
+                [room_id, limit],
+            ).fetchall()
+        return [str(t) for (t,) in rows]
+
+
+def _duck_type(arrow: pa.DataType) -> str:
+    if pa.types.is_timestamp(arrow):
+        return "TIMESTAMPTZ"
+    if pa.types.is_floating(arrow):
+        return "DOUBLE"
+    return "VARCHAR"

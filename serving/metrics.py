@@ -1,0 +1,49 @@
+"""Prometheus metrics of one replica (``GET /metrics`` renders them in the text format).
+
+Each replica counts its own requests; Prometheus scrapes every replica (or the Ray metrics
+endpoint, where Ray exports its own Serve metrics beside these).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0, 2.5)
+
+
+class ServingMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "livecart_requests",
+            "Requests by endpoint and status code.",
+            ["endpoint", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "livecart_request_seconds",
+            "Request latency by endpoint.",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.fallbacks = Counter(
+            "livecart_fallbacks",
+            "Responses served degraded or cold-start, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.events = Counter(
+            "livecart_events", "Events by outcome.", ["outcome"], registry=self.registry
+        )
+        self.freshness_lag = Gauge(
+            "livecart_freshness_lag_seconds",
+            "Seconds from the newest accepted event's timestamp to its features being pushed.",
+            registry=self.registry,
+        )
+        self.model_version = Gauge(
+            "livecart_model_version", "Ranker version serving.", registry=self.registry
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

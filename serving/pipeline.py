@@ -1,0 +1,265 @@
+"""The viewer feed: retrieve -> fetch features -> rank -> rules and exploration -> explain.
+
+The stages run in-process (one replica does a whole request): every hop between deployments would
+serialize ~500 candidate rows, and these stages need the same CPU resources. ``prepare`` and
+``finish`` are split around ranking so the Serve deployment can batch the ranking of concurrent
+requests (``@serve.batch``); :meth:`ViewerPipeline.recommend` runs all of it directly (the replay
+simulation and tests).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from feast import FeatureStore
+
+from livecart import contract as c
+from livecart import feature_names as f
+from livecart.online.frames import ServicePlan, plan_service, read_frame
+from livecart.settings import LivecartSettings
+from serving.catalog import Catalog
+from serving.explain import drivers, explanation
+from serving.rank import ModelHolder, score_frames
+from serving.retrieve import Candidates, Retriever, Source, ViewerContext
+from serving.rules import RuleConfig, blend_scores, explore_exploit, fresh_ctr_posterior, select
+from serving.schemas import (
+    Driver,
+    RecommendedProduct,
+    RecommendedRoom,
+    ViewerRequest,
+    ViewerResponse,
+)
+
+LIVE_SERVICE = "product_live_v1"
+
+
+@dataclass
+class Prepared:
+    request: ViewerRequest
+    context: ViewerContext | None
+    candidates: Candidates
+    frame: pd.DataFrame
+    live: dict[str, int]
+    version: int | None
+    timings: dict[str, float] = field(default_factory=dict)
+    degraded: list[str] = field(default_factory=list)
+
+
+class ViewerPipeline:
+    def __init__(
+        self,
+        settings: LivecartSettings,
+        store: FeatureStore,
+        catalog: Catalog,
+        holder: ModelHolder,
+        rules: RuleConfig | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.settings, self.store, self.catalog, self.holder = settings, store, catalog, holder
+        self.retriever = Retriever(settings, store, catalog)
+        self.rules = rules or RuleConfig()
+        self.rng = np.random.default_rng(seed)
+        self._plans: dict[str, ServicePlan] = {}
+
+    def _plan(self, service: str) -> ServicePlan:
+        """The ranker's service plus the fresh product counters, read in one batched call."""
+        plan = self._plans.get(service)
+        if plan is None:
+            ranker, live = plan_service(self.store, service), plan_service(self.store, LIVE_SERVICE)
+            plan = ServicePlan(service, ranker.views + live.views, ranker.on_demand)
+            self._plans[service] = plan
+        return plan
+
+    def prepare(self, request: ViewerRequest, live: dict[str, int]) -> Prepared:
+        """Retrieval and the feature fetch (raises if the online store is unreachable)."""
+        timings: dict[str, float] = {}
+        began = time.perf_counter()
+        context = self.retriever.context(request.viewer_id)
+        candidates = self.retriever.retrieve(request, context, live)
+        timings["retrieve"] = _ms(began)
+        ranker = self.holder.ranker
+        began = time.perf_counter()
+        frame = pd.DataFrame()
+        if ranker is not None and candidates.products:
+            products = self.catalog.products.loc[candidates.products]
+            entities = {
+                c.VIEWER_ID: [request.viewer_id] * len(products),
+                c.PRODUCT_ID: list(products.index),
+                c.STREAMER_ID: [str(s) for s in products[c.STREAMER_ID]],
+            }
+            frame = read_frame(self.store, self._plan(ranker.feature_service), entities).to_pandas()
+        timings["features"] = _ms(began)
+        version = ranker.version if ranker is not None else None
+        return Prepared(request, context, candidates, frame, live, version, timings)
+
+    def popular(self, request: ViewerRequest, live: dict[str, int], reason: str) -> Prepared:
+        """Candidates without the online store: popular products of live rooms (degraded)."""
+        catalog = self.catalog
+        live_streamers = {
+            str(catalog.rooms.at[r, c.STREAMER_ID]) for r in live if r in catalog.rooms.index
+        }
+        products = [
+            p
+            for p in catalog.popular
+            if not (request.filters.live_only and live_streamers)
+            or str(catalog.products.at[p, c.STREAMER_ID]) in live_streamers
+        ][: self.settings.candidates_per_request]
+        candidates = Candidates(products, {p: [Source.POPULAR.value] for p in products})
+        version = self.holder.version
+        return Prepared(request, None, candidates, pd.DataFrame(), live, version, degraded=[reason])
+
+    def recommend(self, request: ViewerRequest, live: dict[str, int]) -> ViewerResponse:
+        prepared = self.prepare(request, live)
+        scores = None
+        ranker = self.holder.ranker
+        known = prepared.context is not None and prepared.context.known
+        if ranker is not None and not prepared.frame.empty and known:
+            began = time.perf_counter()
+            scores = score_frames(ranker, [prepared.frame])[0]
+            prepared.timings["rank"] = _ms(began)
+        return self.finish(prepared, scores)
+
+    def finish(self, prepared: Prepared, scores: np.ndarray | None) -> ViewerResponse:
+        """Rules, exploration and explanations; popularity / cold-start order without scores."""
+        began = time.perf_counter()
+        request, catalog = prepared.request, self.catalog
+        products = prepared.candidates.products
+        meta = catalog.products.loc[products] if products else catalog.products.iloc[:0]
+        cold = prepared.context is not None and not prepared.context.known
+        degraded = list(prepared.degraded)
+        if scores is None and not cold and not degraded:
+            degraded.append("no model" if self.holder.ranker is None else "ranking unavailable")
+        if scores is None:
+            scores = self._fallback_scores(products, prepared)
+        p_click, p_buy = scores[:, 0], scores[:, 1]
+        frame = prepared.frame
+        impressions = _counts(frame, f.PRODUCT_IMPRESSIONS_30M, len(products))
+        clicks = _counts(frame, f.PRODUCT_CLICKS_30M, len(products))
+        alpha, beta = fresh_ctr_posterior(
+            p_click, impressions, clicks, self.settings.exploration_prior_strength
+        )
+        blended = blend_scores(alpha / (alpha + beta), p_buy)
+        budget = self.settings.exploration_budget if request.explore else 0.0
+        order, explored = explore_exploit(blended, alpha, beta, budget, request.k, self.rng)
+        stock = meta[c.STOCK].fillna(1).to_numpy() if len(meta) else np.zeros(0)
+        recent = set(_recent_purchases(prepared))
+        allowed = np.array(
+            [s > 0 and p not in recent for s, p in zip(stock, products, strict=True)]
+        )
+        chosen = select(
+            order,
+            [str(s) for s in meta[c.STREAMER_ID]],
+            [str(x) for x in meta[c.CATEGORY]],
+            allowed,
+            request.k,
+            self.rules,
+        )
+        why = self._drivers(frame, chosen, blended, explored)
+        live_rooms = set(prepared.live)
+        items = []
+        for i, (driver, _) in zip(chosen, why, strict=True):
+            product = products[i]
+            row = meta.loc[product]
+            sources = prepared.candidates.sources.get(product, [])
+            items.append(
+                RecommendedProduct(
+                    product_id=product,
+                    streamer_id=str(row[c.STREAMER_ID]),
+                    room_id=catalog.product_room(product, live_rooms),
+                    category=str(row[c.CATEGORY]),
+                    price=float(str(row[c.PRICE])),
+                    score=round(float(blended[i]), 6),
+                    p_click=round(float(p_click[i]), 6),
+                    p_purchase=round(float(p_buy[i]), 6),
+                    sources=sources,
+                    driver=driver,
+                    explanation=explanation(driver, str(row[c.CATEGORY]), sources),
+                )
+            )
+        prepared.timings["rules_explain"] = _ms(began)
+        return ViewerResponse(
+            viewer_id=request.viewer_id,
+            products=items,
+            rooms=self._rooms(products, blended, prepared.live, request.k),
+            model_version=prepared.version if not cold else None,
+            degraded=bool(degraded),
+            degraded_reasons=degraded,
+            cold_start=cold,
+            candidates=len(products),
+            timings_ms={k: round(v, 3) for k, v in prepared.timings.items()},
+        )
+
+    def _fallback_scores(self, products: list[str], prepared: Prepared) -> np.ndarray:
+        """Popularity in the viewer's context, plus text similarity to the current room."""
+        pop = np.array([self.catalog.popularity.get(p, 0.0) for p in products], dtype=np.float64)
+        pop = pop / (pop.max() if len(pop) and pop.max() > 0 else 1.0)
+        boost = np.array(
+            [Source.CURRENT_ROOM.value in prepared.candidates.sources.get(p, []) for p in products]
+        )
+        vector = np.array(
+            [Source.VECTOR.value in prepared.candidates.sources.get(p, []) for p in products]
+        )
+        score = 0.2 * pop + 0.05 * boost + 0.05 * vector
+        return np.stack([score, score * 0.1], axis=1)
+
+    def _drivers(
+        self, frame: pd.DataFrame, chosen: list[int], blended: np.ndarray, explored: set[int]
+    ) -> list[tuple[Driver, float]]:
+        ranker = self.holder.ranker
+        if ranker is None or frame.empty or not chosen:
+            return [(Driver.POPULARITY, 0.0)] * len(chosen)
+        rows = frame.iloc[chosen].reset_index(drop=True)
+
+        def score(x: pd.DataFrame) -> np.ndarray:
+            s = ranker.score(x)
+            return np.asarray(blend_scores(s[:, 0], s[:, 1]))
+
+        found = drivers(rows, score(rows), score)
+        return [
+            (Driver.EXPLORATION, 0.0) if i in explored else d
+            for i, d in zip(chosen, found, strict=True)
+        ]
+
+    def _rooms(
+        self, products: list[str], scores: np.ndarray, live: dict[str, int], k: int
+    ) -> list[RecommendedRoom]:
+        best: dict[str, tuple[float, str]] = {}
+        for product, score in zip(products, scores, strict=True):
+            room = self.catalog.product_room(product, set(live))
+            if room is not None and score > best.get(room, (-1.0, ""))[0]:
+                best[room] = (float(score), product)
+        ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:k]
+        out = []
+        for room, (score, product) in ranked:
+            row = self.catalog.rooms.loc[room]
+            title = str(self.catalog.products.at[product, c.TITLE])
+            out.append(
+                RecommendedRoom(
+                    room_id=room,
+                    streamer_id=str(row[c.STREAMER_ID]),
+                    title=str(row[c.TITLE]),
+                    score=round(score, 6),
+                    explanation=f"{live.get(room, 0)} viewers live now; best match: {title}",
+                )
+            )
+        return out
+
+
+def _counts(frame: pd.DataFrame, column: str, n: int) -> np.ndarray:
+    if column not in frame.columns:
+        return np.zeros(n)
+    return pd.to_numeric(frame[column], errors="coerce").fillna(0).to_numpy(dtype=np.float64)
+
+
+def _recent_purchases(prepared: Prepared) -> list[str]:
+    """Products the viewer bought in the last day (not shown again right away)."""
+    if prepared.context is None:
+        return []
+    return [str(p) for p in (prepared.context.values.get(f.LAST_PURCHASES) or [])]
+
+
+def _ms(began: float) -> float:
+    return (time.perf_counter() - began) * 1000

@@ -1,0 +1,70 @@
+"""The ranking stage: the registered ranker, swapped in place when a new version is promoted.
+
+Each replica keeps a :class:`ModelHolder`. A swap loads the new version completely first and then
+replaces one reference, so requests in flight finish on the version they started with and no
+request is dropped; every response names the version that scored it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+
+from livecart import registry
+from livecart.settings import LivecartSettings
+from ray_jobs.training.scoring import DEFAULT_RANKER, LoadedRanker
+
+
+class ModelHolder:
+    """The current ranker of one replica, reloadable while serving."""
+
+    def __init__(self, settings: LivecartSettings, name: str = DEFAULT_RANKER) -> None:
+        self.settings, self.name = settings, name
+        self._lock = threading.Lock()
+        self._ranker: LoadedRanker | None = None
+        self._checked = 0.0
+        self.load()
+
+    @property
+    def ranker(self) -> LoadedRanker | None:
+        return self._ranker
+
+    @property
+    def version(self) -> int | None:
+        ranker = self._ranker
+        return ranker.version if ranker is not None else None
+
+    def load(self, version: int | None = None) -> int | None:
+        """Load ``version`` (None: the promoted one); returns the version now serving."""
+        wanted = (
+            version if version is not None else registry.serving_version(self.settings, self.name)
+        )
+        if wanted is None:
+            return None
+        with self._lock:
+            if self._ranker is None or self._ranker.version != wanted:
+                self._ranker = LoadedRanker.load(self.settings, self.name, wanted)
+        return wanted
+
+    def poll(self) -> None:
+        """Follow the promotion pointer, at most every ``model_poll_seconds``."""
+        now = time.monotonic()
+        if now - self._checked < self.settings.model_poll_seconds:
+            return
+        self._checked = now
+        wanted = registry.serving_version(self.settings, self.name)
+        if wanted is not None and wanted != self.version:
+            self.load(wanted)
+
+
+def score_frames(ranker: LoadedRanker, frames: list[pd.DataFrame]) -> list[np.ndarray]:
+    """Score several requests' candidate frames in one forward pass (what ``@serve.batch`` feeds)."""
+    sizes = [len(frame) for frame in frames]
+    if sum(sizes) == 0:
+        return [np.zeros((0, 2), dtype=np.float32) for _ in frames]
+    joined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    scores = ranker.score(joined)
+    return list(np.split(scores, np.cumsum(sizes)[:-1]))

@@ -1,0 +1,113 @@
+"""Business rules and exploration after ranking: what may be shown, and in which order.
+
+Rules: in stock, not just purchased, at most ``max_per_streamer`` / ``max_per_category`` items per
+list (diversity, a greedy pass in score order). Exploration: a share of the slots
+(``exploration_budget``) goes to Thompson samples over each candidate's fresh click-through, with
+the model's click estimate as the prior (``exploration_prior_strength`` pseudo-impressions) and
+the last 30 minutes of impressions and clicks (``product_live_stats``, pushed by the event
+endpoint) as evidence, so a product that is clicking now rises and one that is ignored sinks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from livecart import feature_names as f
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    max_per_streamer: int = 2
+    max_per_category: int = 4
+
+
+def fresh_ctr_posterior(
+    p_click: np.ndarray, impressions: np.ndarray, clicks: np.ndarray, strength: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Beta(alpha, beta) per candidate: model prior plus the fresh counts."""
+    clicks = np.minimum(clicks, impressions)
+    alpha = p_click * strength + clicks + 1e-3
+    beta = (1.0 - p_click) * strength + (impressions - clicks) + 1e-3
+    return alpha, beta
+
+
+def blend_scores(posterior_ctr: np.ndarray, p_purchase: np.ndarray) -> np.ndarray:
+    """The exploitation score: engagement now and the chance to buy, equally weighted."""
+    return 0.5 * posterior_ctr + 0.5 * p_purchase
+
+
+def select(
+    order: list[int],
+    streamers: list[str],
+    categories: list[str],
+    allowed: np.ndarray,
+    k: int,
+    rules: RuleConfig,
+) -> list[int]:
+    """Greedy diverse pick of ``k`` indices from ``order`` (best first)."""
+    per_streamer: dict[str, int] = {}
+    per_category: dict[str, int] = {}
+    chosen: list[int] = []
+    for i in order:
+        if not allowed[i]:
+            continue
+        if per_streamer.get(streamers[i], 0) >= rules.max_per_streamer:
+            continue
+        if per_category.get(categories[i], 0) >= rules.max_per_category:
+            continue
+        chosen.append(i)
+        per_streamer[streamers[i]] = per_streamer.get(streamers[i], 0) + 1
+        per_category[categories[i]] = per_category.get(categories[i], 0) + 1
+        if len(chosen) == k:
+            return chosen
+    # Too few diverse items: fill with the best remaining allowed ones.
+    for i in order:
+        if allowed[i] and i not in chosen:
+            chosen.append(i)
+            if len(chosen) == k:
+                break
+    return chosen
+
+
+def explore_exploit(
+    scores: np.ndarray,
+    alpha: np.ndarray,
+    beta: np.ndarray,
+    budget: float,
+    k: int,
+    rng: np.random.Generator,
+) -> tuple[list[int], set[int]]:
+    """An order of candidates: exploit slots by score, ``budget`` share by Thompson samples.
+
+    Returns (order, explored): the order interleaves one Thompson pick every ``1/budget`` slots so
+    the explored items sit inside the first ``k``, not after them.
+    """
+    exploit = list(np.argsort(-scores, kind="stable"))
+    n_explore = round(budget * k)
+    if n_explore == 0 or len(scores) <= k:
+        return exploit, set()
+    sampled = rng.beta(alpha, beta)
+    top = set(exploit[: k - n_explore])
+    pool = [i for i in np.argsort(-sampled, kind="stable") if i not in top]
+    explored = pool[:n_explore]
+    order: list[int] = []
+    every = max(round(1 / budget), 2)
+    explore_iter = iter(explored)
+    used = set(explored)
+    rest = iter(i for i in exploit if i not in used)
+    while len(order) < len(scores):
+        slot = len(order) + 1
+        nxt = next(explore_iter, None) if slot % every == 0 else None
+        if nxt is None:
+            nxt = next(rest, None)
+            if nxt is None:
+                nxt = next(explore_iter, None)
+            if nxt is None:
+                break
+        order.append(int(nxt))
+    return order, {int(i) for i in explored}
+
+
+LIVE_IMPRESSIONS, LIVE_CLICKS = f.PRODUCT_IMPRESSIONS_30M, f.PRODUCT_CLICKS_30M

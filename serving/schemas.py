@@ -1,0 +1,178 @@
+"""Request and response models of the serving API (one pair per endpoint, OpenAPI from these).
+
+Limits that depend on settings (k, batch size, text length) are checked in the routes against
+:class:`~livecart.settings.LivecartSettings`; the hard ceilings here keep absurd payloads out
+before any work is done.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+HARD_MAX_K = 200
+HARD_MAX_EVENTS = 10_000
+ID_MAX = 128
+
+
+class Driver(StrEnum):
+    """Which profile drove a recommendation (what the explanation names)."""
+
+    BEHAVIOR = "behavior"
+    INTERACTION = "interaction"
+    TEXT = "text_similarity"
+    POPULARITY = "popularity"
+    EXPLORATION = "exploration"
+    AUDIENCE = "audience"
+
+
+class ViewerFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    categories: list[str] | None = Field(default=None, max_length=50)
+    max_price: float | None = Field(default=None, gt=0)
+    live_only: bool = Field(default=True, description="Only products of rooms that are live now.")
+
+
+class ViewerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    viewer_id: str = Field(min_length=1, max_length=ID_MAX)
+    room_id: str | None = Field(default=None, min_length=1, max_length=ID_MAX)
+    k: int = Field(default=10, gt=0, le=HARD_MAX_K)
+    filters: ViewerFilters = Field(default_factory=ViewerFilters)
+    explore: bool = Field(default=True, description="Let the exploration budget fill some slots.")
+
+
+class RecommendedProduct(BaseModel):
+    product_id: str
+    streamer_id: str
+    room_id: str | None
+    category: str
+    price: float
+    score: float
+    p_click: float
+    p_purchase: float
+    sources: list[str]
+    driver: Driver
+    explanation: str
+
+
+class RecommendedRoom(BaseModel):
+    room_id: str
+    streamer_id: str
+    title: str
+    score: float
+    explanation: str
+
+
+class ViewerResponse(BaseModel):
+    viewer_id: str
+    products: list[RecommendedProduct]
+    rooms: list[RecommendedRoom]
+    model_version: int | None
+    degraded: bool = False
+    degraded_reasons: list[str] = Field(default_factory=list)
+    cold_start: bool = False
+    candidates: int = 0
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class StreamerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    room_id: str = Field(min_length=1, max_length=ID_MAX)
+    k: int = Field(default=5, gt=0, le=HARD_MAX_K)
+
+
+class PitchSuggestion(BaseModel):
+    product_id: str
+    title: str
+    category: str
+    price: float
+    score: float
+    expected_purchases: float
+    explanation: str
+
+
+class AudienceSummary(BaseModel):
+    viewers_present: int
+    segments: dict[str, int]
+    top_categories: dict[str, float]
+    comment_sentiment: float | None
+    purchase_intent: float | None
+    recent_comments: int
+    likes_5m: int
+
+
+class StreamerResponse(BaseModel):
+    room_id: str
+    streamer_id: str
+    suggestions: list[PitchSuggestion]
+    audience: AudienceSummary
+    model_version: int | None
+    degraded: bool = False
+    degraded_reasons: list[str] = Field(default_factory=list)
+
+
+class EventIn(BaseModel):
+    """One raw event as a client sends it; types are checked by the contract, not here.
+
+    Fields are loose on purpose: a wrong type or a missing field must come back as a quarantine
+    row with its reason, beside the valid events of the same batch, not as a 422 for all.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    event_id: Any = None
+    event_type: Any = None
+    event_timestamp: Any = None
+    viewer_id: Any = None
+    room_id: Any = None
+    streamer_id: Any = None
+    product_id: Any = None
+    watch_seconds: Any = None
+    amount: Any = None
+    gift_value: Any = None
+    text: Any = None
+
+
+class EventsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(min_length=1, max_length=HARD_MAX_EVENTS)
+
+
+class QuarantinedEvent(BaseModel):
+    index: int
+    event_id: str | None
+    reason: str
+
+
+class EventsResponse(BaseModel):
+    accepted: int
+    quarantined: list[QuarantinedEvent]
+    pushed_views: list[str]
+    offline_part: str | None
+    accepted_at: datetime
+    push_ms: float
+
+
+class ReloadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(default=None, gt=0, description="None: the promoted version.")
+
+
+class ReloadResponse(BaseModel):
+    model_version: int | None
+    previous_version: int | None
+
+
+class Health(BaseModel):
+    status: str
+    model_version: int | None = None
+    details: dict[str, Any] = Field(default_factory=dict)

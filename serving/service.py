@@ -1,0 +1,69 @@
+"""What one recommend replica holds, built from settings, plus request guards shared by routes."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import torch
+from fastapi import HTTPException
+
+from livecart.feast_ops import feature_store
+from livecart.online.frames import plan_service, read_frame
+from livecart.settings import LivecartSettings
+from serving.catalog import load_catalog
+from serving.pipeline import ViewerPipeline
+from serving.rank import ModelHolder
+from serving.retrieve import VIEWER_CONTEXT_SERVICE
+from serving.streamer import StreamerAssist
+
+
+def settings_payload(settings: LivecartSettings) -> dict[str, Any]:
+    """Settings as plain values for another process (secrets included, unlike JSON dumps)."""
+    payload = settings.model_dump()
+    payload["id_salt"] = settings.id_salt.get_secret_value()
+    payload["api_token"] = settings.api_token.get_secret_value()
+    return {k: str(v) if hasattr(v, "__fspath__") else v for k, v in payload.items()}
+
+
+def check_token(settings: LivecartSettings, authorization: str | None) -> None:
+    """401 unless ``Authorization: Bearer <api_token>`` (compared in constant time)."""
+    expected = f"Bearer {settings.api_token.get_secret_value()}"
+    if authorization is None or not hmac.compare_digest(authorization, expected):
+        raise HTTPException(status_code=401, detail="missing or wrong bearer token")
+
+
+class ServingCore:
+    """Catalogue, feature store, model and stages of one replica."""
+
+    def __init__(self, settings: LivecartSettings, seed: int | None = None) -> None:
+        settings.export_env()
+        torch.set_num_threads(1)  # small matmuls: threads only contend with other replicas
+        self.settings = settings
+        self.store = feature_store(settings)
+        self.catalog = load_catalog(settings)
+        self.holder = ModelHolder(settings)
+        self.pipeline = ViewerPipeline(settings, self.store, self.catalog, self.holder, seed=seed)
+        self.streamer = StreamerAssist(settings, self.store, self.catalog, self.holder)
+
+    def check_k(self, k: int) -> None:
+        if k > self.settings.max_k:
+            raise HTTPException(
+                status_code=422, detail=f"k={k} is above max_k={self.settings.max_k}"
+            )
+
+    def readiness(self) -> dict[str, str]:
+        details = {
+            "catalog": "ok" if len(self.catalog.products) else "empty catalogue",
+            "model": "ok" if self.holder.ranker is not None else "no model; run `livecart train`",
+        }
+        try:
+            read_frame(
+                self.store,
+                plan_service(self.store, VIEWER_CONTEXT_SERVICE),
+                {"viewer_id": ["_probe"]},
+            )
+            details["online_store"] = "ok"
+        except Exception as exc:
+            details["online_store"] = f"unreadable ({type(exc).__name__}: {exc})"
+        return details
