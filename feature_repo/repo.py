@@ -5,12 +5,13 @@ here once, so each Feast object has a single identity.
 """
 
 from feature_repo.definitions.behavior import viewer_behavior, viewer_behavior_push
-from feature_repo.definitions.embeddings import product_embedding, room_embedding
+from feature_repo.definitions.embeddings import product_embedding, product_graph, room_embedding
 from feature_repo.definitions.entities import product, room, streamer, viewer
 from feature_repo.definitions.interaction import (
     room_comment_signals,
     room_live_stats,
     room_live_stats_push,
+    streamer_comment_signals,
     viewer_streamer_affinity,
     viewer_streamer_affinity_push,
 )
@@ -20,19 +21,22 @@ from feature_repo.definitions.room import room_profile
 from feature_repo.definitions.services import (
     product_ranking_v1,
     product_ranking_v2,
+    product_ranking_v3,
     room_ranking_v1,
     streamer_assist_v1,
     streamer_assist_v2,
 )
-from feature_repo.definitions.viewer import viewer_profile, viewer_segment
+from feature_repo.definitions.viewer import viewer_interest, viewer_profile, viewer_segment
 
 __all__ = [
     "price_vs_viewer_spend",
     "product",
     "product_embedding",
+    "product_graph",
     "product_profile",
     "product_ranking_v1",
     "product_ranking_v2",
+    "product_ranking_v3",
     "room",
     "room_comment_signals",
     "room_embedding",
@@ -43,9 +47,11 @@ __all__ = [
     "streamer",
     "streamer_assist_v1",
     "streamer_assist_v2",
+    "streamer_comment_signals",
     "viewer",
     "viewer_behavior",
     "viewer_behavior_push",
+    "viewer_interest",
     "viewer_profile",
     "viewer_segment",
     "viewer_streamer_affinity",

@@ -25,12 +25,25 @@ class FeatureTable(StrEnum):
     ROOM_EMBEDDING = "room_embedding"
     VIEWER_SEGMENT = "viewer_segment"
     ROOM_COMMENT_SIGNALS = "room_comment_signals"
+    PRODUCT_GRAPH = "product_graph"
+    VIEWER_INTEREST = "viewer_interest"
+    STREAMER_COMMENT_SIGNALS = "streamer_comment_signals"
 
 
 # Live comment signals per room and 5-minute bucket (the comment probe; ray_jobs/comment_signals.py).
 COMMENT_SENTIMENT_5M: Final = "comment_sentiment_5m"
 PURCHASE_INTENT_5M: Final = "purchase_intent_5m"
 COMMENTS_SCORED_5M: Final = "comments_scored_5m"
+
+# Item graph (LightGCN-style propagation of product text vectors over the co-interaction graph;
+# ray_jobs/item_graph.py): daily snapshots, each from the events strictly before its midnight.
+GRAPH_VECTOR: Final = "graph_vector"
+GRAPH_DEGREE: Final = "graph_degree"
+GRAPH_DIM: Final = 32
+GRAPH_LAYERS: Final = 2
+
+# Declared interests of a viewer (categories picked at sign-up; known from the sign-up time on).
+DECLARED_INTERESTS: Final = "declared_interests"
 
 # Viewer segments (k-means over viewer vectors; ray_jobs/segments.py).
 SEGMENT_ID: Final = "segment_id"
@@ -130,6 +143,9 @@ ENTITY_KEYS: Final[dict[FeatureTable, tuple[str, ...]]] = {
     FeatureTable.ROOM_EMBEDDING: (c.ROOM_ID,),
     FeatureTable.VIEWER_SEGMENT: (c.VIEWER_ID,),
     FeatureTable.ROOM_COMMENT_SIGNALS: (c.ROOM_ID,),
+    FeatureTable.PRODUCT_GRAPH: (c.PRODUCT_ID,),
+    FeatureTable.VIEWER_INTEREST: (c.VIEWER_ID,),
+    FeatureTable.STREAMER_COMMENT_SIGNALS: (c.STREAMER_ID,),
 }
 
 # Columns that are rates in [0, 1] and counts/amounts that are >= 0 (checked by validation).
@@ -138,6 +154,7 @@ RATE_COLUMNS: Final[dict[FeatureTable, tuple[str, ...]]] = {
     FeatureTable.PRODUCT_PROFILE: (PRODUCT_CTR, PRODUCT_CONVERSION),
     FeatureTable.ROOM_LIVE_STATS: (),
     FeatureTable.ROOM_COMMENT_SIGNALS: (PURCHASE_INTENT_5M,),
+    FeatureTable.STREAMER_COMMENT_SIGNALS: (PURCHASE_INTENT_5M,),
 }
 NON_NEGATIVE_COLUMNS: Final[dict[FeatureTable, tuple[str, ...]]] = {
     FeatureTable.VIEWER_PROFILE: (
@@ -186,4 +203,6 @@ NON_NEGATIVE_COLUMNS: Final[dict[FeatureTable, tuple[str, ...]]] = {
         VS_FOLLOWS,
     ),
     FeatureTable.ROOM_COMMENT_SIGNALS: (COMMENTS_SCORED_5M,),
+    FeatureTable.STREAMER_COMMENT_SIGNALS: (COMMENTS_SCORED_5M,),
+    FeatureTable.PRODUCT_GRAPH: (GRAPH_DEGREE,),
 }

@@ -3,7 +3,8 @@
 Product titles+descriptions and room titles are read from the latest profile rows, embedded by a
 pool of encoder actors with Ray Data ``map_batches`` (GPU when present), and written as
 ``<home>/features/{product,room}_embedding.parquet`` with a fixed-size float array column, which
-Feast serves from the online store for vector retrieval.
+Feast serves from the online store for vector retrieval. The product vectors are then smoothed
+over the co-interaction graph into daily ``product_graph`` snapshots (ray_jobs/item_graph.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from livecart.errors import StageError
 from livecart.io import write_parquet_atomic
 from livecart.ray_runtime import ensure_ray
 from livecart.settings import LivecartSettings
+from ray_jobs import item_graph
 
 TEXT = "text"
 
@@ -154,4 +156,5 @@ def run(settings: LivecartSettings, batch_size: int = 128) -> EmbedResult:
         )
         write_parquet_atomic(out, embedding_path(settings, table))
         rows[table.value] = out.num_rows
+    rows[f.FeatureTable.PRODUCT_GRAPH.value] = item_graph.run(settings)
     return EmbedResult(rows, dim, round(time.perf_counter() - started, 2))

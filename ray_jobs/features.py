@@ -27,6 +27,7 @@ from ray_jobs.feature_tables.base import connect, q, world_start
 from ray_jobs.feature_tables.profiles import (
     product_profile_sql,
     room_profile_sql,
+    viewer_interest_sql,
     viewer_profile_sql,
 )
 from ray_jobs.feature_tables.realtime import (
@@ -34,6 +35,7 @@ from ray_jobs.feature_tables.realtime import (
     viewer_behavior_sql,
     viewer_streamer_affinity_sql,
 )
+from ray_jobs.item_graph import ensure_graph_table
 from ray_jobs.segments import run as segment_viewers
 from validation.feature_gate import check_feature_tables
 from validation.feature_suites import FeatureSuiteReport
@@ -56,6 +58,7 @@ def _queries(con: duckdb.DuckDBPyConnection) -> dict[FeatureTable, Callable[[], 
         FeatureTable.VIEWER_PROFILE: lambda: viewer_profile_sql(c.CATEGORIES),
         FeatureTable.PRODUCT_PROFILE: lambda: product_profile_sql(world_start(con)),
         FeatureTable.ROOM_PROFILE: room_profile_sql,
+        FeatureTable.VIEWER_INTEREST: viewer_interest_sql,
         FeatureTable.ROOM_LIVE_STATS: room_live_stats_sql,
         FeatureTable.VIEWER_BEHAVIOR: viewer_behavior_sql,
         FeatureTable.VIEWER_STREAMER_AFFINITY: viewer_streamer_affinity_sql,
@@ -97,6 +100,7 @@ def run(
     con.close()
     ensure_embedding_tables(settings)
     ensure_signals_table(settings)
+    ensure_graph_table(settings)
     checked = tuple(selected)
     if FeatureTable.VIEWER_PROFILE in selected:
         rows[FeatureTable.VIEWER_SEGMENT.value] = segment_viewers(settings).viewers

@@ -24,16 +24,11 @@ from ray.train import Checkpoint, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from livecart import registry
+from livecart.feature_names import GRAPH_DIM, GRAPH_VECTOR, TEXT_EMBEDDING
 from livecart.ray_runtime import ensure_ray
 from livecart.settings import LivecartSettings
-from ray_jobs.training.examples import (
-    CLICK,
-    NUMERIC_FEATURES,
-    PURCHASE,
-    SERVICE,
-    build_examples,
-    matrices,
-)
+from ray_jobs.training.examples import CLICK, PURCHASE, SERVICE, build_examples, product_texts
+from ray_jobs.training.inputs import NUMERIC_FEATURES, RankerInputs, ranker_inputs, vocabulary
 from ray_jobs.training.model import FusionRanker, auc
 from ray_jobs.training.oracle import has_truth, purchase_probability
 
@@ -49,7 +44,15 @@ class TrainConfig(BaseModel):
     lr: float = Field(default=2e-3, gt=0)
     hidden: int = Field(default=64, gt=0)
     num_workers: int = Field(default=2, gt=0)
-    with_text: bool = True
+    with_text: bool = Field(
+        default=True,
+        description="Text-derived inputs: the candidate's text embedding, the viewer's interest "
+        "cosine, item text in the behaviour encoder and the graph-smoothed (text) vector.",
+    )
+    with_behaviour: bool = Field(
+        default=True, description="The SASRec-style behaviour encoder and product id embeddings."
+    )
+    item_dim: int = Field(default=32, gt=0)
     valid_fraction: float = Field(default=0.2, gt=0, lt=1)
     purchase_weight: float = Field(default=2.0, ge=0)
     limit: int | None = Field(default=None, description="Use at most this many impressions.")
@@ -65,17 +68,25 @@ class TrainResult:
     examples_per_s: float
 
 
+def _tensors(inputs: RankerInputs, device: torch.device) -> list[torch.Tensor | None]:
+    return [
+        None if a is None else torch.as_tensor(a, device=device)
+        for a in (inputs.numeric, inputs.text, inputs.graph, inputs.history, inputs.candidate)
+    ]
+
+
 def _loop(config: dict[str, Any]) -> None:
     """Runs on every Ray Train worker."""
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
-    numeric, text, labels, v_numeric, v_text, v_labels = (ray.get(r) for r in config["data"])
+    train: RankerInputs = ray.get(config["train"])
+    valid: RankerInputs = ray.get(config["valid"])
+    labels, v_labels = ray.get(config["labels"]), ray.get(config["valid_labels"])
     device = ray.train.torch.get_device()
     torch.manual_seed(config["seed"])
-    model = FusionRanker(
-        numeric.shape[1], text.shape[1] if text is not None else 0, config["hidden"]
-    )
-    model.set_normalisation(numeric)
+    model = FusionRanker.from_config(config["model"])
+    model.set_normalisation(train.numeric)
+    model.set_item_text(ray.get(config["item_text"]))
     optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
     start = 0
     checkpoint = ray.train.get_checkpoint()
@@ -98,11 +109,10 @@ def _loop(config: dict[str, Any]) -> None:
         began, losses = time.perf_counter(), []
         for i in range(0, len(order), config["batch_size"]):
             idx = order[i : i + config["batch_size"]]
-            x = torch.as_tensor(numeric[idx], device=device)
-            t = torch.as_tensor(text[idx], device=device) if text is not None else None
+            x = _tensors(train.take(idx), device)
             y = torch.as_tensor(labels[idx], device=device)
             with torch.autocast(device_type=device.type, enabled=use_amp):
-                logits = wrapped(x, t)
+                logits = wrapped(*x)
                 loss = (
                     torch.nn.functional.binary_cross_entropy_with_logits(
                         logits.float(), y, reduction="none"
@@ -120,7 +130,7 @@ def _loop(config: dict[str, Any]) -> None:
             "train_loss": float(np.mean(losses)) if losses else float("nan"),
             "examples_per_s_per_worker": len(order) / max(elapsed, 1e-9),
         }
-        metrics.update(_validate(wrapped, v_numeric, v_text, v_labels, device, weights))
+        metrics.update(_validate(wrapped, valid, v_labels, device, weights))
         with tempfile.TemporaryDirectory() as directory:
             if rank == 0:
                 torch.save(
@@ -138,17 +148,20 @@ def _loop(config: dict[str, Any]) -> None:
 
 def _validate(
     model: torch.nn.Module,
-    numeric: np.ndarray,
-    text: np.ndarray | None,
+    inputs: RankerInputs,
     labels: np.ndarray,
     device: torch.device,
     weights: torch.Tensor,
+    batch: int = 4096,
 ) -> dict[str, float]:
     model.eval()
     with torch.inference_mode():
-        x = torch.as_tensor(numeric, device=device)
-        t = torch.as_tensor(text, device=device) if text is not None else None
-        logits = model(x, t).float()
+        logits = torch.cat(
+            [
+                model(*_tensors(inputs.take(slice(i, i + batch)), device)).float()
+                for i in range(0, len(inputs), batch)
+            ]
+        )
         y = torch.as_tensor(labels, device=device)
         loss = (
             torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
@@ -166,27 +179,35 @@ def run(settings: LivecartSettings, cfg: TrainConfig) -> TrainResult:
     """Build examples, train on Ray Train, and register the model."""
     examples = build_examples(settings, cfg.limit)
     frame = examples.frame
-    numeric, text = matrices(frame, cfg.with_text)
     labels = frame[[CLICK, PURCHASE]].to_numpy(dtype=np.float32)
     cut = int(len(frame) * (1 - cfg.valid_fraction))
+    model_config = model_spec(settings, frame.iloc[:cut], cfg)
+    vocab = list(model_config["product_vocab"])
+    inputs = ranker_inputs(
+        frame,
+        model_config["numeric_features"],
+        vocab,
+        model_config["text_dim"],
+        model_config["graph_dim"],
+    )
+    item_text = np.zeros((len(vocab) + 2, model_config["text_dim"]), dtype=np.float32)
+    if vocab and model_config["text_dim"]:
+        item_text[2:] = product_texts(settings, vocab, model_config["text_dim"])
     ensure_ray(settings)
-    data = [
-        ray.put(a)
-        for a in (
-            numeric[:cut],
-            None if text is None else text[:cut],
-            labels[:cut],
-            numeric[cut:],
-            None if text is None else text[cut:],
-            labels[cut:],
-        )
-    ]
+    data = {
+        "train": ray.put(inputs.take(slice(0, cut))),
+        "valid": ray.put(inputs.take(slice(cut, None))),
+        "labels": ray.put(labels[:cut]),
+        "valid_labels": ray.put(labels[cut:]),
+        "item_text": ray.put(item_text),
+        "model": model_config,
+    }
     use_gpu = torch.cuda.is_available()  # never ask for a GPU Ray cannot see: it would hang
     trainer = TorchTrainer(
         _loop,
         train_loop_config={
             **cfg.model_dump(mode="json"),
-            "data": data,
+            **data,
             "resume_from": str(cfg.resume_from) if cfg.resume_from else None,
         },
         scaling_config=ScalingConfig(
@@ -219,12 +240,7 @@ def run(settings: LivecartSettings, cfg: TrainConfig) -> TrainResult:
         settings,
         cfg.name,
         saved["model"],
-        config={
-            "numeric_features": list(NUMERIC_FEATURES),
-            "numeric_dim": numeric.shape[1],
-            "text_dim": 0 if text is None else text.shape[1],
-            "hidden": cfg.hidden,
-        },
+        config=model_config,
         metadata={
             "feature_service": SERVICE,
             "data_window": [str(w) for w in examples.window],
@@ -240,3 +256,23 @@ def run(settings: LivecartSettings, cfg: TrainConfig) -> TrainResult:
         },
     )
     return TrainResult(record, history, len(frame), round(cut * cfg.epochs / max(seconds, 1e-9), 1))
+
+
+def model_spec(settings: LivecartSettings, train: Any, cfg: TrainConfig) -> dict[str, Any]:
+    """The registry config of the model: its inputs, sizes and product vocabulary (training rows
+    only, so validation products outside it are scored as unknown, as new products are online)."""
+    text_dim = 0
+    if cfg.with_text:
+        text_dim = next(
+            (len(v) for v in train.get(TEXT_EMBEDDING, []) if v is not None and len(v)), 0
+        )
+    has_graph = text_dim > 0 and any(v is not None and len(v) for v in train.get(GRAPH_VECTOR, []))
+    return {
+        "numeric_features": list(NUMERIC_FEATURES),
+        "numeric_dim": len(NUMERIC_FEATURES),
+        "text_dim": text_dim,
+        "graph_dim": GRAPH_DIM if has_graph else 0,
+        "hidden": cfg.hidden,
+        "item_dim": cfg.item_dim,
+        "product_vocab": vocabulary(train) if cfg.with_behaviour else [],
+    }

@@ -68,6 +68,7 @@ STAMP_LEAD: Final[Mapping[FeatureTable, timedelta]] = {
     FeatureTable.VIEWER_PROFILE: timedelta(days=1),
     FeatureTable.PRODUCT_PROFILE: timedelta(days=1),
     FeatureTable.ROOM_LIVE_STATS: timedelta(minutes=ROOM_BUCKET_MINUTES),
+    FeatureTable.PRODUCT_GRAPH: timedelta(days=1),
 }
 """How far past its newest event the feature job stamps a row, by design.
 

@@ -1,9 +1,9 @@
-"""Item text embeddings (products, rooms) for vector retrieval from the online store."""
+"""Item text embeddings (products, rooms) for vector retrieval, and graph-smoothed product vectors."""
 
 from datetime import timedelta
 
 from feast import FeatureView, Field
-from feast.types import Array, Float32
+from feast.types import Array, Float32, Int64
 
 from feature_repo.definitions.entities import product, room
 from feature_repo.definitions.sources import EMBEDDING_DIM, file_source
@@ -37,4 +37,17 @@ room_embedding = FeatureView(
     source=file_source(f.FeatureTable.ROOM_EMBEDDING),
     online=True,
     tags={"domain": "room", "kind": "embedding"},
+)
+
+product_graph = FeatureView(
+    name=f.FeatureTable.PRODUCT_GRAPH.value,
+    entities=[product],
+    ttl=timedelta(days=400),
+    schema=[
+        Field(name=f.GRAPH_VECTOR, dtype=Array(Float32)),
+        Field(name=f.GRAPH_DEGREE, dtype=Int64),
+    ],
+    source=file_source(f.FeatureTable.PRODUCT_GRAPH),
+    online=True,
+    tags={"domain": "product", "kind": "graph", "cadence": "daily"},
 )

@@ -68,3 +68,17 @@ room_comment_signals = FeatureView(
     online=True,
     tags={"domain": "interaction", "source": "comment probe"},
 )
+
+streamer_comment_signals = FeatureView(
+    name=f.FeatureTable.STREAMER_COMMENT_SIGNALS.value,
+    entities=[streamer],
+    ttl=timedelta(hours=1),
+    schema=[
+        Field(name=f.COMMENT_SENTIMENT_5M, dtype=Float64),
+        Field(name=f.PURCHASE_INTENT_5M, dtype=Float64),
+        Field(name=f.COMMENTS_SCORED_5M, dtype=Int64),
+    ],
+    source=file_source(f.FeatureTable.STREAMER_COMMENT_SIGNALS),
+    online=True,
+    tags={"domain": "interaction", "source": "comment probe"},
+)

@@ -3,16 +3,17 @@
 from feast import FeatureService
 
 from feature_repo.definitions.behavior import viewer_behavior
-from feature_repo.definitions.embeddings import product_embedding
+from feature_repo.definitions.embeddings import product_embedding, product_graph
 from feature_repo.definitions.interaction import (
     room_comment_signals,
     room_live_stats,
+    streamer_comment_signals,
     viewer_streamer_affinity,
 )
 from feature_repo.definitions.on_demand import price_vs_viewer_spend
 from feature_repo.definitions.product import product_profile
 from feature_repo.definitions.room import room_profile
-from feature_repo.definitions.viewer import viewer_profile
+from feature_repo.definitions.viewer import viewer_interest, viewer_profile
 
 room_ranking_v1 = FeatureService(
     name="room_ranking_v1",
@@ -41,6 +42,20 @@ product_ranking_v2 = FeatureService(
     name="product_ranking_v2",
     features=[*_PRODUCT_RANKING, product_embedding],
     description="v1 plus the product's text embedding (entities: viewer_id, product_id, streamer_id).",
+)
+product_ranking_v3 = FeatureService(
+    name="product_ranking_v3",
+    features=[
+        *_PRODUCT_RANKING,
+        product_embedding,
+        product_graph,
+        viewer_interest,
+        streamer_comment_signals,
+    ],
+    description=(
+        "v2 plus the graph-smoothed product vector, the viewer's declared interests and the "
+        "streamer's live comment signals (entities: viewer_id, product_id, streamer_id)."
+    ),
 )
 streamer_assist_v1 = FeatureService(
     name="streamer_assist_v1",

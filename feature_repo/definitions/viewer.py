@@ -43,3 +43,13 @@ viewer_segment = FeatureView(
     online=True,
     tags={"domain": "viewer", "kind": "segment"},
 )
+
+viewer_interest = FeatureView(
+    name=f.FeatureTable.VIEWER_INTEREST.value,
+    entities=[viewer],
+    ttl=timedelta(0),
+    schema=[Field(name=f.DECLARED_INTERESTS, dtype=Array(String))],
+    source=file_source(f.FeatureTable.VIEWER_INTEREST),
+    online=True,
+    tags={"domain": "viewer", "cadence": "sign-up"},
+)

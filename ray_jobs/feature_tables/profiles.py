@@ -115,3 +115,13 @@ def room_profile_sql() -> str:
            now() AS {c.CREATED_TIMESTAMP}
     FROM rooms
     """
+
+
+def viewer_interest_sql() -> str:
+    """The categories a viewer declared at sign-up, stamped at the sign-up time (static)."""
+    return f"""
+    SELECT {c.VIEWER_ID}, {c.SIGNUP_TIMESTAMP} AS {c.EVENT_TIMESTAMP},
+           coalesce({c.INTEREST_CATEGORIES}, []::VARCHAR[]) AS {f.DECLARED_INTERESTS},
+           now() AS {c.CREATED_TIMESTAMP}
+    FROM viewers
+    """

@@ -1,8 +1,10 @@
 """A registered ranker, loaded for scoring: the one contract between training and serving.
 
 Serving fetches the feature service named in the model's metadata for its candidate rows and
-passes the resulting frame here; how a frame becomes model inputs (:func:`matrices`) is defined
-once, in :mod:`ray_jobs.training.examples`, and used by training and scoring alike.
+passes the resulting frame here; how a frame becomes model inputs (:func:`ranker_inputs`) is
+defined once, in :mod:`ray_jobs.training.inputs`, and used by training and scoring alike. The
+product vocabulary and its text vectors (for the viewer's recent products) come with the artifact;
+everything else comes from the online feature frame.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 
 from livecart import registry
 from livecart.settings import LivecartSettings
-from ray_jobs.training.examples import CATEGORY_MATCH, category_match, matrices
+from ray_jobs.training.inputs import NUMERIC_FEATURES, RankerInputs, ranker_inputs
 from ray_jobs.training.model import FusionRanker
 
 DEFAULT_RANKER = "product_ranker"
@@ -45,36 +47,42 @@ class LoadedRanker:
         cls, settings: LivecartSettings, name: str = DEFAULT_RANKER, version: int | None = None
     ) -> LoadedRanker:
         record, state = registry.load(settings, name, version)
-        config = record.config
-        model = FusionRanker(
-            int(config["numeric_dim"]), int(config.get("text_dim", 0)), int(config["hidden"])
-        )
+        model = FusionRanker.from_config(record.config)
         model.load_state_dict(state)
         model.eval()
         return cls(record, model)
 
-    def inputs(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    def inputs(self, frame: pd.DataFrame) -> RankerInputs:
         """Model inputs for a frame of feature-service columns (derived columns added here)."""
-        if CATEGORY_MATCH not in frame.columns:
-            frame = frame.assign(**{CATEGORY_MATCH: category_match(frame)})
-        numeric, text = matrices(frame, self.with_text)
-        if text is not None and text.shape[1] != self.model.text_dim:
-            # No embedding row for any candidate yet: zeros of the trained width.
-            text = np.zeros((len(frame), self.model.text_dim), dtype=np.float32)
-        return numeric, text
+        config = self.record.config
+        return ranker_inputs(
+            frame,
+            config.get("numeric_features", NUMERIC_FEATURES),
+            config.get("product_vocab", []),
+            int(config.get("text_dim", 0)),
+            int(config.get("graph_dim", 0)),
+        )
 
-    def predict(self, numeric: np.ndarray, text: np.ndarray | None) -> np.ndarray:
+    def predict(self, inputs: RankerInputs) -> np.ndarray:
         """``(n, 2)`` probabilities ``[click, purchase]`` for prepared inputs."""
-        if len(numeric) == 0:
+        if len(inputs) == 0:
             return np.zeros((0, 2), dtype=np.float32)
         with torch.inference_mode():
             logits = self.model(
-                torch.as_tensor(numeric),
-                torch.as_tensor(text) if text is not None else None,
+                *(
+                    None if a is None else torch.as_tensor(a)
+                    for a in (
+                        inputs.numeric,
+                        inputs.text,
+                        inputs.graph,
+                        inputs.history,
+                        inputs.candidate,
+                    )
+                )
             )
             out: np.ndarray = torch.sigmoid(logits).numpy()
         return out
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         """``(n, 2)`` probabilities ``[click, purchase]`` for each row of ``frame``."""
-        return self.predict(*self.inputs(frame))
+        return self.predict(self.inputs(frame))

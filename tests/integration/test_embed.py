@@ -55,3 +55,12 @@ def test_embed__minilm_vectors_served_and_searchable(settings: LivecartSettings,
         entity_rows=[{c.PRODUCT_ID: target_id}],
     ).to_dict()
     assert len(online[f.TEXT_EMBEDDING][0]) == 384
+    graph = pq.read_table(settings.feature_table_path(f.FeatureTable.PRODUCT_GRAPH)).to_pandas()
+    assert result.rows[f.FeatureTable.PRODUCT_GRAPH.value] == len(graph) > 0
+    stamps = graph[c.EVENT_TIMESTAMP]
+    assert (stamps == stamps.dt.normalize()).all()  # daily snapshots, stamped at midnight
+    served = store.get_online_features(
+        features=[f"{f.FeatureTable.PRODUCT_GRAPH.value}:{f.GRAPH_VECTOR}"],
+        entity_rows=[{c.PRODUCT_ID: target_id}],
+    ).to_dict()
+    assert len(served[f.GRAPH_VECTOR][0]) == f.GRAPH_DIM

@@ -35,7 +35,7 @@ def test_train__two_cpu_workers__loss_falls_and_model_registered(
     losses = [row["train_loss"] for row in result.history]
     assert len(losses) == 4 and losses[-1] < losses[0], losses
     record, state = registry.load(settings, "product_ranker")
-    assert record.version == 1 and record.metadata["feature_service"] == "product_ranking_v2"
+    assert record.version == 1 and record.metadata["feature_service"] == "product_ranking_v3"
     assert record.metadata["metrics"]["auc_click"] is not None
     assert record.metadata["oracle_auc_purchase"] > 0.5  # the planted truth ranks purchases
     assert state and result.examples_per_s > 0
