@@ -85,9 +85,9 @@ class LivecartSettings(BaseSettings):
         default=500, gt=0, description="Candidates scored per viewer request (after dedup)."
     )
     feature_timeout_ms: float = Field(
-        default=150.0, gt=0, description="Budget of the feature fetch; past it, popularity fallback."
+        default=1000.0, gt=0, description="Budget of the feature fetch; past it, popularity fallback."
     )
-    rank_timeout_ms: float = Field(default=250.0, gt=0, description="Budget of the ranking stage.")
+    rank_timeout_ms: float = Field(default=1000.0, gt=0, description="Budget of the ranking stage.")
     batch_max_size: int = Field(default=8, gt=0, description="Requests ranked together (@serve.batch).")
     batch_wait_ms: float = Field(default=2.0, ge=0, description="Wait to fill a ranking batch.")
     exploration_budget: float = Field(

@@ -78,7 +78,8 @@ class Recommender:
         ranker = self.core.holder.ranker
         if ranker is None:
             raise RuntimeError("no model loaded")
-        return score_frames(ranker, frames)
+        self.stats.rank_batch.observe(len(frames))
+        return await asyncio.to_thread(score_frames, ranker, frames)
 
     async def _viewer(self, request: ViewerRequest) -> ViewerResponse:
         s, pipeline = self.settings, self.core.pipeline

@@ -41,6 +41,12 @@ class ServingMetrics:
             "Seconds from the newest accepted event's timestamp to its features being pushed.",
             registry=self.registry,
         )
+        self.rank_batch = Histogram(
+            "livecart_rank_batch_size",
+            "Requests ranked together by @serve.batch.",
+            buckets=(1, 2, 4, 8, 16, 32),
+            registry=self.registry,
+        )
         self.model_version = Gauge(
             "livecart_model_version", "Ranker version serving.", registry=self.registry
         )
