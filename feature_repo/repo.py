@@ -16,15 +16,22 @@ from feature_repo.definitions.interaction import (
     viewer_streamer_affinity_push,
 )
 from feature_repo.definitions.on_demand import price_vs_viewer_spend
-from feature_repo.definitions.product import product_profile
+from feature_repo.definitions.product import (
+    product_live_stats,
+    product_live_stats_push,
+    product_profile,
+)
 from feature_repo.definitions.room import room_profile
 from feature_repo.definitions.services import (
+    product_live_v1,
     product_ranking_v1,
     product_ranking_v2,
     product_ranking_v3,
+    room_live_v1,
     room_ranking_v1,
     streamer_assist_v1,
     streamer_assist_v2,
+    viewer_context_v1,
 )
 from feature_repo.definitions.viewer import viewer_interest, viewer_profile, viewer_segment
 
@@ -33,6 +40,9 @@ __all__ = [
     "product",
     "product_embedding",
     "product_graph",
+    "product_live_stats",
+    "product_live_stats_push",
+    "product_live_v1",
     "product_profile",
     "product_ranking_v1",
     "product_ranking_v2",
@@ -42,6 +52,7 @@ __all__ = [
     "room_embedding",
     "room_live_stats",
     "room_live_stats_push",
+    "room_live_v1",
     "room_profile",
     "room_ranking_v1",
     "streamer",
@@ -51,6 +62,7 @@ __all__ = [
     "viewer",
     "viewer_behavior",
     "viewer_behavior_push",
+    "viewer_context_v1",
     "viewer_interest",
     "viewer_profile",
     "viewer_segment",

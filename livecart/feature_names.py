@@ -28,6 +28,7 @@ class FeatureTable(StrEnum):
     PRODUCT_GRAPH = "product_graph"
     VIEWER_INTEREST = "viewer_interest"
     STREAMER_COMMENT_SIGNALS = "streamer_comment_signals"
+    PRODUCT_LIVE_STATS = "product_live_stats"
 
 
 # Live comment signals per room and 5-minute bucket (the comment probe; ray_jobs/comment_signals.py).
@@ -119,6 +120,7 @@ CARTS_1440M: Final = "carts_1440m"
 PURCHASES_1440M: Final = "purchases_1440m"
 LAST_ROOMS: Final = "last_rooms"
 LAST_PRODUCTS: Final = "last_products"
+LAST_PURCHASES: Final = "last_purchases"
 
 # viewer_streamer_affinity
 VS_ENTERS: Final = "vs_enters"
@@ -128,6 +130,19 @@ VS_COMMENTS: Final = "vs_comments"
 VS_GIFT_VALUE: Final = "vs_gift_value"
 VS_PURCHASES: Final = "vs_purchases"
 VS_FOLLOWS: Final = "vs_follows"
+
+# product_live_stats: fresh per-product funnel counts over the last LIVE_STATS_MINUTES (exploration)
+LIVE_STATS_MINUTES: Final = 30
+PRODUCT_IMPRESSIONS_30M: Final = "product_impressions_30m"
+PRODUCT_CLICKS_30M: Final = "product_clicks_30m"
+PRODUCT_CARTS_30M: Final = "product_carts_30m"
+PRODUCT_PURCHASES_30M: Final = "product_purchases_30m"
+PRODUCT_LIVE_COUNTS: Final[tuple[str, ...]] = (
+    PRODUCT_IMPRESSIONS_30M,
+    PRODUCT_CLICKS_30M,
+    PRODUCT_CARTS_30M,
+    PRODUCT_PURCHASES_30M,
+)
 
 # on-demand
 PRICE_TO_TYPICAL_SPEND: Final = "price_to_typical_spend"
@@ -146,6 +161,7 @@ ENTITY_KEYS: Final[dict[FeatureTable, tuple[str, ...]]] = {
     FeatureTable.PRODUCT_GRAPH: (c.PRODUCT_ID,),
     FeatureTable.VIEWER_INTEREST: (c.VIEWER_ID,),
     FeatureTable.STREAMER_COMMENT_SIGNALS: (c.STREAMER_ID,),
+    FeatureTable.PRODUCT_LIVE_STATS: (c.PRODUCT_ID,),
 }
 
 # Columns that are rates in [0, 1] and counts/amounts that are >= 0 (checked by validation).
@@ -205,4 +221,5 @@ NON_NEGATIVE_COLUMNS: Final[dict[FeatureTable, tuple[str, ...]]] = {
     FeatureTable.ROOM_COMMENT_SIGNALS: (COMMENTS_SCORED_5M,),
     FeatureTable.STREAMER_COMMENT_SIGNALS: (COMMENTS_SCORED_5M,),
     FeatureTable.PRODUCT_GRAPH: (GRAPH_DEGREE,),
+    FeatureTable.PRODUCT_LIVE_STATS: PRODUCT_LIVE_COUNTS,
 }

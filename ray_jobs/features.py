@@ -31,6 +31,7 @@ from ray_jobs.feature_tables.profiles import (
     viewer_profile_sql,
 )
 from ray_jobs.feature_tables.realtime import (
+    product_live_stats_sql,
     room_live_stats_sql,
     viewer_behavior_sql,
     viewer_streamer_affinity_sql,
@@ -62,6 +63,7 @@ def _queries(con: duckdb.DuckDBPyConnection) -> dict[FeatureTable, Callable[[], 
         FeatureTable.ROOM_LIVE_STATS: room_live_stats_sql,
         FeatureTable.VIEWER_BEHAVIOR: viewer_behavior_sql,
         FeatureTable.VIEWER_STREAMER_AFFINITY: viewer_streamer_affinity_sql,
+        FeatureTable.PRODUCT_LIVE_STATS: product_live_stats_sql,
     }
 
 

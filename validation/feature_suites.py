@@ -44,6 +44,7 @@ from livecart.feature_names import (
     ENTITY_KEYS,
     LAST_ITEMS,
     LAST_PRODUCTS,
+    LAST_PURCHASES,
     LAST_ROOMS,
     NON_NEGATIVE_COLUMNS,
     RATE_COLUMNS,
@@ -81,7 +82,11 @@ PROBABILITY_LISTS: Final[Mapping[FeatureTable, tuple[str, ...]]] = {
 }
 """List columns holding a probability vector: values in [0, 1] summing to 1 (0 without history)."""
 BOUNDED_LISTS: Final[Mapping[FeatureTable, tuple[tuple[str, int], ...]]] = {
-    FeatureTable.VIEWER_BEHAVIOR: ((LAST_ROOMS, LAST_ITEMS), (LAST_PRODUCTS, LAST_ITEMS)),
+    FeatureTable.VIEWER_BEHAVIOR: (
+        (LAST_ROOMS, LAST_ITEMS),
+        (LAST_PRODUCTS, LAST_ITEMS),
+        (LAST_PURCHASES, LAST_ITEMS),
+    ),
 }
 """List columns with a maximum length: (column, longest allowed)."""
 

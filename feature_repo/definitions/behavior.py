@@ -26,6 +26,7 @@ viewer_behavior = FeatureView(
         Field(name=f.PURCHASES_1440M, dtype=Int64),
         Field(name=f.LAST_ROOMS, dtype=Array(String)),
         Field(name=f.LAST_PRODUCTS, dtype=Array(String)),
+        Field(name=f.LAST_PURCHASES, dtype=Array(String)),
     ],
     source=viewer_behavior_push,
     online=True,

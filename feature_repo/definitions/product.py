@@ -1,4 +1,4 @@
-"""Product profile: catalogue attributes, text to encode, CTR, conversion and popularity."""
+"""Product profile (catalogue attributes, text, CTR, conversion, popularity) and fresh live stats."""
 
 from datetime import timedelta
 
@@ -6,7 +6,7 @@ from feast import FeatureView, Field
 from feast.types import Float64, Int64, String
 
 from feature_repo.definitions.entities import product
-from feature_repo.definitions.sources import file_source
+from feature_repo.definitions.sources import file_source, push_source
 from livecart import feature_names as f
 
 product_profile = FeatureView(
@@ -33,4 +33,17 @@ product_profile = FeatureView(
     source=file_source(f.FeatureTable.PRODUCT_PROFILE),
     online=True,
     tags={"domain": "product", "cadence": "daily"},
+)
+
+_live_batch = file_source(f.FeatureTable.PRODUCT_LIVE_STATS)
+product_live_stats_push = push_source(f.FeatureTable.PRODUCT_LIVE_STATS, _live_batch)
+
+product_live_stats = FeatureView(
+    name=f.FeatureTable.PRODUCT_LIVE_STATS.value,
+    entities=[product],
+    ttl=timedelta(hours=1),
+    schema=[Field(name=name, dtype=Int64) for name in f.PRODUCT_LIVE_COUNTS],
+    source=product_live_stats_push,
+    online=True,
+    tags={"domain": "product", "freshness": "push", "use": "exploration"},
 )

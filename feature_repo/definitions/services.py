@@ -11,9 +11,9 @@ from feature_repo.definitions.interaction import (
     viewer_streamer_affinity,
 )
 from feature_repo.definitions.on_demand import price_vs_viewer_spend
-from feature_repo.definitions.product import product_profile
+from feature_repo.definitions.product import product_live_stats, product_profile
 from feature_repo.definitions.room import room_profile
-from feature_repo.definitions.viewer import viewer_interest, viewer_profile
+from feature_repo.definitions.viewer import viewer_interest, viewer_profile, viewer_segment
 
 room_ranking_v1 = FeatureService(
     name="room_ranking_v1",
@@ -66,4 +66,19 @@ streamer_assist_v2 = FeatureService(
     name="streamer_assist_v2",
     features=[product_profile, room_live_stats, room_comment_signals],
     description="v1 plus live comment sentiment and purchase intent (entities: product_id, room_id).",
+)
+viewer_context_v1 = FeatureService(
+    name="viewer_context_v1",
+    features=[viewer_profile, viewer_behavior, viewer_segment],
+    description="Who the viewer is before retrieval: history, segment, top category (entity: viewer_id).",
+)
+product_live_v1 = FeatureService(
+    name="product_live_v1",
+    features=[product_live_stats],
+    description="Fresh funnel counts per product for exploration (entity: product_id).",
+)
+room_live_v1 = FeatureService(
+    name="room_live_v1",
+    features=[room_profile, room_live_stats, room_comment_signals],
+    description="A live room's audience activity and comment signals (entity: room_id).",
 )

@@ -1,4 +1,4 @@
-"""Fast-moving features: viewer behaviour windows, room live stats, viewer x streamer affinity.
+"""Fast-moving features: viewer behaviour windows, room and product live stats, viewer x streamer affinity.
 
 These are the views that serving later keeps fresh with Feast ``push``. Offline, a row is written
 for every moment the state changes, stamped one microsecond after the events it includes.
@@ -49,18 +49,22 @@ def viewer_behavior_sql() -> str:
                {recent("n_buy", 1440, f.PURCHASES_1440M)}
         FROM g
     ), rooms_seen AS ({last_items("enter_room", c.ROOM_ID)}),
-       products_seen AS ({last_items("click", c.PRODUCT_ID)})
+       products_seen AS ({last_items("click", c.PRODUCT_ID)}),
+       products_bought AS ({last_items("purchase", c.PRODUCT_ID)})
     SELECT w.{c.VIEWER_ID}, w.{c.EVENT_TIMESTAMP} + {AFTER} AS {c.EVENT_TIMESTAMP},
            {", ".join(f"w.{n}" for n in f.BEHAVIOR_EVENT_COUNTS)},
            w.{f.CLICKS_30M}, w.{f.CARTS_1440M}, w.{f.PURCHASES_1440M},
            coalesce(r.items, []::VARCHAR[]) AS {f.LAST_ROOMS},
            coalesce(p.items, []::VARCHAR[]) AS {f.LAST_PRODUCTS},
+           coalesce(pb.items, []::VARCHAR[]) AS {f.LAST_PURCHASES},
            now() AS {c.CREATED_TIMESTAMP}
     FROM w
     ASOF LEFT JOIN rooms_seen r
         ON w.{c.VIEWER_ID} = r.{c.VIEWER_ID} AND w.{c.EVENT_TIMESTAMP} >= r.{c.EVENT_TIMESTAMP}
     ASOF LEFT JOIN products_seen p
         ON w.{c.VIEWER_ID} = p.{c.VIEWER_ID} AND w.{c.EVENT_TIMESTAMP} >= p.{c.EVENT_TIMESTAMP}
+    ASOF LEFT JOIN products_bought pb
+        ON w.{c.VIEWER_ID} = pb.{c.VIEWER_ID} AND w.{c.EVENT_TIMESTAMP} >= pb.{c.EVENT_TIMESTAMP}
     """
 
 
@@ -122,4 +126,32 @@ def viewer_streamer_affinity_sql() -> str:
     FROM g
     WINDOW w AS (PARTITION BY {c.VIEWER_ID}, {c.STREAMER_ID} ORDER BY {c.EVENT_TIMESTAMP}
                  ROWS UNBOUNDED PRECEDING)
+    """
+
+
+def product_live_stats_sql() -> str:
+    """Impressions, clicks, carts and purchases of each product over the last 30 minutes."""
+    kinds = ("impression", "click", "add_to_cart", "purchase")
+
+    def window(kind: str) -> str:
+        return f"sum(n_{kind}) OVER w"
+
+    counts = ",\n".join(
+        f"count(*) FILTER (WHERE {c.EVENT_TYPE} = '{kind}') AS n_{kind}" for kind in kinds
+    )
+    sums = ",\n".join(
+        f"({window(kind)})::BIGINT AS {name}"
+        for kind, name in zip(kinds, f.PRODUCT_LIVE_COUNTS, strict=True)
+    )
+    return f"""
+    WITH g AS (
+        SELECT {c.PRODUCT_ID}, {c.EVENT_TIMESTAMP}, {counts}
+        FROM ev WHERE {c.PRODUCT_ID} IS NOT NULL GROUP BY ALL
+    )
+    SELECT {c.PRODUCT_ID}, {c.EVENT_TIMESTAMP} + {AFTER} AS {c.EVENT_TIMESTAMP},
+           {sums},
+           now() AS {c.CREATED_TIMESTAMP}
+    FROM g
+    WINDOW w AS (PARTITION BY {c.PRODUCT_ID} ORDER BY {c.EVENT_TIMESTAMP}
+                 RANGE BETWEEN INTERVAL {f.LIVE_STATS_MINUTES} MINUTE PRECEDING AND CURRENT ROW)
     """
