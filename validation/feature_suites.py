@@ -70,6 +70,7 @@ STAMP_LEAD: Final[Mapping[FeatureTable, timedelta]] = {
     FeatureTable.PRODUCT_PROFILE: timedelta(days=1),
     FeatureTable.ROOM_LIVE_STATS: timedelta(minutes=ROOM_BUCKET_MINUTES),
     FeatureTable.PRODUCT_GRAPH: timedelta(days=1),
+    FeatureTable.VIEWER_SEGMENT: timedelta(days=1),  # stamped like the profiles it clusters
 }
 """How far past its newest event the feature job stamps a row, by design.
 
