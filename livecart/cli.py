@@ -16,6 +16,7 @@ from rich.table import Table as RichTable
 
 from livecart.bench.cli import bench_app
 from livecart.cli_support import console, friendly_errors
+from livecart.replay_cli import replay
 from livecart.serve_cli import model_app, serve
 from livecart.settings import get_settings
 
@@ -29,6 +30,7 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(bench_app, name="bench")
 app.add_typer(model_app, name="model")
 app.command()(serve)
+app.command()(replay)
 
 TRAIN_COLUMNS = (
     "epoch",
@@ -240,7 +242,7 @@ def train(
     ] = True,
     behaviour: Annotated[
         bool, typer.Option(help="The SASRec-style behaviour encoder over the recent products.")
-    ] = True,
+    ] = False,
     limit: Annotated[int | None, typer.Option(help="Use at most this many impressions.")] = None,
     resume_from: Annotated[
         Path | None, typer.Option(help="Checkpoint directory to resume.")

@@ -42,6 +42,7 @@ class TrainConfig(BaseModel):
     epochs: int = Field(default=4, gt=0)
     batch_size: int = Field(default=512, gt=0)
     lr: float = Field(default=2e-3, gt=0)
+    weight_decay: float = Field(default=1e-2, ge=0, description="AdamW decoupled weight decay.")
     hidden: int = Field(default=64, gt=0)
     num_workers: int = Field(default=2, gt=0)
     with_text: bool = Field(
@@ -50,9 +51,14 @@ class TrainConfig(BaseModel):
         "cosine, item text in the behaviour encoder and the graph-smoothed (text) vector.",
     )
     with_behaviour: bool = Field(
-        default=True, description="The SASRec-style behaviour encoder and product id embeddings."
+        default=False,
+        description="The SASRec-style behaviour encoder and product id embeddings (off by "
+        "default: on the small synthetic world it overfits and costs ~0.01 purchase AUC).",
     )
     item_dim: int = Field(default=32, gt=0)
+    vocab_min_count: int = Field(
+        default=2, gt=0, description="Products seen fewer times in training are 'unknown'."
+    )
     valid_fraction: float = Field(default=0.2, gt=0, lt=1)
     purchase_weight: float = Field(default=2.0, ge=0)
     limit: int | None = Field(default=None, description="Use at most this many impressions.")
@@ -87,7 +93,9 @@ def _loop(config: dict[str, Any]) -> None:
     model = FusionRanker.from_config(config["model"])
     model.set_normalisation(train.numeric)
     model.set_item_text(ray.get(config["item_text"]))
-    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"]
+    )
     start = 0
     checkpoint = ray.train.get_checkpoint()
     resume = config.get("resume_from")
@@ -274,5 +282,5 @@ def model_spec(settings: LivecartSettings, train: Any, cfg: TrainConfig) -> dict
         "graph_dim": GRAPH_DIM if has_graph else 0,
         "hidden": cfg.hidden,
         "item_dim": cfg.item_dim,
-        "product_vocab": vocabulary(train) if cfg.with_behaviour else [],
+        "product_vocab": vocabulary(train, cfg.vocab_min_count) if cfg.with_behaviour else [],
     }

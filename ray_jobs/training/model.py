@@ -50,6 +50,8 @@ class FusionRanker(nn.Module):
             BehaviourEncoder(vocab_size, item_dim, LAST_ITEMS, text_dim) if vocab_size else None
         )
         self.graph = nn.Linear(graph_dim, item_dim) if graph_dim and vocab_size else None
+        # Id embeddings memorise a small world quickly: the behaviour parts are dropped out hard.
+        self.behaviour_dropout = nn.Dropout(0.5)
         width = numeric_dim + (text_proj if text_dim else 0) + graph_dim
         if vocab_size:
             width += 3 * item_dim + 2 + (1 if text_dim else 0)
@@ -104,7 +106,8 @@ class FusionRanker(nn.Module):
                 item = item + self.graph(graph)
             dot = (behaviour * item).sum(dim=1, keepdim=True) / self.behaviour.dim**0.5
             seen = (history != 0).any(dim=1, keepdim=True).to(dot.dtype)
-            parts += [behaviour, item, behaviour * item, dot, seen]
+            drop = self.behaviour_dropout
+            parts += [drop(behaviour), drop(item), drop(behaviour * item), dot, seen]
             if self.text_dim and text is not None:
                 interest = self.behaviour.interest(history)
                 parts.append(nn.functional.cosine_similarity(interest, text, dim=1).unsqueeze(1))

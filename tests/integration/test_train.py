@@ -27,7 +27,15 @@ def test_train__two_cpu_workers__loss_falls_and_model_registered(
     validate(settings)
     build_features(settings)
     apply(settings)
-    cfg = TrainConfig(epochs=4, num_workers=2, hidden=16, batch_size=256, with_text=False, lr=5e-3)
+    cfg = TrainConfig(
+        epochs=4,
+        num_workers=2,
+        hidden=16,
+        batch_size=256,
+        with_text=False,
+        with_behaviour=True,  # the causal encoder and the product vocabulary, through Ray Train
+        lr=5e-3,
+    )
     try:
         result = train(settings.model_copy(update={"ray_num_cpus": 2}), cfg)
     finally:
@@ -39,6 +47,7 @@ def test_train__two_cpu_workers__loss_falls_and_model_registered(
     assert record.metadata["metrics"]["auc_click"] is not None
     assert record.metadata["oracle_auc_purchase"] > 0.5  # the planted truth ranks purchases
     assert state and result.examples_per_s > 0
+    assert record.config["product_vocab"] and any(k.startswith("behaviour.") for k in state)
 
     # Resume from the final checkpoint: only the remaining epoch runs, and it continues the curve.
     resumed_cfg = cfg.model_copy(update={"epochs": 5, "resume_from": record.metadata["checkpoint"]})

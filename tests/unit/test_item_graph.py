@@ -10,11 +10,13 @@ from ray_jobs.item_graph import co_interaction, propagate, reduce
 def test_co_interaction__shared_viewers__weighted_edges_without_self_loops() -> None:
     # viewer 0 touched products 0 and 1; viewer 1 touched 1 and 2 (twice on 2); product 3 alone.
     adjacency = co_interaction(
-        np.array([0, 0, 1, 1, 2]), np.array([0, 1, 1, 2, 3]), np.array([1.0, 1.0, 1.0, 2.0, 1.0]), 3, 4
+        np.array([0, 0, 1, 1, 2]),
+        np.array([0, 1, 1, 2, 3]),
+        np.array([1.0, 1.0, 1.0, 2.0, 1.0]),
+        3,
+        4,
     ).toarray()
-    expected = np.array(
-        [[0, 1, 0, 0], [1, 0, 2, 0], [0, 2, 0, 0], [0, 0, 0, 0]], dtype=np.float64
-    )
+    expected = np.array([[0, 1, 0, 0], [1, 0, 2, 0], [0, 2, 0, 0], [0, 0, 0, 0]], dtype=np.float64)
     np.testing.assert_allclose(adjacency, expected)
 
 
