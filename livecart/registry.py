@@ -130,6 +130,11 @@ def promote(settings: LivecartSettings, name: str, version: int) -> int:
     if version not in versions(settings, name):
         raise LivecartError(f"model {name!r} has no version {version}; known: {versions(settings, name)}")
     history = promoted_history(settings, name)
+    if not history:
+        # Nothing promoted yet: what served so far was the latest older version; remember it,
+        # so a rollback returns there.
+        older = [v for v in versions(settings, name) if v < version]
+        history = older[-1:]
     if not history or history[-1] != version:
         _write_history(settings, name, [*history, version])
     return version

@@ -26,6 +26,10 @@ class ModelHolder:
         self._lock = threading.Lock()
         self._ranker: LoadedRanker | None = None
         self._checked = 0.0
+        current = registry.serving_version(settings, name)
+        if current is not None and not registry.promoted_history(settings, name):
+            # Pin what serves now: a newly trained version serves only once promoted.
+            registry.promote(settings, name, current)
         self.load()
 
     @property

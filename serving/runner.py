@@ -42,4 +42,4 @@ def start(settings: LivecartSettings, timeout_s: float = 180.0) -> str:
 
 def stop() -> None:
     """Remove the application and shut Serve down (Ray itself keeps running)."""
-    serve.shutdown()
+    serve.shutdown()  # type: ignore[no-untyped-call]

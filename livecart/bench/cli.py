@@ -51,3 +51,24 @@ def bench_train(
     from livecart.bench.train import run
 
     typer.echo(json.dumps(run(get_settings(), workers or [1, 2], epochs, limit), indent=2))
+
+
+@bench_app.command("serve")
+@friendly_errors
+def bench_serve(
+    duration: Annotated[float, typer.Option(help="Measured seconds per concurrency level.")] = 10.0,
+    levels: Annotated[str, typer.Option(help="Concurrency levels, comma-separated.")] = "1,4,16,64",
+    freshness_samples: Annotated[int, typer.Option(help="Push-to-recommendation probes.")] = 30,
+    json_out: Annotated[bool, typer.Option("--json", help="Print only the JSON object.")] = False,
+) -> None:
+    """livecart over HTTP vs a minimal Serve endpoint: latency, throughput, errors, freshness."""
+    import json
+
+    from livecart.bench.serve import run
+
+    settings = get_settings()
+    parsed = tuple(int(x) for x in levels.split(",") if x.strip())
+    result = run(settings, parsed, duration, freshness_samples=freshness_samples)
+    if not json_out:
+        console.print("[bold]serving benchmark[/] (ratios = livecart / floor throughput)")
+    typer.echo(json.dumps(result, indent=2, sort_keys=True))

@@ -1,0 +1,251 @@
+"""`livecart bench serve`: the serving app over HTTP vs a minimal Serve endpoint, in one run.
+
+Against the world in ``settings.home`` (prepared by ``livecart demo`` or the pipeline commands; the
+issue's reference is the medium world), it deploys the livecart app, makes rooms live with real
+``enter_room`` events until their products give about 500 candidates per request, and sweeps the
+concurrency levels with a closed-loop load generator in a separate process
+(:mod:`livecart.bench.load_client`). Then it measures push-to-recommendation freshness (a purchase
+event accepted -> the product leaves that viewer's recommendations, the "not just purchased" rule
+fed by the pushed ``viewer_behavior`` row), removes the app, deploys :mod:`serving.floor` with the
+same Serve settings and sweeps it the same way. Ratios are livecart / floor.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import httpx
+import numpy as np
+from ray import serve
+from tqdm import tqdm
+
+from livecart import contract as c
+from livecart.errors import LivecartError
+from livecart.settings import LivecartSettings
+
+TARGET_CANDIDATES = 500
+
+
+def _load(
+    url: str, concurrency: int, bodies: list[dict[str, Any]], duration_s: float
+) -> dict[str, Any]:
+    config = {
+        "url": url,
+        "concurrency": concurrency,
+        "bodies": bodies,
+        "duration_s": duration_s,
+        "warmup_s": min(2.0, duration_s / 2),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "livecart.bench.load_client", json.dumps(config)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _world(
+    settings: LivecartSettings, viewers: int
+) -> tuple[list[str], list[tuple[str, str, list[str]]]]:
+    clean = settings.clean_dir
+    con = duckdb.connect()
+    try:
+        known = [
+            r[0]
+            for r in con.execute(
+                f"SELECT {c.VIEWER_ID} FROM read_parquet('{clean}/events/*.parquet') "
+                f"WHERE {c.EVENT_TYPE} = 'click' GROUP BY 1 ORDER BY hash({c.VIEWER_ID}) LIMIT {viewers}"
+            ).fetchall()
+        ]
+        rooms = con.execute(
+            f"SELECT r.{c.ROOM_ID}, r.{c.STREAMER_ID}, list(rp.{c.PRODUCT_ID}) "
+            f"FROM read_parquet('{clean}/rooms.parquet') r "
+            f"JOIN read_parquet('{clean}/room_products.parquet') rp USING ({c.ROOM_ID}) "
+            f"GROUP BY 1, 2 ORDER BY hash(r.{c.ROOM_ID})"
+        ).fetchall()
+    finally:
+        con.close()
+    if not known or not rooms:
+        raise LivecartError(
+            f"no served world in {settings.home}; run `livecart demo` (or generate, validate, "
+            "features, embed, apply, materialize, train) first"
+        )
+    chosen, seen_streamers, products = [], set(), 0
+    for room, streamer, items in rooms:
+        if streamer in seen_streamers:
+            continue
+        chosen.append((str(room), str(streamer), [str(p) for p in items]))
+        seen_streamers.add(streamer)
+        products += len(items)
+        if products >= TARGET_CANDIDATES:
+            break
+    return known, chosen
+
+
+def _event(kind: str, viewer: str, room: str, streamer: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "event_id": f"bench-{uuid.uuid4().hex}",
+        "event_type": kind,
+        "event_timestamp": datetime.now(UTC).isoformat(),
+        "viewer_id": viewer,
+        "room_id": room,
+        "streamer_id": streamer,
+        **extra,
+    }
+
+
+def _freshness(
+    url: str,
+    auth: dict[str, str],
+    viewers: list[str],
+    samples: int,
+    live: dict[str, tuple[str, str]],
+) -> dict[str, Any]:
+    """Seconds from sending a purchase to a recommendation that no longer offers that product."""
+    sent_to_visible, accepted_to_visible, misses = [], [], 0
+    with httpx.Client(timeout=30.0) as client:
+        for viewer in tqdm(viewers[:samples], desc="freshness", leave=False):
+            body = {"viewer_id": viewer, "k": 10, "explore": False}
+            first = client.post(f"{url}/v1/recommend/viewer", json=body).json()
+            if not first["products"]:
+                continue
+            product = first["products"][0]
+            room, streamer = live.get(
+                product["streamer_id"], (product["room_id"], product["streamer_id"])
+            )
+            purchase = _event(
+                "purchase",
+                viewer,
+                room,
+                streamer,
+                product_id=product["product_id"],
+                amount=product["price"],
+            )
+            sent = time.perf_counter()
+            answer = client.post(f"{url}/v1/events", json={"events": [purchase]}, headers=auth)
+            accepted = time.perf_counter()
+            if answer.status_code != 200 or answer.json()["accepted"] != 1:
+                raise LivecartError(f"freshness probe event rejected: {answer.text}")
+            deadline = sent + 5.0
+            while time.perf_counter() < deadline:
+                again = client.post(f"{url}/v1/recommend/viewer", json=body).json()
+                if product["product_id"] not in {p["product_id"] for p in again["products"]}:
+                    now = time.perf_counter()
+                    sent_to_visible.append(now - sent)
+                    accepted_to_visible.append(now - accepted)
+                    break
+            else:
+                misses += 1
+    ms = np.asarray(sent_to_visible) * 1000 if sent_to_visible else np.full(1, np.nan)
+    acc = np.asarray(accepted_to_visible) * 1000 if accepted_to_visible else np.full(1, np.nan)
+    return {
+        "samples": len(sent_to_visible),
+        "not_visible_within_5s": misses,
+        "sent_to_visible_p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "sent_to_visible_p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "accepted_to_visible_p50_ms": round(float(np.percentile(acc, 50)), 2),
+        "accepted_to_visible_p99_ms": round(float(np.percentile(acc, 99)), 2),
+    }
+
+
+def run(
+    settings: LivecartSettings,
+    levels: tuple[int, ...] = (1, 4, 16, 64),
+    duration_s: float = 10.0,
+    viewers: int = 400,
+    freshness_samples: int = 30,
+) -> dict[str, Any]:
+    from serving.floor import build_floor
+    from serving.runner import APP_NAME, start, stop
+
+    known, rooms = _world(settings, viewers)
+    auth = {"authorization": f"Bearer {settings.api_token.get_secret_value()}"}
+    url = start(settings)
+    try:
+        rng = np.random.default_rng(0)
+        entering = [
+            _event("enter_room", str(rng.choice(known)), room, streamer)
+            for room, streamer, _ in rooms
+        ]
+        answer = httpx.post(f"{url}/v1/events", json={"events": entering}, headers=auth, timeout=60)
+        if answer.status_code != 200 or answer.json()["accepted"] != len(entering):
+            raise LivecartError(f"could not make rooms live: {answer.text[:500]}")
+        time.sleep(1.0)
+        bodies = [{"viewer_id": v, "k": 10} for v in known]
+        probe = httpx.post(f"{url}/v1/recommend/viewer", json=bodies[0], timeout=30).json()
+        sizes = [
+            httpx.post(f"{url}/v1/recommend/viewer", json=b, timeout=30).json()["candidates"]
+            for b in bodies[:20]
+        ]
+        livecart = {
+            str(level): _load(f"{url}/v1/recommend/viewer", level, bodies, duration_s)
+            for level in tqdm(levels, desc="livecart sweep")
+        }
+        live = {streamer: (room, streamer) for room, streamer, _ in rooms}
+        freshness = _freshness(url, auth, known[::-1], freshness_samples, live)
+        serve.delete(APP_NAME)
+        serve.run(build_floor(settings), name="floor", route_prefix="/floor", blocking=False)
+        _wait(f"{url}/floor/v1/recommend/viewer")
+        floor = {
+            str(level): _load(f"{url}/floor/v1/recommend/viewer", level, bodies, duration_s)
+            for level in tqdm(levels, desc="floor sweep")
+        }
+    finally:
+        stop()
+    ratios = {
+        level: round(
+            livecart[level]["throughput_rps"] / max(floor[level]["throughput_rps"], 1e-9), 3
+        )
+        for level in livecart
+    }
+    return {
+        "world": {
+            "home": str(settings.home),
+            "viewers_sampled": len(known),
+            "live_rooms": len(rooms),
+        },
+        "candidates_per_request": {
+            "mean": float(np.mean(sizes)),
+            "min": int(min(sizes)),
+            "max": int(max(sizes)),
+        },
+        "model_version": probe.get("model_version"),
+        "duration_s_per_level": duration_s,
+        "livecart": livecart,
+        "floor": floor,
+        "throughput_ratio": ratios,
+        "freshness": freshness,
+        "targets": {
+            "p99_ms_at_1_le_25": livecart[str(levels[0])]["p99_ms"] <= 25.0,
+            "throughput_ratio_ge_0.6_every_level": all(r >= 0.6 for r in ratios.values()),
+            "zero_errors_every_level": all(v["errors"] == 0 for v in livecart.values()),
+            "freshness_p99_le_1s": freshness["sent_to_visible_p99_ms"] <= 1000.0,
+        },
+        "settings": {
+            "replicas": settings.serve_replicas,
+            "replica_cpus": settings.serve_replica_cpus,
+            "batch_max_size": settings.batch_max_size,
+            "batch_wait_ms": settings.batch_wait_ms,
+        },
+    }
+
+
+def _wait(url: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.post(url, json={"viewer_id": "warm", "k": 1}, timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise LivecartError(f"floor endpoint did not come up at {url}")
