@@ -17,7 +17,7 @@ from rich.table import Table as RichTable
 from livecart.bench.cli import bench_app
 from livecart.cli_support import console, friendly_errors
 from livecart.replay_cli import replay
-from livecart.serve_cli import model_app, serve
+from livecart.serve_cli import model_app, refresh, serve
 from livecart.settings import get_settings
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(bench_app, name="bench")
 app.add_typer(model_app, name="model")
 app.command()(serve)
+app.command()(refresh)
 app.command()(replay)
 
 TRAIN_COLUMNS = (
