@@ -61,3 +61,28 @@ def rollback(name: str = registry.DEFAULT_RANKER) -> None:
     """Return to the previously promoted version."""
     version = registry.rollback(get_settings(), name)
     console.print(f"{name}: rolled back to v{version}")
+
+
+@friendly_errors
+def refresh(
+    force: Annotated[bool, typer.Option(help="Retrain even without drift.")] = False,
+    every: Annotated[
+        float, typer.Option(help="Repeat every this many seconds (0: run once).")
+    ] = 0.0,
+    epochs: Annotated[int, typer.Option(help="Training epochs for a candidate.")] = 4,
+) -> None:
+    """Features -> materialize -> retrain on drift -> promote only if better (replicas follow)."""
+    import json
+
+    from ray_jobs.refresh import RefreshConfig
+    from ray_jobs.refresh import run as run_refresh
+    from ray_jobs.train import TrainConfig
+
+    settings = get_settings()
+    cfg = RefreshConfig(force_retrain=force, train=TrainConfig(epochs=epochs))
+    while True:
+        result = run_refresh(settings, cfg)
+        console.print_json(json.dumps(result.summary(), default=str))
+        if every <= 0:
+            return
+        time.sleep(every)

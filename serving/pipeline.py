@@ -18,7 +18,7 @@ from feast import FeatureStore
 
 from livecart import contract as c
 from livecart import feature_names as f
-from livecart.online.frames import ServicePlan, plan_service, read_frame
+from livecart.online.frames import ServicePlan, plan_service, read_frame, to_pandas
 from livecart.settings import LivecartSettings
 from serving.catalog import Catalog
 from serving.explain import drivers, explanation
@@ -90,7 +90,7 @@ class ViewerPipeline:
                 c.PRODUCT_ID: list(products.index),
                 c.STREAMER_ID: [str(s) for s in products[c.STREAMER_ID]],
             }
-            frame = read_frame(self.store, self._plan(ranker.feature_service), entities).to_pandas()
+            frame = to_pandas(read_frame(self.store, self._plan(ranker.feature_service), entities))
         timings["features"] = _ms(began)
         version = ranker.version if ranker is not None else None
         return Prepared(request, context, candidates, frame, live, version, timings)

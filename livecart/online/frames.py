@@ -168,3 +168,38 @@ def nearest(
     hits = search(current, vector.name, list(query), top_k, metric, None)
     key_columns_ = [current.column(k) for k in keys]
     return [(tuple(col[pos].as_py() for col in key_columns_), dist) for pos, dist in hits]
+
+
+def to_pandas(table: pa.Table) -> Any:
+    """``table`` as a pandas DataFrame, with vector columns as rows of one float32 array.
+
+    ``Table.to_pandas`` turns each list cell into its own numpy array via Python objects (about
+    14 ms for 500 rows of 384-wide embeddings); here a fixed-size or variable list column of
+    floats is flattened once and sliced into per-row views.
+    """
+    import pandas as pd
+
+    columns: dict[str, Any] = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        array = column.combine_chunks()
+        kind = array.type
+        if (pa.types.is_fixed_size_list(kind) or pa.types.is_list(kind)) and pa.types.is_floating(
+            kind.value_type
+        ):
+            columns[name] = _vector_rows(array)
+        else:
+            columns[name] = array.to_pandas()
+    return pd.DataFrame(columns)
+
+
+def _vector_rows(array: pa.Array) -> list[np.ndarray | None]:
+    values = array.values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    if pa.types.is_fixed_size_list(array.type):
+        width = array.type.list_size
+        starts = np.arange(len(array)) * width + array.offset * width
+        ends = starts + width
+    else:
+        offsets = array.offsets.to_numpy()  # absolute positions in ``array.values``
+        starts, ends = offsets[:-1], offsets[1:]
+    valid = array.is_valid().to_numpy(zero_copy_only=False)
+    return [values[a:b] if ok else None for a, b, ok in zip(starts, ends, valid, strict=True)]

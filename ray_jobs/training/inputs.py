@@ -170,6 +170,25 @@ def tokens(products: Sequence[object], vocab: dict[str, int]) -> np.ndarray:
     return np.array([vocab.get(str(p), UNKNOWN) for p in products], dtype=np.int64)
 
 
+def numeric_matrix(frame: pd.DataFrame, numeric_features: Sequence[str]) -> np.ndarray:
+    """``(n, len(numeric_features))`` float32: missing or non-numeric values as 0, heavy-tailed
+    columns (:data:`LOG_FEATURES`) as ``log1p`` of their non-negative part. Column by column in
+    numpy: serving builds this for ~500 rows per request."""
+    out = np.zeros((len(frame), len(numeric_features)), dtype=np.float32)
+    for j, name in enumerate(numeric_features):
+        if name not in frame.columns:
+            continue
+        column = frame[name]
+        if column.dtype == object:
+            column = pd.to_numeric(column, errors="coerce")
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+        if name in LOG_FEATURES:
+            values = np.log1p(np.maximum(values, 0.0))
+        out[:, j] = values
+    return out
+
+
 def ranker_inputs(
     frame: pd.DataFrame,
     numeric_features: Sequence[str],
@@ -181,10 +200,7 @@ def ranker_inputs(
     leave those inputs out, as in the ablation)."""
     frame = with_derived(frame)
     n = len(frame)
-    numeric = frame.reindex(columns=list(numeric_features)).apply(pd.to_numeric, errors="coerce")
-    numeric = numeric.fillna(0.0).astype(np.float32)
-    for column in LOG_FEATURES.intersection(numeric_features):
-        numeric[column] = np.log1p(numeric[column].clip(lower=0))
+    numeric = numeric_matrix(frame, numeric_features)
     ids = {p: i + 2 for i, p in enumerate(vocab)}
     history = np.full((n, f.LAST_ITEMS), PAD, dtype=np.int64)
     last = frame[f.LAST_PRODUCTS] if f.LAST_PRODUCTS in frame.columns else [None] * n
@@ -198,5 +214,5 @@ def ranker_inputs(
     if graph_dim:
         graph = vectors(frame.get(f.GRAPH_VECTOR, [None] * n), n, graph_dim)
     return RankerInputs(
-        numeric.to_numpy(), text, graph, history, tokens(list(frame[c.PRODUCT_ID]), ids)
+        numeric, text, graph, history, tokens(list(frame[c.PRODUCT_ID]), ids)
     )

@@ -25,7 +25,11 @@ def test_viewer__known_viewer__ranked_products_with_explanations(
     served_url: str, served_settings: LivecartSettings
 ) -> None:
     viewer = world_ids(served_settings)["viewers"][0]
-    answer = post(served_url, "/v1/recommend/viewer", {"viewer_id": viewer, "k": 5, "filters": {"live_only": False}})
+    answer = post(
+        served_url,
+        "/v1/recommend/viewer",
+        {"viewer_id": viewer, "k": 5, "filters": {"live_only": False}},
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert len(body["products"]) == 5 and body["model_version"] == 1
@@ -37,7 +41,11 @@ def test_viewer__known_viewer__ranked_products_with_explanations(
 
 
 def test_viewer__unknown_viewer__cold_start_not_failure(served_url: str) -> None:
-    answer = post(served_url, "/v1/recommend/viewer", {"viewer_id": "never-seen", "k": 4, "filters": {"live_only": False}})
+    answer = post(
+        served_url,
+        "/v1/recommend/viewer",
+        {"viewer_id": "never-seen", "k": 4, "filters": {"live_only": False}},
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["cold_start"] and len(body["products"]) == 4 and body["model_version"] is None
@@ -53,7 +61,9 @@ def test_viewer__unknown_viewer__cold_start_not_failure(served_url: str) -> None
         ({"viewer_id": "x" * 500}, "viewer_id"),
     ],
 )
-def test_viewer__invalid_request__422_with_message(served_url: str, body: dict[str, Any], needle: str) -> None:
+def test_viewer__invalid_request__422_with_message(
+    served_url: str, body: dict[str, Any], needle: str
+) -> None:
     answer = post(served_url, "/v1/recommend/viewer", body)
     assert answer.status_code == 422 and needle in answer.text
 
@@ -75,13 +85,22 @@ def test_events__mixed_batch__bad_quarantined_good_pushed_and_stored(
         event("mix-3", "click", viewer, room, streamer, product_id=products[0]),
     ]
     bad = [
-        {**event("mix-4", "purchase", viewer, room, streamer, product_id=products[0]), "amount": -5.0},
-        {**event("mix-5", "click", viewer, room, streamer), "event_timestamp": "2026-01-01T00:00:00"},
+        {
+            **event("mix-4", "purchase", viewer, room, streamer, product_id=products[0]),
+            "amount": -5.0,
+        },
+        {
+            **event("mix-5", "click", viewer, room, streamer),
+            "event_timestamp": "2026-01-01T00:00:00",
+        },
         event("mix-6", "click", "no-such-viewer", room, streamer),
         {**event("mix-7", "comment", viewer, room, streamer), "text": "x" * 5000},
         {**event("mix-8", "like", viewer, room, streamer), "watch_seconds": "lots"},
         event("mix-1", "like", viewer, room, streamer),  # duplicate id
-        {**event("mix-9", "click", viewer, room, streamer), "event_timestamp": "2099-01-01T00:00:00+00:00"},
+        {
+            **event("mix-9", "click", viewer, room, streamer),
+            "event_timestamp": "2099-01-01T00:00:00+00:00",
+        },
     ]
     answer = post(served_url, "/v1/events", {"events": good + bad}, headers=AUTH)
     assert answer.status_code == 200, answer.text
@@ -92,7 +111,10 @@ def test_events__mixed_batch__bad_quarantined_good_pushed_and_stored(
     assert "amount" in reasons[3] and "naive" in reasons[4] and "viewer_id" in reasons[5]
     assert "limit" in reasons[6] and "watch_seconds" in reasons[7]
     assert "duplicate" in reasons[8].lower() and "future" in reasons[9].lower()
-    assert set(body["pushed_views"]) >= {f.FeatureTable.VIEWER_BEHAVIOR.value, f.FeatureTable.ROOM_LIVE_STATS.value}
+    assert set(body["pushed_views"]) >= {
+        f.FeatureTable.VIEWER_BEHAVIOR.value,
+        f.FeatureTable.ROOM_LIVE_STATS.value,
+    }
     # Stored offline (nothing lost) and fresh online.
     import pyarrow.parquet as pq
 
@@ -120,7 +142,10 @@ def test_streamer__audience_present__pitches_room_products(
     assert body["audience"]["viewers_present"] == len(viewers)
     assert {s["product_id"] for s in body["suggestions"]} <= set(products)
     assert len(body["suggestions"]) == min(3, len(products))
-    assert body["suggestions"][0]["expected_purchases"] >= body["suggestions"][-1]["expected_purchases"]
+    assert (
+        body["suggestions"][0]["expected_purchases"]
+        >= body["suggestions"][-1]["expected_purchases"]
+    )
     assert post(served_url, "/v1/recommend/streamer", {"room_id": "no-room"}).status_code == 404
 
 
@@ -139,10 +164,20 @@ def test_batching__concurrent_requests__ranked_together(
     viewers = world_ids(served_settings)["viewers"]
     body = lambda v: {"viewer_id": v, "k": 5, "filters": {"live_only": False}}  # noqa: E731
     with cf.ThreadPoolExecutor(16) as pool:
-        answers = list(pool.map(lambda v: post(served_url, "/v1/recommend/viewer", body(v)), viewers * 3))
+        answers = list(
+            pool.map(lambda v: post(served_url, "/v1/recommend/viewer", body(v)), viewers * 3)
+        )
     assert all(a.status_code == 200 for a in answers)
     assert not [a.json()["degraded_reasons"] for a in answers if a.json()["degraded"]]
     metrics = httpx.get(f"{served_url}/metrics").text
-    single = next(line for line in metrics.splitlines() if line.startswith('livecart_rank_batch_size_bucket{le="1.0"}'))
-    total = next(line for line in metrics.splitlines() if line.startswith("livecart_rank_batch_size_count"))
-    assert float(total.split()[-1]) > float(single.split()[-1])  # some batch held more than one request
+    single = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith('livecart_rank_batch_size_bucket{le="1.0"}')
+    )
+    total = next(
+        line for line in metrics.splitlines() if line.startswith("livecart_rank_batch_size_count")
+    )
+    assert float(total.split()[-1]) > float(
+        single.split()[-1]
+    )  # some batch held more than one request

@@ -33,7 +33,11 @@ def test_reload__new_version_under_load__no_request_dropped_then_rollback(
     viewers = world_ids(served_settings)["viewers"]
     record, state = registry.load(served_settings, registry.DEFAULT_RANKER)
     second = registry.save(
-        served_settings, record.name, state, record.config, {**record.metadata, "note": "reload test"}
+        served_settings,
+        record.name,
+        state,
+        record.config,
+        {**record.metadata, "note": "reload test"},
     )
     seen: list[tuple[float, int, int | None]] = []
     stop = threading.Event()
@@ -42,7 +46,11 @@ def test_reload__new_version_under_load__no_request_dropped_then_rollback(
         i = offset
         with httpx.Client(timeout=30) as client:
             while not stop.is_set():
-                body = {"viewer_id": viewers[i % len(viewers)], "k": 5, "filters": {"live_only": False}}
+                body = {
+                    "viewer_id": viewers[i % len(viewers)],
+                    "k": 5,
+                    "filters": {"live_only": False},
+                }
                 answer = client.post(f"{served_url}/v1/recommend/viewer", json=body)
                 version = answer.json().get("model_version") if answer.status_code == 200 else None
                 seen.append((time.monotonic(), answer.status_code, version))
@@ -54,7 +62,10 @@ def test_reload__new_version_under_load__no_request_dropped_then_rollback(
     try:
         time.sleep(1.0)
         answer = httpx.post(
-            f"{served_url}/v1/models/reload", json={"version": second.version}, headers=AUTH, timeout=30
+            f"{served_url}/v1/models/reload",
+            json={"version": second.version},
+            headers=AUTH,
+            timeout=30,
         )
         assert answer.status_code == 200, answer.text
         reloaded_at = time.monotonic()
@@ -72,7 +83,10 @@ def test_reload__new_version_under_load__no_request_dropped_then_rollback(
     after = [v for at, _, v in seen if at > rolled_at + 1.5]
     assert settled and set(settled) == {second.version}
     assert after and set(after) == {record.version}
-    assert httpx.post(f"{served_url}/v1/models/reload", json={"version": 99}, headers=AUTH).status_code == 422
+    assert (
+        httpx.post(f"{served_url}/v1/models/reload", json={"version": 99}, headers=AUTH).status_code
+        == 422
+    )
     assert httpx.post(f"{served_url}/v1/models/reload", json={}).status_code == 401
 
 
@@ -94,8 +108,12 @@ def test_feedback__click_burst_on_category__shifts_next_recommendations(
         streamer = str(row["streamer_id"])
         room = catalog.streamer_rooms[streamer][0]
         for k in range(4):
-            burst.append(event(f"burst-{n}-{k}-i", "impression", viewer, room, streamer, product_id=product))
-            burst.append(event(f"burst-{n}-{k}-c", "click", viewer, room, streamer, product_id=product))
+            burst.append(
+                event(f"burst-{n}-{k}-i", "impression", viewer, room, streamer, product_id=product)
+            )
+            burst.append(
+                event(f"burst-{n}-{k}-c", "click", viewer, room, streamer, product_id=product)
+            )
     answer = httpx.post(f"{served_url}/v1/events", json={"events": burst}, headers=AUTH, timeout=60)
     assert answer.status_code == 200 and answer.json()["accepted"] == len(burst), answer.text
     time.sleep(1.0)
