@@ -18,19 +18,30 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from fastapi import FastAPI, Header, HTTPException, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Header, HTTPException, Query, Response
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
 from livecart import registry
 from livecart.settings import LivecartSettings
+from serving.console import (
+    SUGGESTIONS,
+    VIEWER_PRODUCTS,
+    StreamTiming,
+    console_html,
+    open_streams,
+    room_events,
+    room_snapshot,
+)
 from serving.ingest import EventIngest
 from serving.metrics import ServingMetrics
 from serving.pipeline import Prepared
 from serving.rank import score_frames
 from serving.schemas import (
+    HARD_MAX_K,
+    ID_MAX,
     EventsRequest,
     EventsResponse,
     Health,
@@ -200,6 +211,84 @@ class Recommender:
     async def prometheus(self) -> Response:
         self.stats.model_version.set(self.core.holder.version or 0)
         return Response(self.stats.render(), media_type="text/plain; version=0.0.4")
+
+    # --- the streamer console: a bundled page, one JSON snapshot, and its SSE stream ---
+
+    @api.get("/console", response_class=HTMLResponse, include_in_schema=False)
+    async def console(self) -> HTMLResponse:
+        """The streamer console page (reads room_id, viewer_id and token from its own URL)."""
+        return HTMLResponse(console_html(), headers={"Cache-Control": "no-cache"})
+
+    @api.get("/v1/console/room/{room_id}")
+    async def console_room(
+        self,
+        room_id: str,
+        viewer_id: str | None = Query(default=None, min_length=1, max_length=ID_MAX),
+        k: int = Query(default=SUGGESTIONS, gt=0, le=HARD_MAX_K),
+        token: str | None = Query(default=None),
+        authorization: str | None = Header(default=None),
+    ) -> dict[str, Any]:
+        """What the console shows for a room now, as one JSON object."""
+        self._console_guard(room_id, k, authorization, token)
+        snapshot = await self._console_snapshot(room_id, viewer_id, k)
+        return {**snapshot, "open_streams": open_streams()}
+
+    @api.get("/v1/stream/room/{room_id}")
+    async def stream_room(
+        self,
+        room_id: str,
+        viewer_id: str | None = Query(default=None, min_length=1, max_length=ID_MAX),
+        k: int = Query(default=SUGGESTIONS, gt=0, le=HARD_MAX_K),
+        max_seconds: float = Query(default=StreamTiming.max_s, gt=0, le=StreamTiming.max_s),
+        token: str | None = Query(default=None),
+        authorization: str | None = Header(default=None),
+    ) -> StreamingResponse:
+        """Server-sent events: a ``snapshot`` of the room whenever it changes, and heartbeats.
+
+        Without ``viewer_id`` the sample viewer is the first viewer present when the stream opens.
+        """
+        self._console_guard(room_id, k, authorization, token)
+        if viewer_id is None:
+            raw = await self.ingest.room_snapshot.remote(room_id)
+            viewer_id = next(iter(sorted(raw.get("audience", []))), None)
+        sample = viewer_id
+
+        async def versions() -> tuple[int, int]:
+            room_v, viewer_v = await self.ingest.versions.remote(room_id, sample)
+            return int(room_v), int(viewer_v)
+
+        async def snapshot() -> dict[str, Any]:
+            return await self._console_snapshot(room_id, sample, k)
+
+        body = room_events(versions, snapshot, StreamTiming(max_s=max_seconds))
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+
+    def _console_guard(
+        self, room_id: str, k: int, authorization: str | None, token: str | None
+    ) -> None:
+        self._guard_read(authorization or (f"Bearer {token}" if token else None))
+        self.core.check_k(k)
+        if room_id not in self.core.catalog.rooms.index:
+            raise HTTPException(status_code=404, detail=f"unknown room {room_id!r}")
+
+    async def _console_snapshot(
+        self, room_id: str, viewer_id: str | None, k: int
+    ) -> dict[str, Any]:
+        self.core.holder.poll()
+        raw = await self.ingest.room_snapshot.remote(room_id)
+        request = StreamerRequest(room_id=room_id, k=k)
+        streamer = await asyncio.to_thread(self.core.streamer.suggest, request, raw)
+        viewer = None
+        if viewer_id is not None:
+            asked = ViewerRequest(
+                viewer_id=viewer_id, room_id=room_id, k=VIEWER_PRODUCTS, explore=False
+            )
+            viewer = await self._viewer(asked)
+        live = await self._live_rooms()
+        return room_snapshot(
+            self.core.catalog, room_id, streamer, raw, viewer, live_viewers=live.get(room_id)
+        )
 
     def _guard_read(self, authorization: str | None) -> None:
         if self.settings.protect_reads:

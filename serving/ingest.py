@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 from ray import serve
 
+from livecart import contract as c
 from livecart.feast_ops import feature_store
 from livecart.settings import LivecartSettings
 from serving.events import EventGate
@@ -32,12 +34,22 @@ class EventIngestor:
         self.gate = EventGate(settings)
         self.state = LiveState(settings, self.store)
         self._lock = threading.Lock()  # one batch at a time: duplicates are judged in order
+        # Accepted events per room and per viewer: a cheap "has anything changed" for watchers.
+        self.room_versions: Counter[str] = Counter()
+        self.viewer_versions: Counter[str] = Counter()
 
     def ingest(self, events: list[EventIn]) -> EventsResponse:
         with self._lock:
             admission = self.gate.admit(events)
             began = time.perf_counter()
             pushed = self.state.add(admission.accepted)
+            for counter, column in (
+                (self.room_versions, c.ROOM_ID),
+                (self.viewer_versions, c.VIEWER_ID),
+            ):
+                if column in admission.accepted.column_names:
+                    keys = admission.accepted.column(column).to_pylist()
+                    counter.update(str(k) for k in keys if k)
         return EventsResponse(
             accepted=admission.accepted.num_rows,
             quarantined=admission.quarantined,
@@ -69,6 +81,11 @@ class EventIngest:
 
     def room_snapshot(self, room_id: str) -> dict[str, Any]:
         return self.core.room_snapshot(room_id)
+
+    def versions(self, room_id: str, viewer_id: str | None = None) -> tuple[int, int]:
+        """Accepted events so far for the room and the viewer (cheap; for change polling)."""
+        core = self.core
+        return core.room_versions[room_id], (core.viewer_versions[viewer_id] if viewer_id else 0)
 
     def reload(self) -> None:
         """After a feature refresh: new catalogue ids, re-based lifetime totals."""
