@@ -6,7 +6,8 @@ timestamp, oversized text or bad UTF-8 quarantines that event with its reason. T
 go through :func:`validation.gate.validate_frame`, the same GX suite as batch ingestion (ranges,
 event types, unknown ids, future timestamps, duplicates, also against events accepted earlier).
 Accepted rows are appended to the offline store as their own Parquet part before anything is
-pushed online, so an accepted event is never lost.
+pushed online, so an accepted event is never lost; ids stored within the live horizon are
+remembered at start, so a batch retried across an ingest restart is not stored twice.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 
 from livecart import contract as c
-from livecart.io import table_path, write_parquet_atomic
+from livecart.io import event_parts, table_path, write_parquet_atomic
 from livecart.settings import LivecartSettings
+from serving.live_state import HORIZON_MINUTES, read_recent_events
 from serving.schemas import EventIn, QuarantinedEvent
 from validation.engine import GxEngine
 from validation.gate import ReferenceSets, SeenKeys, load_references, validate_frame
@@ -116,6 +118,19 @@ class EventGate:
         self.engine = GxEngine()
         self.references: ReferenceSets = load_references(settings.clean_dir)
         self.seen = SeenKeys()
+        self._remember_recent()
+
+    def _remember_recent(self) -> None:
+        """Ids already stored within the live horizon count as seen, across a restart too.
+
+        A client whose answer was lost (the replica died after the offline append) retries the
+        batch; its events must come back as duplicates, not be stored a second time.
+        """
+        parts = [str(p) for p in event_parts(self.settings.clean_dir)]
+        if parts:
+            since = datetime.now(UTC) - timedelta(minutes=HORIZON_MINUTES)
+            ids = read_recent_events(parts, since, [c.EVENT_ID]).column(c.EVENT_ID)
+            self.seen.add(ids.to_pylist())
 
     def reload_references(self) -> None:
         """Pick up catalogue rows added since start (new viewers, rooms, products)."""

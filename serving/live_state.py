@@ -15,8 +15,9 @@ writer at a time and these counters need one consistent order of events.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -38,6 +39,8 @@ from ray_jobs.feature_tables.realtime import (
 )
 
 EVENTS = "recent_events"
+HORIZON_MINUTES = 1440
+log = logging.getLogger(__name__)
 _TOTALS = (
     f.VS_ENTERS,
     f.VS_WATCH_MINUTES,
@@ -71,11 +74,46 @@ def push_source_name(table: f.FeatureTable) -> str:
     return f"{table.value}_push"  # as feature_repo.definitions.sources.push_source names it
 
 
+def read_recent_events(
+    parts: Sequence[str], since: datetime, columns: Sequence[str] | None = None
+) -> pa.Table:
+    """Offline events at or after ``since``; an unreadable part is logged by name and skipped.
+
+    One torn or corrupt Parquet part must not keep the ingest replica from starting (and so stop
+    all event intake): its rows cannot be read by anyone, the others still can.
+    """
+    names = list(columns) if columns else list(c.SCHEMAS[c.Table.EVENTS].names)
+    sql = (
+        f"SELECT {', '.join(names)} FROM read_parquet(?, union_by_name = true) "
+        f"WHERE {c.EVENT_TIMESTAMP} >= ?"
+    )
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        try:
+            return con.execute(sql, [list(parts), since]).to_arrow_table()
+        except duckdb.Error:
+            tables = []
+            for part in parts:
+                try:
+                    tables.append(con.execute(sql, [[part], since]).to_arrow_table())
+                except duckdb.Error as exc:
+                    log.error("skipping unreadable offline event part %s: %s", part, exc)
+            if not tables:
+                return c.SCHEMAS[c.Table.EVENTS].empty_table().select(names)
+            return pa.concat_tables(tables, promote_options="default")
+    finally:
+        con.close()
+
+
 class LiveState:
     """Recent events, fresh feature rows and room presence (one instance per ingest replica)."""
 
     def __init__(
-        self, settings: LivecartSettings, store: FeatureStore, horizon_minutes: int = 1440
+        self,
+        settings: LivecartSettings,
+        store: FeatureStore,
+        horizon_minutes: int = HORIZON_MINUTES,
     ) -> None:
         self.settings, self.store = settings, store
         self.horizon = timedelta(minutes=horizon_minutes)
@@ -94,17 +132,19 @@ class LiveState:
         parts = [str(p) for p in event_parts(self.settings.clean_dir)]
         if not parts:
             return
-        since = datetime.now(UTC) - self.horizon
-        self.con.execute(
-            f"INSERT INTO {EVENTS} SELECT * FROM read_parquet(?, union_by_name = true) "
-            f"WHERE {c.EVENT_TIMESTAMP} >= ?",
-            [parts, since],
-        )
+        recent = read_recent_events(parts, datetime.now(UTC) - self.horizon)
+        self.con.register("recent", recent)
+        self.con.execute(f"INSERT INTO {EVENTS} BY NAME SELECT * FROM recent")
+        self.con.unregister("recent")
 
     @property
     def size(self) -> int:
-        row = self.con.execute(f"SELECT count(*) FROM {EVENTS}").fetchone()
-        return int(row[0]) if row else 0
+        # fetchall, not fetchone: DuckDB 2 keeps a result that was not fetched to its end open,
+        # and the connection then refuses the next ``register`` (every ingest failed after a
+        # health check until some other query ran).
+        with self._lock:
+            rows = self.con.execute(f"SELECT count(*) FROM {EVENTS}").fetchall()
+        return int(rows[0][0]) if rows else 0
 
     def add(self, accepted: pa.Table) -> list[str]:
         """Take accepted events in, push the touched keys' fresh rows; the views pushed."""
@@ -115,15 +155,23 @@ class LiveState:
             self.con.execute(f"INSERT INTO {EVENTS} SELECT * FROM batch")
             self._expire()
             pushed = []
-            for view in PUSHED:
-                rows = self._fresh_rows(view)
-                if rows.empty:
-                    continue
-                if view.table is f.FeatureTable.VIEWER_STREAMER_AFFINITY:
-                    rows = self._with_totals(rows)
-                self.store.push(push_source_name(view.table), rows, to=PushMode.ONLINE)
-                pushed.append(view.table.value)
-            self.con.unregister("batch")
+            try:
+                for view in PUSHED:
+                    rows = self._fresh_rows(view)
+                    if rows.empty:
+                        continue
+                    try:
+                        if view.table is f.FeatureTable.VIEWER_STREAMER_AFFINITY:
+                            rows = self._with_totals(rows)
+                        self.store.push(push_source_name(view.table), rows, to=PushMode.ONLINE)
+                    except Exception as exc:
+                        # The events are stored offline already and stay in the recent table:
+                        # the next push touching these keys recomputes them. Not pushed != lost.
+                        log.error("push of %s failed: %s", view.table.value, exc)
+                        continue
+                    pushed.append(view.table.value)
+            finally:
+                self.con.unregister("batch")
             self.last_push_at = datetime.now(UTC)
         return pushed
 

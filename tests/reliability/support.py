@@ -113,15 +113,23 @@ def online_values(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The push-fed counters as Feast serves them now, for these keys."""
     store = FeatureStore(repo_path=str(settings.feature_repo))
-    views = store.get_online_features(
-        features=[f"{f.FeatureTable.VIEWER_BEHAVIOR.value}:{n}" for n in VIEWER_COUNTS],
-        entity_rows=[{c.VIEWER_ID: v} for v in viewers],
-    ).to_df()
-    prods = store.get_online_features(
-        features=[f"{f.FeatureTable.PRODUCT_LIVE_STATS.value}:{n}" for n in PRODUCT_COUNTS],
-        entity_rows=[{c.PRODUCT_ID: p} for p in products],
-    ).to_df()
-    return views.set_index(c.VIEWER_ID), prods.set_index(c.PRODUCT_ID)
+
+    def read(view: f.FeatureTable, names: Sequence[str], key: str, keys: Sequence[str]) -> Any:
+        if not keys:
+            return pd.DataFrame(columns=[key, *names]).set_index(key)
+        return (
+            store.get_online_features(
+                features=[f"{view.value}:{n}" for n in names],
+                entity_rows=[{key: k} for k in keys],
+            )
+            .to_df()
+            .set_index(key)
+        )
+
+    return (
+        read(f.FeatureTable.VIEWER_BEHAVIOR, VIEWER_COUNTS, c.VIEWER_ID, viewers),
+        read(f.FeatureTable.PRODUCT_LIVE_STATS, PRODUCT_COUNTS, c.PRODUCT_ID, products),
+    )
 
 
 def online_mismatches(

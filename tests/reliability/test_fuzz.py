@@ -1,0 +1,356 @@
+"""Property-based fuzzing (hypothesis) of POST /v1/events and the recommend endpoints over HTTP.
+
+Events are drawn valid (known ids, a contract type, an aware timestamp not in the future, sane
+amounts and text) and then, for some, broken by exactly one known mutation, or made a copy of an
+earlier event's id. The oracle is this test's own reading of the contract: the server must never
+answer 5xx, must accept exactly the valid, first-seen events (and store them offline as sent), and
+must quarantine every other one with a reason, accepted + quarantined == sent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from livecart import contract as c
+from tests.reliability.conftest import AUTH, World
+from validation.suites import BROKEN_TEXT_PATTERN
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.reliability]
+
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,  # the same examples on every run: a CI failure reproduces locally
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+REQUIRED = c.REQUIRED_COLUMNS[c.Table.EVENTS]
+BROKEN = re.compile(BROKEN_TEXT_PATTERN)
+MAX_TEXT = 2000  # the world's settings.max_text_chars (default)
+SKEW = 300.0  # settings.max_future_skew_seconds (default)
+
+# Valid text: no surrogates, no replacement character, no control characters but tab and newline.
+TEXT = st.text(
+    alphabet=st.characters(exclude_categories=("Cs", "Cc"), exclude_characters="\ufffd")
+    | st.sampled_from("\t\n"),
+    max_size=40,
+)
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """One event as drawn: its JSON (event_id filled at send time), what must happen, and why."""
+
+    body: dict[str, Any]
+    valid: bool
+    field: str | None = None  # the field a mutation broke (should appear in the reason)
+    copy_of: int | None = None  # index of an earlier event in the batch whose id this reuses
+
+
+def _world_events(world: World) -> st.SearchStrategy[dict[str, Any]]:
+    rooms = world.rooms
+
+    @st.composite
+    def build(draw: st.DrawFn) -> dict[str, Any]:
+        room, streamer, products = draw(st.sampled_from(rooms))
+        kind = draw(st.sampled_from(c.EVENT_TYPES))
+        offset = draw(st.floats(min_value=-1800, max_value=60))
+        zone = draw(st.sampled_from([0, 0, 330, -480]))
+        at = (datetime.now(UTC) + timedelta(seconds=offset)).astimezone(
+            timezone(timedelta(minutes=zone))
+        )
+        event: dict[str, Any] = {
+            c.EVENT_TYPE: kind,
+            c.EVENT_TIMESTAMP: at.isoformat(),
+            c.VIEWER_ID: draw(st.sampled_from(world.viewers)),
+            c.ROOM_ID: room,
+            c.STREAMER_ID: streamer,
+        }
+        if kind in c.PRODUCT_EVENT_TYPES or draw(st.booleans()):
+            event[c.PRODUCT_ID] = draw(st.sampled_from(products))
+        if kind == c.EventType.PURCHASE:
+            event[c.AMOUNT] = draw(st.floats(min_value=0.01, max_value=1e6))
+        elif draw(st.booleans()):
+            event[c.AMOUNT] = draw(st.one_of(st.floats(min_value=0, max_value=1e6), st.none()))
+        if draw(st.booleans()):
+            event[c.WATCH_SECONDS] = draw(st.one_of(st.integers(0, 10**6), st.floats(0, 1e5)))
+        if draw(st.booleans()):
+            event[c.GIFT_VALUE] = draw(st.floats(min_value=0, max_value=1e4))
+        if kind == c.EventType.COMMENT or draw(st.booleans()):
+            event[c.TEXT] = draw(TEXT)
+        return event
+
+    return build()
+
+
+def _mutations(event: dict[str, Any]) -> st.SearchStrategy[tuple[dict[str, Any], str]]:
+    """One rule broken, and the field named by the reason."""
+    now = datetime.now(UTC)
+    unknown = st.text(alphabet="xyz0123456789-", min_size=1, max_size=12).map(lambda s: f"zz-{s}")
+    kind = event[c.EVENT_TYPE]
+
+    def with_(field: str, value: Any) -> tuple[dict[str, Any], str]:
+        return {**event, field: value}, field
+
+    def without(field: str) -> tuple[dict[str, Any], str]:
+        return {k: v for k, v in event.items() if k != field}, field
+
+    options: list[st.SearchStrategy[tuple[dict[str, Any], str]]] = [
+        st.sampled_from([f for f in REQUIRED if f != c.EVENT_ID]).map(without),
+        st.sampled_from([f for f in REQUIRED if f != c.EVENT_ID]).map(lambda f: with_(f, None)),
+        st.tuples(
+            st.sampled_from([c.VIEWER_ID, c.ROOM_ID, c.STREAMER_ID, c.PRODUCT_ID]), unknown
+        ).map(lambda fv: with_(*fv)),
+        st.text(max_size=12)
+        .filter(lambda t: t not in c.EVENT_TYPES)
+        .map(lambda t: with_(c.EVENT_TYPE, t)),
+        st.tuples(
+            st.sampled_from([c.AMOUNT, c.GIFT_VALUE, c.WATCH_SECONDS]),
+            st.floats(max_value=-0.001, min_value=-1e9),
+        ).map(lambda fv: with_(*fv)),
+        st.floats(min_value=SKEW + 120, max_value=3e9).map(
+            lambda s: with_(c.EVENT_TIMESTAMP, _iso(now, s))
+        ),
+        st.sampled_from(
+            [
+                "1999-12-31T23:59:59+00:00",
+                "0001-01-01T00:00:00+00:00",
+                "9999-12-31T23:59:59+00:00",
+                now.replace(tzinfo=None).isoformat(),  # naive
+                "yesterday",
+                "",
+            ]
+        ).map(lambda t: with_(c.EVENT_TIMESTAMP, t)),
+        st.sampled_from([1_700_000_000, 1.5, True, [], {}]).map(
+            lambda v: with_(c.EVENT_TIMESTAMP, v)
+        ),
+        st.integers(MAX_TEXT + 1, MAX_TEXT + 50).map(lambda n: with_(c.TEXT, "a" * n)),
+        st.sampled_from(
+            ["bad\x00byte", "bell\x07", "\ufffd?", "lone \ud800 surrogate", "del\x7f"]
+        ).map(lambda t: with_(c.TEXT, t)),
+        st.tuples(
+            st.sampled_from([c.AMOUNT, c.GIFT_VALUE, c.WATCH_SECONDS]),
+            st.sampled_from(["12", "lots", True, [1], {"v": 1}, math.nan, math.inf]),
+        ).map(lambda fv: with_(*fv)),
+        st.tuples(
+            st.sampled_from([c.VIEWER_ID, c.ROOM_ID, c.STREAMER_ID, c.EVENT_TYPE, c.TEXT]),
+            st.sampled_from([7, 2.5, False, ["a"], {"id": "x"}]),
+        ).map(lambda fv: with_(*fv)),
+        st.sampled_from(["surprise", "session", "x" * 20]).map(lambda k: with_(k, 1)),
+    ]
+    if kind in c.PRODUCT_EVENT_TYPES:
+        options.append(st.just(without(c.PRODUCT_ID)))
+    if kind == c.EventType.PURCHASE:
+        options.append(st.sampled_from([None, 0.0, -1.0]).map(lambda v: with_(c.AMOUNT, v)))
+    return st.one_of(options)
+
+
+def _iso(now: datetime, seconds: float) -> str:
+    try:
+        return (now + timedelta(seconds=seconds)).isoformat()
+    except OverflowError:
+        return "9999-12-31T23:59:59+00:00"
+
+
+def _batches(world: World) -> st.SearchStrategy[list[Drawn]]:
+    @st.composite
+    def build(draw: st.DrawFn) -> list[Drawn]:
+        out: list[Drawn] = []
+        for _ in range(draw(st.integers(1, 12))):
+            event = draw(_world_events(world))
+            roll = draw(st.integers(0, 9))
+            firsts = [i for i, d in enumerate(out) if d.valid and d.copy_of is None]
+            if roll < 5:
+                out.append(Drawn(event, True))
+            elif roll < 9 or not firsts:
+                broken, field = draw(_mutations(event))
+                out.append(Drawn(broken, False, field))
+            else:
+                out.append(Drawn(event, False, c.EVENT_ID, copy_of=draw(st.sampled_from(firsts))))
+        return out
+
+    return build()
+
+
+def _send(world: World, drawn: list[Drawn]) -> tuple[list[dict[str, Any]], httpx.Response]:
+    events: list[dict[str, Any]] = []
+    for d in drawn:
+        eid = events[d.copy_of][c.EVENT_ID] if d.copy_of is not None else f"fz-{uuid.uuid4().hex}"
+        events.append({c.EVENT_ID: eid, **d.body})
+    # NaN as a JSON literal (Python's json reads it back) and lone surrogates as \ud800 escapes.
+    content = json.dumps({"events": events}, allow_nan=True, ensure_ascii=True)
+    answer = httpx.post(
+        f"{world.url}/v1/events",
+        content=content,
+        headers={**AUTH, "content-type": "application/json"},
+        timeout=60.0,
+    )
+    return events, answer
+
+
+def _contract_violations(
+    row: dict[str, Any], known: dict[str, set[str]], at: datetime
+) -> list[str]:
+    """This test's own reading of the contract, applied to a row the server stored."""
+    problems = [f"{k} null" for k in REQUIRED if row.get(k) is None]
+    for column, ids in known.items():
+        if row.get(column) is not None and row[column] not in ids:
+            problems.append(f"{column} unknown")
+    if row[c.EVENT_TYPE] not in c.EVENT_TYPES:
+        problems.append("event_type")
+    ts = row[c.EVENT_TIMESTAMP]
+    if ts.tzinfo is None or ts > at + timedelta(seconds=SKEW) or ts.year < 2000:
+        problems.append("event_timestamp")
+    for column in (c.AMOUNT, c.GIFT_VALUE, c.WATCH_SECONDS):
+        value = row.get(column)
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            problems.append(column)
+    if row[c.EVENT_TYPE] in c.PRODUCT_EVENT_TYPES and row.get(c.PRODUCT_ID) is None:
+        problems.append("product_id")
+    if row[c.EVENT_TYPE] == c.EventType.PURCHASE and not (row.get(c.AMOUNT) or 0) > 0:
+        problems.append("amount on purchase")
+    text = row.get(c.TEXT)
+    if text is not None and (len(text) > MAX_TEXT or BROKEN.search(text)):
+        problems.append("text")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def known_ids(world: World) -> dict[str, set[str]]:
+    clean = world.settings.clean_dir
+    return {
+        c.VIEWER_ID: set(pq.read_table(clean / "viewers.parquet").column(c.VIEWER_ID).to_pylist()),
+        c.ROOM_ID: set(pq.read_table(clean / "rooms.parquet").column(c.ROOM_ID).to_pylist()),
+        c.STREAMER_ID: set(
+            pq.read_table(clean / "streamers.parquet").column(c.STREAMER_ID).to_pylist()
+        ),
+        c.PRODUCT_ID: set(
+            pq.read_table(clean / "products.parquet").column(c.PRODUCT_ID).to_pylist()
+        ),
+    }
+
+
+def test_fuzz_events__never_500_never_accepts_invalid_never_drops_valid(
+    world: World, known_ids: dict[str, set[str]]
+) -> None:
+    @FUZZ
+    @given(drawn=_batches(world))
+    def check(drawn: list[Drawn]) -> None:
+        events, answer = _send(world, drawn)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        reasons = {q["index"]: q["reason"] for q in body["quarantined"]}
+        assert body["accepted"] + len(body["quarantined"]) == len(events)
+        expected_bad = {i for i, d in enumerate(drawn) if not d.valid}
+        assert set(reasons) == expected_bad, (
+            f"quarantined {sorted(reasons)} but invalid {sorted(expected_bad)}: "
+            f"{[(i, events[i], reasons.get(i)) for i in set(reasons) ^ expected_bad]}"
+        )
+        for i in expected_bad:
+            assert reasons[i].strip(), f"event {i} quarantined without a reason"
+            field = drawn[i].field
+            assert field is None or field in reasons[i] or "unknown fields" in reasons[i], (
+                field,
+                reasons[i],
+            )
+        good = [events[i] for i in range(len(events)) if i not in expected_bad]
+        if not good:
+            assert body["offline_part"] is None
+            return
+        stored = pq.read_table(body["offline_part"]).to_pylist()
+        assert [r[c.EVENT_ID] for r in stored] == [e[c.EVENT_ID] for e in good]
+        at = datetime.fromisoformat(body["accepted_at"])
+        for row in stored:
+            assert not _contract_violations(row, known_ids, at), row
+
+    check()
+
+
+VIEWER_BODIES = st.fixed_dictionaries(
+    {},
+    optional={
+        "viewer_id": st.one_of(st.text(max_size=140), st.integers(), st.none()),
+        "room_id": st.one_of(st.none(), st.text(max_size=140)),
+        "k": st.one_of(st.integers(-3, 250), st.floats(allow_nan=False), st.text(max_size=3)),
+        "filters": st.one_of(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "categories": st.one_of(
+                        st.none(),
+                        st.lists(st.sampled_from(c.CATEGORIES) | st.text(max_size=8), max_size=60),
+                    ),
+                    "max_price": st.one_of(
+                        st.none(), st.floats(min_value=-5, max_value=1e5, allow_nan=False)
+                    ),
+                    "live_only": st.booleans(),
+                },
+            ),
+            st.text(max_size=5),
+        ),
+        "explore": st.booleans(),
+        "unexpected": st.integers(),
+    },
+)
+
+
+def test_fuzz_viewer__never_500_and_answers_respect_k_and_filters(world: World) -> None:
+    @FUZZ
+    @given(body=VIEWER_BODIES, known=st.booleans(), room=st.booleans())
+    def check(body: dict[str, Any], known: bool, room: bool) -> None:
+        if known and "viewer_id" in body:
+            body["viewer_id"] = world.viewers[len(str(body["viewer_id"])) % len(world.viewers)]
+        if room and body.get("room_id") is not None:
+            body["room_id"] = world.rooms[len(str(body["room_id"])) % len(world.rooms)][0]
+        answer = httpx.post(f"{world.url}/v1/recommend/viewer", json=body, timeout=60.0)
+        assert answer.status_code in (200, 422), (answer.status_code, answer.text)
+        if answer.status_code == 422:
+            assert answer.json()["detail"]
+            return
+        out = answer.json()
+        k, filters = body.get("k", 10), body.get("filters") or {}
+        ids = [p["product_id"] for p in out["products"]]
+        assert len(ids) <= k and len(set(ids)) == len(ids)
+        assert all(math.isfinite(p["score"]) for p in out["products"])
+        if filters.get("categories"):
+            assert {p["category"] for p in out["products"]} <= set(filters["categories"])
+        if filters.get("max_price") is not None:
+            assert all(p["price"] <= filters["max_price"] for p in out["products"])
+
+    check()
+
+
+STREAMER_BODIES = st.fixed_dictionaries(
+    {},
+    optional={
+        "room_id": st.one_of(st.text(max_size=140), st.integers(), st.none()),
+        "k": st.one_of(st.integers(-3, 250), st.text(max_size=3)),
+        "extra": st.booleans(),
+    },
+)
+
+
+def test_fuzz_streamer__never_500(world: World) -> None:
+    @FUZZ
+    @given(body=STREAMER_BODIES, known=st.booleans())
+    def check(body: dict[str, Any], known: bool) -> None:
+        if known and "room_id" in body:
+            body["room_id"] = world.rooms[len(str(body["room_id"])) % len(world.rooms)][0]
+        answer = httpx.post(f"{world.url}/v1/recommend/streamer", json=body, timeout=60.0)
+        assert answer.status_code in (200, 404, 422), (answer.status_code, answer.text)
+        if answer.status_code == 200:
+            out = answer.json()
+            assert len(out["suggestions"]) <= body.get("k", 5)
+
+    check()
