@@ -1,12 +1,13 @@
 """`livecart demo`: the end-to-end job on embedded defaults (DuckDB files, local Ray).
 
-Stages run in order, each timed and shown; a failure names the stage and the fix. Later issues
-extend the chain (train, evaluate, serve, replay); every stage that exists today runs here.
+Stages run in order, each timed and shown; a failure names the stage and the fix: generate,
+validate (a dirty batch quarantined), features, embed, comments, apply, materialize, train,
+evaluate, serve (Ray Serve over HTTP), a live session replayed through ``/v1/events``, and the
+closing report (terminal, JSON and HTML).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,9 +15,9 @@ from typing import Any, TypeVar
 
 import pyarrow.compute as pc
 from rich.console import Console
-from rich.table import Table as RichTable
 
 from livecart import contract as c
+from livecart.demo_report import print_report, write_report
 from livecart.errors import LivecartError, StageError
 from livecart.io import read_source
 from livecart.settings import LivecartSettings
@@ -35,6 +36,8 @@ FIXES: dict[str, str] = {
     "online read": "rerun `livecart materialize`",
     "train": "rerun `livecart apply`; check `ray status` has free CPUs",
     "evaluate": "run `livecart evaluate --dataset synthetic` to see the error in full",
+    "serve": "check that port LIVECART_SERVE_PORT is free and `ray status` has CPUs",
+    "live session": "start `livecart serve` and look at its log for the failing endpoint",
 }
 
 
@@ -136,6 +139,7 @@ def run(
         return sorted(samples)[len(samples) // 2]
 
     online_ms = _stage(console, "online read", timings, online_read)
+    serving = _serve_and_replay(settings, console, timings)
     report: dict[str, Any] = {
         "home": str(settings.home),
         "scale": scale,
@@ -168,48 +172,27 @@ def run(
             "oracle_auc_purchase": trained.record.metadata.get("oracle_auc_purchase"),
         },
         "evaluation_report": str(settings.reports_dir / "evaluation" / "report.md"),
+        "evaluation_table": evaluation.to_markdown(),
+        "serving": serving,
         "data_docs": str(quality.data_docs_index) if quality.data_docs_index else None,
     }
-    _write_report(settings, report)
-    _print_report(console, report)
+    report["wall_seconds"] = round(time.perf_counter() - started, 1)
+    report["html_report"] = str(write_report(settings, report))
+    print_report(console, report)
     return report
 
 
-def _write_report(settings: LivecartSettings, report: dict[str, Any]) -> None:
-    settings.reports_dir.mkdir(parents=True, exist_ok=True)
-    (settings.reports_dir / "demo_report.json").write_text(
-        json.dumps(report, indent=2, default=str)
-    )
+def _serve_and_replay(
+    settings: LivecartSettings, console: Console, timings: dict[str, float]
+) -> dict[str, Any]:
+    """Start Ray Serve over HTTP, replay a live session through it, stop it."""
+    from serving.live_session import run as live_session
+    from serving.runner import start, stop
 
-
-def _print_report(console: Console, report: dict[str, Any]) -> None:
-    table = RichTable(title="livecart demo: closing report")
-    table.add_column("what")
-    table.add_column("value", overflow="fold")
-    table.add_row("wall time", f"{report['wall_seconds']} s")
-    for stage, seconds in report["stage_seconds"].items():
-        table.add_row(f"  {stage}", f"{seconds} s")
-    quarantined = sum(v["quarantined"] for v in report["data_quality"].values())
-    table.add_row(
-        "rows quarantined", f"{quarantined:,} (injected {report['dirty_rows_injected']:,})"
-    )
-    table.add_row(
-        "feature rows", ", ".join(f"{k}={v:,}" for k, v in report["feature_rows"].items())
-    )
-    suites = report["feature_suites"]
-    table.add_row("feature suites", f"{suites['rules']} rules, {suites['failures']} failed")
-    frame = report["training_frame"]
-    table.add_row("training frame", f"{frame['rows']:,} x {frame['columns']} ({frame['service']})")
-    table.add_row(
-        "online read, 100 viewers (p50)", f"{report['online_read_100_viewers_p50_ms']} ms"
-    )
-    ranker = report["ranker"]
-    table.add_row(
-        "ranker (validation AUC)",
-        f"{ranker['model']}: click {ranker['metrics']['auc_click']:.3f}, purchase "
-        f"{ranker['metrics']['auc_purchase']:.3f} (oracle {ranker['oracle_auc_purchase']:.3f})",
-    )
-    table.add_row("evaluation table", report["evaluation_report"])
-    table.add_row("Data Docs", str(report["data_docs"]))
-    table.add_row("report", f"{report['home']}/reports/demo_report.json")
-    console.print(table)
+    url = _stage(console, "serve", timings, lambda: start(settings))
+    console.print(f"serving at {url} (console: {url}/console)")
+    try:
+        session = _stage(console, "live session", timings, lambda: live_session(settings, url))
+    finally:
+        stop()
+    return {"url": url, "live_session": session}
