@@ -25,10 +25,10 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 from feast import FeatureStore
-from feast.data_source import PushMode
 
 from livecart import contract as c
 from livecart import feature_names as f
+from livecart.errors import LivecartError
 from livecart.io import event_parts
 from livecart.settings import LivecartSettings
 from ray_jobs.feature_tables.realtime import (
@@ -125,6 +125,24 @@ class LiveState:
         )
         self.con.execute(f"CREATE TABLE {EVENTS} ({schema})")
         self._affinity_base: dict[tuple[str, str], dict[str, float]] = {}
+        # What ``FeatureStore.push`` would write to: the views fed by each push source. Pushing
+        # through ``write_to_online_store`` per view is push minus its post-step, which re-reads
+        # every feature service from the registry proto (~125 ms a call) to refresh precomputed
+        # vectors that no livecart service uses.
+        self._push_targets = {
+            view.table: [
+                fv.name
+                for fv in store.list_feature_views(allow_cache=True)
+                if fv.stream_source is not None
+                and fv.stream_source.name == push_source_name(view.table)
+            ]
+            for view in PUSHED
+        }
+        unfed = [t.value for t, names in self._push_targets.items() if not names]
+        if unfed:
+            raise LivecartError(
+                f"no feature view is fed by the push sources of {unfed}; run `livecart apply`"
+            )
         self.last_push_at: datetime | None = None
         self._bootstrap()
 
@@ -163,7 +181,10 @@ class LiveState:
                     try:
                         if view.table is f.FeatureTable.VIEWER_STREAMER_AFFINITY:
                             rows = self._with_totals(rows)
-                        self.store.push(push_source_name(view.table), rows, to=PushMode.ONLINE)
+                        for target in self._push_targets[view.table]:
+                            self.store.write_to_online_store(
+                                target, rows, allow_registry_cache=True
+                            )
                     except Exception as exc:
                         # The events are stored offline already and stay in the recent table:
                         # the next push touching these keys recomputes them. Not pushed != lost.
