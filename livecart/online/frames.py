@@ -63,11 +63,6 @@ class ServicePlan:
 
 def plan_service(store: FeatureStore, service: str | FeatureService) -> ServicePlan:
     """Resolve a feature service into per-view reads (registry lookups happen here, once)."""
-    if store.config.online_store.type != STORE_TYPE:
-        raise LivecartError(
-            f"columnar online reads need the livecart DuckDB online store, not "
-            f"{store.config.online_store.type!r}; use FeatureStore.get_online_features instead"
-        )
     fs = store.get_feature_service(service) if isinstance(service, str) else service
     views: list[_ViewRead] = []
     on_demand: list[tuple[OnDemandFeatureView, tuple[str, ...]]] = []
@@ -101,8 +96,11 @@ def read_frame(
     """The service's features for each entity row, as an Arrow table (entities first).
 
     ``entities`` maps join key -> values (equal lengths). Absent or expired rows give nulls,
-    exactly as Feast's ``get_online_features`` does.
+    exactly as Feast's ``get_online_features`` does. With any other online store (Redis,
+    SQLite, ...) this *is* ``get_online_features`` with the same feature references.
     """
+    if store.config.online_store.type != STORE_TYPE:
+        return _read_through_feast(store, plan, entities)
     lengths = {len(v) for v in entities.values()}
     if len(lengths) > 1:
         raise LivecartError(f"entity columns differ in length: {sorted(lengths)}")
@@ -134,6 +132,22 @@ def read_frame(
     return table
 
 
+def _read_through_feast(
+    store: FeatureStore, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]
+) -> pa.Table:
+    refs = [f"{r.view.name}:{n}" for r in plan.views for n in r.features]
+    refs += [f"{odfv.name}:{n}" for odfv, feats in plan.on_demand for n in feats]
+    keys = list(plan.entity_columns)
+    rows = [
+        dict(zip(keys, values, strict=True))
+        for values in zip(*(entities[k] for k in keys), strict=True)
+    ]
+    if not rows:
+        return pa.table({k: pa.array([], pa.string()) for k in keys})
+    table: pa.Table = store.get_online_features(features=refs, entity_rows=rows).to_arrow()
+    return table
+
+
 def _feature_type(view: FeatureView, name: str) -> pa.DataType:
     for field in view.features:
         if field.name == name:
@@ -153,6 +167,8 @@ def nearest(
     The same search as the store's ``retrieve_online_documents_v2`` (TTL-aware, DuckDB array
     functions), without building protobuf documents; nearest first.
     """
+    if store.config.online_store.type != STORE_TYPE:
+        return []  # vector retrieval is this store's; other stores skip this candidate source
     view = store.get_feature_view(view_name)
     vector = next((f for f in view.features if f.vector_index), None)
     if vector is None:

@@ -1,0 +1,67 @@
+"""Columnar service reads (livecart.online.frames) equal Feast's get_online_features, value for value."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from feast import FeatureService, FeatureStore
+
+from livecart.online.frames import nearest, plan_service, read_frame, to_pandas
+from tests.integration.conftest import NOW, make_repo
+
+pytestmark = pytest.mark.integration
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, list | tuple | np.ndarray) and not isinstance(a, str):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) or isinstance(b, float):
+        return bool(np.isclose(float(a), float(b)))
+    return bool(a == b)
+
+
+def _assert_matches_feast(store: FeatureStore, ids: list[str]) -> None:
+    service = FeatureService(name="items_service", features=[store.get_feature_view("items")])
+    store.apply([service])
+    plan = plan_service(store, "items_service")
+    mine = read_frame(store, plan, {"item_id": ids}).to_pydict()
+    feast = store.get_online_features(
+        features=store.get_feature_service("items_service"),
+        entity_rows=[{"item_id": i} for i in ids],
+    ).to_dict()
+    for name, values in feast.items():
+        assert _same(mine[name], values), name
+    frame = to_pandas(read_frame(store, plan, {"item_id": ids}))
+    assert list(frame["item_id"]) == ids and len(frame.columns) == len(feast)
+
+
+def test_read_frame__duckdb_store__equals_get_online_features(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", n=30)
+    repo.store.materialize(NOW - timedelta(days=2), NOW)
+    _assert_matches_feast(repo.store, ["i3", "i0", "missing", "i29", "i3", "i6"])
+
+
+def test_read_frame__other_online_store__reads_through_feast(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", n=30)
+    yaml = (repo.directory.parent / "feature_store.yaml").read_text()
+    online = yaml[yaml.index("online_store:") : yaml.index("entity_key_serialization_version")]
+    sqlite = f"online_store:\n  type: sqlite\n  path: {tmp_path / 'online.db'}\n"
+    (repo.directory.parent / "feature_store.yaml").write_text(yaml.replace(online, sqlite))
+    store = FeatureStore(repo_path=str(repo.directory.parent))
+    store.apply([store.get_entity("item"), store.get_feature_view("items")])
+    store.materialize(NOW - timedelta(days=2), NOW)
+    _assert_matches_feast(store, ["i1", "missing", "i7"])
+    assert nearest(store, "items", [1.0, 1.0, 0.0, 0.0], 3) == []
+
+
+def test_nearest__duckdb_store__nearest_first(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", n=30)
+    repo.store.materialize(NOW - timedelta(days=2), NOW)
+    hits = nearest(repo.store, "items", [5.0, 1.0, 0.0, 2.0], 3)
+    assert hits[0][0] == ("i5",) and [d for _, d in hits] == sorted(d for _, d in hits)
