@@ -65,6 +65,22 @@ class RefreshResult:
         return {k: v for k, v in self.__dict__.items()}
 
 
+def _rebase_live_counters(settings: LivecartSettings) -> bool:
+    """Ask a running ingest replica on the same Ray cluster to re-read materialized totals."""
+    if not settings.ray_address:
+        return False  # a local Ray of this process cannot see another process's Serve app
+    from ray import serve
+
+    from livecart.ray_runtime import ensure_ray
+
+    try:
+        ensure_ray(settings)
+        serve.get_deployment_handle("EventIngest", app_name="livecart").reload.remote().result()
+    except Exception:
+        return False
+    return True
+
+
 def _newer_share(settings: LivecartSettings, since: datetime) -> float:
     events = table_path(settings.clean_dir, c.Table.EVENTS) / "*.parquet"
     con = duckdb.connect()
@@ -112,6 +128,7 @@ def run(settings: LivecartSettings, cfg: RefreshConfig | None = None) -> Refresh
     began = time.perf_counter()
     materialized = materialize(settings)
     seconds["materialize"] = time.perf_counter() - began
+    _rebase_live_counters(settings)
     version = registry.serving_version(settings, cfg.name)
     if version is not None and not registry.promoted_history(settings, cfg.name):
         registry.promote(settings, cfg.name, version)  # pin it: the candidate must earn its place
