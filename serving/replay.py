@@ -38,7 +38,7 @@ from livecart.settings import LivecartSettings
 from serving.catalog import Catalog, load_catalog
 from serving.ingest import EventIngestor
 from serving.live_state import LiveState
-from serving.pipeline import Prepared, ViewerPipeline
+from serving.pipeline import ViewerPipeline
 from serving.rank import ModelHolder, score_frames
 from serving.replay_sim import (
     ARMS,
@@ -115,12 +115,6 @@ class _ReplayPipeline(ViewerPipeline):
         return [(Driver.EXPLORATION if i in explored else Driver.POPULARITY, 0.0) for i in chosen]
 
 
-def _rankable(prepared: Prepared) -> bool:
-    """The condition under which serving ranks a request with the model (else fallback order)."""
-    known = prepared.context is not None and prepared.context.known
-    return known and not prepared.frame.empty
-
-
 class _ArmRunner:
     """One arm's serving objects in its own home: online store, model, pipeline, live state."""
 
@@ -139,6 +133,13 @@ class _ArmRunner:
         self.parts = 0
         self.sent = self.accepted = self.quarantined = 0
 
+    def begin(self, session: Session) -> None:
+        """Push the session's start (room entries) through the ingestor, outside the tallies."""
+        self.ingest(setup_events(session))
+        if self.quarantined:
+            raise LivecartError(f"the gate quarantined {self.quarantined} session-start events")
+        self.sent = self.accepted = self.parts = 0
+
     def ingest(self, events: list[EventIn]) -> None:
         """Through the real gate and push, in batches no larger than the API admits."""
         assert self.ingestor is not None
@@ -156,7 +157,9 @@ class _ArmRunner:
         """As a Serve replica does: prepare each request, rank them in batches of
         ``batch_max_size`` (one forward pass each, like ``@serve.batch``), finish each in order."""
         prepared = [self.pipeline.prepare(r, live) for r in requests]
-        ranked = [i for i, p in enumerate(prepared) if _rankable(p)]
+        ranked = [  # what serving ranks with the model (known viewer, candidates found)
+            i for i, p in enumerate(prepared) if p.context and p.context.known and not p.frame.empty
+        ]
         scores: dict[int, np.ndarray] = {}
         size = self.settings.batch_max_size
         for lo in range(0, len(ranked), size):
@@ -257,11 +260,8 @@ def _run_seed(
     }
     copy_home(settings.home, homes["feedback"])
     feedback = _ArmRunner("feedback", arm_settings["feedback"], catalog, seed)
-    feedback.ingest(setup_events(session))  # the live session begins (both arms share this)
-    if feedback.quarantined:
-        raise LivecartError(f"the gate quarantined {feedback.quarantined} session-start events")
-    feedback.sent = feedback.accepted = feedback.parts = 0
-    copy_home(homes["feedback"], homes["frozen"])
+    feedback.begin(session)
+    copy_home(homes["feedback"], homes["frozen"])  # after the start: both arms begin alike
     frozen = _ArmRunner("frozen", arm_settings["frozen"], catalog, seed)
     runs = []
     for runner in (feedback, frozen):
@@ -279,7 +279,7 @@ def run(settings: LivecartSettings, config: ReplayConfig | None = None) -> Repla
     catalog = load_catalog(settings)
     oracle = load_oracle(settings, catalog)
     population = engaged_viewers(settings, oracle)
-    work = config.work_dir or Path(tempfile.mkdtemp(prefix="livecart-replay-"))
+    work = (config.work_dir or Path(tempfile.mkdtemp(prefix="livecart-replay-"))).resolve()
     runs: list[ArmRun] = []
     try:
         for seed in range(config.first_seed, config.first_seed + config.seeds):
@@ -295,12 +295,6 @@ def run(settings: LivecartSettings, config: ReplayConfig | None = None) -> Repla
             os.environ["LIVECART_HOME"] = previous_home
         if config.work_dir is None and not config.keep_homes:
             shutil.rmtree(work, ignore_errors=True)
-    final: dict[tuple[str, str], np.ndarray] = {
-        (arm, metric): np.array([getattr(r, metric)[-1] for r in runs if r.arm == arm], float)
-        for arm in ARMS
-        for metric in ("clicks", "gmv")
-    }
-    summary, lift, wins = summarize(final)
     budget, strength = exploration(settings, config)
     directory = settings.reports_dir / "replay"
     curves: dict[str, dict[str, np.ndarray]] = {
@@ -310,6 +304,9 @@ def run(settings: LivecartSettings, config: ReplayConfig | None = None) -> Repla
         }
         for arm in ARMS
     }
+    summary, lift, wins = summarize(
+        {(arm, m): values[:, -1] for arm, by in curves.items() for m, values in by.items()}
+    )
     title = (
         f"replay: {config.viewers} viewers, {config.rooms} rooms, k={config.k}, "
         f"{config.seeds} seeds; lift clicks {lift['clicks']:+.1%}, GMV {lift['gmv']:+.1%}"

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from typer.testing import CliRunner
 
 from livecart import contract as c
 from livecart import feature_names as f
+from livecart.cli import app
 from livecart.feast_ops import feature_store
-from livecart.settings import LivecartSettings
+from livecart.settings import LivecartSettings, get_settings
 from serving.replay import ReplayConfig, ReplayResult, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -93,7 +95,9 @@ def test_replay__feedback_arm__events_stored_offline_and_counters_online(
         # The online counter of the most shown product equals its impressions in the offline
         # store over the 30 minutes before its last event: pushed, not just appended.
         shown = [e for e in session if e[1] == c.EventType.IMPRESSION.value]
-        product = max(sorted({str(e[2]) for e in shown}), key=lambda p: sum(e[2] == p for e in shown))
+        product = max(
+            sorted({str(e[2]) for e in shown}), key=lambda p: sum(e[2] == p for e in shown)
+        )
         last = max(e[3] for e in events if e[2] == product)
         window = last - timedelta(minutes=30)
         expected = sum(e[1] == "impression" and e[2] == product and e[3] >= window for e in events)
@@ -130,3 +134,26 @@ def test_replay__same_seed__same_curves(
             before.gmv,
         )
         assert r.events_accepted == before.events_accepted
+
+
+def test_replay__cli_json__prints_the_result(
+    served_settings: LivecartSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIVECART_HOME", str(served_settings.home))
+    monkeypatch.setenv("LIVECART_EMBEDDING_DIM", str(served_settings.embedding_dim))
+    get_settings.cache_clear()
+    args = ["replay", "--seeds", "1", "--steps", "2", "--viewers", "4", "--rooms", "2", "--json"]
+    try:
+        result = CliRunner().invoke(app, args)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert [r["arm"] for r in body["runs"]] == ["feedback", "frozen"]
+    assert len(body["runs"][0]["clicks"]) == 2 and Path(body["plot"]).exists()
+
+
+def test_replay__cli_without_world__one_clear_message(settings: LivecartSettings) -> None:
+    result = CliRunner().invoke(app, ["replay", "--seeds", "1"])
+    assert result.exit_code == 2
+    assert "livecart generate" in result.output and "Traceback" not in result.output
