@@ -32,7 +32,7 @@ class Catalog:
     room_products: dict[str, list[str]]
     streamer_products: dict[str, list[str]]
     streamer_rooms: dict[str, list[str]]
-    popular: list[str]  # product ids, most popular first
+    popular: list[str]  # every product id, most popular first
     popular_by_category: dict[str, list[str]]
     neighbours: dict[str, list[str]]  # item-CF
     follows: dict[str, list[str]]  # viewer -> streamers followed
@@ -90,7 +90,7 @@ def load_catalog(settings: LivecartSettings) -> Catalog:
         room_products=dict(room_products),
         streamer_products=dict(streamer_products),
         streamer_rooms=dict(streamer_rooms),
-        popular=[str(p) for p in popular[:POPULAR]],
+        popular=[str(p) for p in popular],
         popular_by_category={k: v[:POPULAR] for k, v in by_category.items()},
         neighbours=neighbours,
         follows=follows,

@@ -106,7 +106,15 @@ class ViewerPipeline:
             for p in catalog.popular
             if not (request.filters.live_only and live_streamers)
             or str(catalog.products.at[p, c.STREAMER_ID]) in live_streamers
-        ][: self.settings.candidates_per_request]
+        ]
+        filters = request.filters
+        if filters.categories:
+            wanted = set(filters.categories)
+            products = [p for p in products if catalog.products.at[p, c.CATEGORY] in wanted]
+        if filters.max_price is not None:
+            prices = catalog.products[c.PRICE].to_dict()
+            products = [p for p in products if float(prices[p]) <= filters.max_price]
+        products = products[: self.settings.candidates_per_request]
         candidates = Candidates(products, {p: [Source.POPULAR.value] for p in products})
         version = self.holder.version
         return Prepared(request, None, candidates, pd.DataFrame(), live, version, degraded=[reason])

@@ -18,6 +18,7 @@ from livecart import contract as c
 from livecart import feature_names as f
 from livecart.online.frames import plan_service, read_frame
 from livecart.settings import LivecartSettings
+from ray_jobs.training.scoring import LoadedRanker
 from serving.catalog import Catalog
 from serving.rank import ModelHolder
 from serving.retrieve import VIEWER_CONTEXT_SERVICE
@@ -50,30 +51,24 @@ class StreamerAssist:
         stock = self.catalog.products.loc[products, c.STOCK].fillna(1) if products else None
         products = [p for p in products if stock is None or stock[p] > 0]
         audience: list[str] = list(snapshot.get("audience", []))[:MAX_AUDIENCE]
-        room_row = read_frame(self.store, self.room_plan, {c.ROOM_ID: [room]}).to_pylist()[0]
-        summary = self._audience(audience, snapshot, room_row)
         degraded: list[str] = []
+        try:
+            room_row = read_frame(self.store, self.room_plan, {c.ROOM_ID: [room]}).to_pylist()[0]
+            summary = self._audience(audience, snapshot, room_row)
+        except Exception as exc:  # the online store is unreadable: pitch by popularity
+            degraded.append(f"feature store unavailable ({type(exc).__name__})")
+            summary = self._audience([], snapshot, {})
+            summary.viewers_present = len(audience)
         ranker = self.holder.ranker
-        if ranker is None or not audience or not products:
-            degraded.append("no model" if ranker is None else "no audience in the room yet")
-            scores = np.array([self.catalog.popularity.get(p, 0.0) for p in products]) * 0.01
-            expected = np.zeros(len(products))
-        else:
-            viewers = [v for v in audience for _ in products]
-            items = products * len(audience)
-            frame = read_frame(
-                self.store,
-                plan_service(self.store, ranker.feature_service),
-                {
-                    c.VIEWER_ID: viewers,
-                    c.PRODUCT_ID: items,
-                    c.STREAMER_ID: [streamer] * len(items),
-                },
-            ).to_pandas()
-            p_buy = ranker.score(frame)[:, 1].reshape(len(audience), len(products))
-            expected = p_buy.sum(axis=0)
-            intent = summary.purchase_intent or 0.0
-            scores = expected / len(audience) * (1.0 + intent)
+        expected = np.zeros(len(products))
+        scores = np.array([self.catalog.popularity.get(p, 0.0) for p in products]) * 0.01
+        if ranker is None:
+            degraded.append("no model")
+        elif audience and products and not degraded:
+            try:
+                scores, expected = self._expected(ranker, streamer, products, audience, summary)
+            except Exception as exc:  # store failed mid-request: keep the popularity order
+                degraded.append(f"feature store unavailable ({type(exc).__name__})")
         order = np.argsort(-scores, kind="stable")[: request.k]
         top = summary.top_categories
         suggestions = []
@@ -84,8 +79,10 @@ class StreamerAssist:
             share = top.get(category, 0.0)
             why = (
                 f"{expected[i]:.1f} expected purchases among {len(audience)} viewers present"
-                if audience
+                if audience and not degraded
                 else "popular product while the audience gathers"
+                if not degraded
+                else "popular product (live features unavailable)"
             )
             if share:
                 why += f"; {share:.0%} of the audience's interest is {category}"
@@ -109,6 +106,27 @@ class StreamerAssist:
             degraded=bool(degraded),
             degraded_reasons=degraded,
         )
+
+    def _expected(
+        self,
+        ranker: LoadedRanker,
+        streamer: str,
+        products: list[str],
+        audience: list[str],
+        summary: AudienceSummary,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(pitch score, expected purchases) per product over the viewers present."""
+        viewers = [v for v in audience for _ in products]
+        items = products * len(audience)
+        frame = read_frame(
+            self.store,
+            plan_service(self.store, ranker.feature_service),
+            {c.VIEWER_ID: viewers, c.PRODUCT_ID: items, c.STREAMER_ID: [streamer] * len(items)},
+        ).to_pandas()
+        p_buy = ranker.score(frame)[:, 1].reshape(len(audience), len(products))
+        expected = p_buy.sum(axis=0)
+        intent = summary.purchase_intent or 0.0
+        return expected / len(audience) * (1.0 + intent), expected
 
     def _audience(
         self, audience: list[str], snapshot: dict[str, Any], room_row: dict[str, Any]

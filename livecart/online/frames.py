@@ -109,6 +109,12 @@ def read_frame(
     if missing:
         raise LivecartError(f"feature service {plan.name!r} needs entity columns {missing}")
     cache = read_cache(store.config)
+    if plan.views and not cache.manifest().views:
+        # A store with no tables at all is gone (or never materialized): say so instead of
+        # answering "no features" for everyone, which callers would mistake for new entities.
+        raise LivecartError(
+            f"the online store at {cache.directory} has no tables; run `livecart materialize`"
+        )
     columns: dict[str, pa.Array] = {k: pa.array(list(entities[k])) for k in plan.entity_columns}
     for read in plan.views:
         state = cache.view(table_name(store.config, read.view), read.join_keys)

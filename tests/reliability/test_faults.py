@@ -216,12 +216,6 @@ def test_online_store_unreadable__popularity_fallback_degraded_then_normal(world
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="POST /v1/recommend/streamer has no fallback (serving/app.py, serving/streamer.py): "
-    "with the online store unreadable it answers 500 instead of a degraded pitch list",
-)
 def test_online_store_unreadable__streamer_assist_degrades_not_500(world: World) -> None:
     with unreadable_manifest(world.settings):
         answer = httpx.post(
@@ -252,13 +246,6 @@ def test_online_store_unreadable__events_still_stored_offline_and_pushed_after(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="livecart/online/cache.py reads a missing store directory (or MANIFEST.json) as an "
-    "empty store: every viewer silently becomes a cold start and /readyz stays ready, instead "
-    "of the popularity fallback with degraded=true",
-)
 def test_online_store_directory_gone__degraded_not_silent_cold_start(world: World) -> None:
     store = _store_dir(world.settings)
     away = store.with_name("online.away")
@@ -271,12 +258,6 @@ def test_online_store_directory_gone__degraded_not_silent_cold_start(world: Worl
         _wait_for(lambda: _recovered(world), what="recommendations back to normal")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="serving/pipeline.py ViewerPipeline.popular (the degraded fallback) ignores the "
-    "request's categories and max_price filters, which the normal path applies",
-)
 def test_online_store_unreadable__fallback_still_applies_price_filter(world: World) -> None:
     with unreadable_manifest(world.settings):
         body = _viewer(world, filters={"live_only": False, "max_price": 1.0}).json()
