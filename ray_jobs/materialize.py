@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import ray
+import ray.exceptions
 from feast import FeatureStore, FeatureView
 from feast.infra.offline_stores.file_source import FileSource
 from tqdm import tqdm
@@ -93,19 +95,29 @@ def run(
     began = time.perf_counter()
     results: dict[str, pa.Table] = {}
     bar = tqdm(total=len(views), desc="materializing views", unit="view", leave=False)
-    if use_ray:
-        ensure_ray(settings)
-        task = ray.remote(num_cpus=0.5)(latest_rows)
-        pending = {task.remote(*_task_args(v, starts[v.name], end)): v.name for v in views}
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            results[pending.pop(done[0])] = ray.get(done[0])
-            bar.update(1)
-    else:
-        for v in views:
-            results[v.name] = latest_rows(*_task_args(v, starts[v.name], end))
-            bar.update(1)
-    bar.close()
+    try:
+        if use_ray:
+            ensure_ray(settings)
+            task = ray.remote(num_cpus=0.5)(latest_rows)
+            pending = {task.remote(*_task_args(v, starts[v.name], end)): v.name for v in views}
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                results[pending.pop(done[0])] = ray.get(done[0])
+                bar.update(1)
+        else:
+            for v in views:
+                results[v.name] = latest_rows(*_task_args(v, starts[v.name], end))
+                bar.update(1)
+    except (duckdb.Error, ray.exceptions.RayTaskError) as error:
+        # A source that cannot be read (truncated or corrupt Parquet): name it, change nothing.
+        cause = getattr(error, "cause", None) or error
+        raise StageError(
+            "materialize",
+            f"could not read an offline source: {type(cause).__name__}: {str(cause).splitlines()[0]}",
+            "rerun `livecart features` (and `livecart embed`) to rewrite the feature tables",
+        ) from error
+    finally:
+        bar.close()
     by_name = {v.name: v for v in views}
     version = write_arrow(store.config, [(by_name[n], rows) for n, rows in results.items()])
     for v in views:  # recorded only after the commit: a crash before here means "redo"
