@@ -14,7 +14,9 @@ live session runs twice, each arm in its own copy of the home so neither sees th
 The session's start (viewers entering the live rooms, through the real ingestor) is pushed once and
 the home copied afterwards, so both arms start from the same state. Events carry a simulated clock
 ending before "now" (``start + (step + 1) * step_seconds``): windows over event time then give the
-same features on every run, so a seed reproduces its curves.
+same features on every run, so a seed reproduces its curves (within one process; across processes
+fix ``PYTHONHASHSEED`` too: retrieval orders live rooms with equal product counts in set order,
+and the Thompson draws follow the candidate order).
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from pydantic import BaseModel
 from tqdm import tqdm
@@ -38,8 +39,8 @@ from livecart.settings import LivecartSettings
 from serving.catalog import Catalog, load_catalog
 from serving.ingest import EventIngestor
 from serving.live_state import LiveState
-from serving.pipeline import ViewerPipeline
-from serving.rank import ModelHolder, score_frames
+from serving.pipeline import Prepared, ViewerPipeline
+from serving.rank import ModelHolder, score_inputs
 from serving.replay_sim import (
     ARMS,
     Arm,
@@ -110,7 +111,7 @@ class _ReplayPipeline(ViewerPipeline):
     request and never change what is shown (``_drivers`` runs after the order is chosen)."""
 
     def _drivers(
-        self, frame: pd.DataFrame, chosen: list[int], blended: np.ndarray, explored: set[int]
+        self, prepared: Prepared, chosen: list[int], blended: np.ndarray, explored: set[int]
     ) -> list[tuple[Driver, float]]:
         return [(Driver.EXPLORATION if i in explored else Driver.POPULARITY, 0.0) for i in chosen]
 
@@ -157,15 +158,19 @@ class _ArmRunner:
         """As a Serve replica does: prepare each request, rank them in batches of
         ``batch_max_size`` (one forward pass each, like ``@serve.batch``), finish each in order."""
         prepared = [self.pipeline.prepare(r, live) for r in requests]
-        ranked = [  # what serving ranks with the model (known viewer, candidates found)
-            i for i, p in enumerate(prepared) if p.context and p.context.known and not p.frame.empty
-        ]
+        ranked = [i for i, p in enumerate(prepared) if p.rankable]  # as serving ranks them
         scores: dict[int, np.ndarray] = {}
         size = self.settings.batch_max_size
         for lo in range(0, len(ranked), size):
             batch = ranked[lo : lo + size]
-            frames = [prepared[i].frame for i in batch]
-            scores.update(zip(batch, score_frames(self.ranker, frames), strict=True))
+            parts = [prepared[i].inputs for i in batch]
+            scores.update(
+                zip(
+                    batch,
+                    score_inputs(self.ranker, [p for p in parts if p is not None]),
+                    strict=True,
+                )
+            )
         return [self.pipeline.finish(p, scores.get(i)) for i, p in enumerate(prepared)]
 
     def live(self, session: Session) -> dict[str, int]:

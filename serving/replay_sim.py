@@ -1,4 +1,5 @@
-"""The simulated side of the replay: the planted oracle, the live session, viewer responses, plot.
+"""The simulated side of the replay: its config, the planted oracle, the live session, viewer
+responses, and the summary and plot of the curves.
 
 The synthetic world keeps its ground truth (viewer tastes and price sensitivity, product quality,
 favourite streamers) under ``settings.truth_dir``; :class:`Oracle` applies the world's own funnel
@@ -7,6 +8,12 @@ viewers answer recommendations the way the world's viewers answered the feed tha
 training data. Randomness is drawn per (seed, step, viewer) from a fixed stream indexed by product,
 so both arms face the same coin for the same offer (common random numbers: the arms differ by what
 they show, not by luck).
+
+Session rules on top of the oracle, the same in both arms: slot ``i`` of a list is examined with
+probability ``position_decay ** i`` (impressions are logged for every slot, as a client would),
+a product the viewer bought earlier in the session is not clicked or bought again, and an optional
+``fatigue`` lowers the click probability of a product each time it is shown again (off by
+default: the oracle as planted).
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ ARMS: tuple[Arm, ...] = ("feedback", "frozen")
 
 
 class ReplayConfig(BaseModel):
-    """The simulated session; defaults run in about a minute on the small world, 2 cores."""
+    """The simulated session; the defaults take about 70 s of CPU on the small world."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
