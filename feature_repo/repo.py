@@ -9,9 +9,11 @@ from feature_repo.definitions.embeddings import product_embedding, product_graph
 from feature_repo.definitions.entities import product, room, streamer, viewer
 from feature_repo.definitions.interaction import (
     room_comment_signals,
+    room_comment_signals_push,
     room_live_stats,
     room_live_stats_push,
     streamer_comment_signals,
+    streamer_comment_signals_push,
     viewer_streamer_affinity,
     viewer_streamer_affinity_push,
 )
@@ -49,6 +51,7 @@ __all__ = [
     "product_ranking_v3",
     "room",
     "room_comment_signals",
+    "room_comment_signals_push",
     "room_embedding",
     "room_live_stats",
     "room_live_stats_push",
@@ -59,6 +62,7 @@ __all__ = [
     "streamer_assist_v1",
     "streamer_assist_v2",
     "streamer_comment_signals",
+    "streamer_comment_signals_push",
     "viewer",
     "viewer_behavior",
     "viewer_behavior_push",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -68,11 +69,10 @@ def ensure_signals_table(settings: LivecartSettings) -> None:
         _write(STREAMER_SCHEMA.empty_table(), streamer_signals_path(settings), STREAMER_SCHEMA)
 
 
-def _aggregate(con: duckdb.DuckDBPyConnection, key: str) -> pa.Table:
-    """Per ``key`` and 5-minute bucket, stamped at the bucket end."""
+def aggregate_sql(key: str) -> str:
+    """Per ``key`` and 5-minute bucket of the ``scored`` comments, stamped at the bucket end."""
     bucket = f"time_bucket(INTERVAL {f.ROOM_BUCKET_MINUTES} MINUTE, {c.EVENT_TIMESTAMP})"
-    table: pa.Table = con.sql(
-        f"""
+    return f"""
         SELECT {key}, {bucket} + INTERVAL {f.ROOM_BUCKET_MINUTES} MINUTE AS {c.EVENT_TIMESTAMP},
                now() AS {c.CREATED_TIMESTAMP},
                avg(sentiment)::DOUBLE AS {f.COMMENT_SENTIMENT_5M},
@@ -80,8 +80,41 @@ def _aggregate(con: duckdb.DuckDBPyConnection, key: str) -> pa.Table:
                count(*)::BIGINT AS {f.COMMENTS_SCORED_5M}
         FROM scored WHERE {key} IS NOT NULL GROUP BY ALL ORDER BY {key}, {c.EVENT_TIMESTAMP}
         """
-    ).to_arrow_table()
+
+
+def _aggregate(con: duckdb.DuckDBPyConnection, key: str) -> pa.Table:
+    table: pa.Table = con.sql(aggregate_sql(key)).to_arrow_table()
     return table
+
+
+class CommentProbe:
+    """The registered comment probe on its encoder: text -> (sentiment, purchase intent).
+
+    Sentiment is P(positive) - P(negative); intent is P(intent). Used by this batch job and by
+    serving's event ingest, so live and offline signals are the same numbers.
+    """
+
+    def __init__(self, config: dict[str, Any], state: dict[str, torch.Tensor]) -> None:
+        self.kinds = list(config["classes"])
+        self.layer = torch.nn.Linear(int(config["dim"]), len(self.kinds))
+        self.layer.load_state_dict(state)
+        self.encoder = TextEncoder(Path(config["encoder"]))
+
+    @classmethod
+    def latest(cls, settings: LivecartSettings) -> CommentProbe | None:
+        """The latest registered probe, or None before `livecart comments` has run."""
+        if not registry.versions(settings, PROBE):
+            return None
+        record, state = registry.load(settings, PROBE)
+        return cls(record.config, state)
+
+    def score(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        vectors = embed_unique(self.encoder, texts)
+        with torch.inference_mode():
+            probs = torch.softmax(self.layer(torch.as_tensor(vectors)), dim=1).numpy()
+        sentiment = probs[:, self.kinds.index("positive")] - probs[:, self.kinds.index("negative")]
+        intent = probs[:, self.kinds.index("intent")]
+        return sentiment.astype(np.float64), intent.astype(np.float64)
 
 
 def run(settings: LivecartSettings) -> SignalsResult:
@@ -100,18 +133,8 @@ def run(settings: LivecartSettings) -> SignalsResult:
             _write(SCHEMA.empty_table(), signals_path(settings))
             _write(STREAMER_SCHEMA.empty_table(), streamer_signals_path(settings), STREAMER_SCHEMA)
             return SignalsResult(0, 0)
-        layer = torch.nn.Linear(int(record.config["dim"]), len(record.config["classes"]))
-        layer.load_state_dict(state)
-        vectors = embed_unique(
-            TextEncoder(Path(record.config["encoder"])), comments[c.TEXT].tolist()
-        )
-        with torch.inference_mode():
-            probs = torch.softmax(layer(torch.as_tensor(vectors)), dim=1).numpy()
-        kinds = list(record.config["classes"])
-        comments["sentiment"] = (
-            probs[:, kinds.index("positive")] - probs[:, kinds.index("negative")]
-        )
-        comments["intent"] = probs[:, kinds.index("intent")].astype(np.float64)
+        probe = CommentProbe(record.config, state)
+        comments["sentiment"], comments["intent"] = probe.score(comments[c.TEXT].tolist())
         con.register("scored", comments)
         table = _aggregate(con, c.ROOM_ID)
         by_streamer = _aggregate(con, c.STREAMER_ID)

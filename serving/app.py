@@ -10,14 +10,12 @@ Start it with ``livecart serve`` or ``serve run serving.app:app`` (``app`` is an
 builder: nothing happens on import); ``serving/serve_config.yaml`` is the ``serve deploy`` config.
 """
 
-
 import asyncio
 import contextlib
 import time
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from fastapi import FastAPI, Header, HTTPException, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from ray import serve
@@ -26,6 +24,7 @@ from ray.serve.handle import DeploymentHandle
 
 from livecart import registry
 from livecart.settings import LivecartSettings
+from ray_jobs.training.inputs import RankerInputs
 from serving.console import (
     SUGGESTIONS,
     VIEWER_PRODUCTS,
@@ -38,7 +37,8 @@ from serving.console import (
 from serving.ingest import EventIngest
 from serving.metrics import ServingMetrics
 from serving.pipeline import Prepared
-from serving.rank import score_frames
+from serving.rank import score_inputs
+from serving.ranker_deployment import Ranker
 from serving.schemas import (
     HARD_MAX_K,
     ID_MAX,
@@ -66,10 +66,16 @@ api = FastAPI(
 @serve.deployment(max_ongoing_requests=64, health_check_period_s=5)
 @serve.ingress(api)
 class Recommender:
-    def __init__(self, ingest: DeploymentHandle[Any], settings: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        ingest: DeploymentHandle[Any],
+        settings: dict[str, Any],
+        ranker: DeploymentHandle[Any] | None = None,
+    ) -> None:
         self.settings = LivecartSettings(**settings)
         self.core = ServingCore(self.settings)
         self.ingest = ingest
+        self.ranker = ranker  # None: rank in this replica (the default layout)
         self.stats = ServingMetrics()
         self.live: dict[str, int] = {}
         self._live_at = 0.0
@@ -85,12 +91,12 @@ class Recommender:
         return self.live
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.002)
-    async def _rank_batch(self, frames: list[pd.DataFrame]) -> list[np.ndarray]:
+    async def _rank_batch(self, parts: list[RankerInputs]) -> list[np.ndarray]:
         ranker = self.core.holder.ranker
         if ranker is None:
             raise RuntimeError("no model loaded")
-        self.stats.rank_batch.observe(len(frames))
-        return await asyncio.to_thread(score_frames, ranker, frames)
+        self.stats.rank_batch.observe(len(parts))
+        return await asyncio.to_thread(score_inputs, ranker, parts)
 
     async def _viewer(self, request: ViewerRequest) -> ViewerResponse:
         s, pipeline = self.settings, self.core.pipeline
@@ -106,12 +112,18 @@ class Recommender:
             reason = f"feature store unavailable ({type(exc).__name__})"
             return pipeline.finish(pipeline.popular(request, live, reason), None)
         scores = None
-        known = prepared.context is not None and prepared.context.known
-        if known and not prepared.frame.empty and self.core.holder.ranker is not None:
+        if (
+            prepared.inputs is not None
+            and prepared.rankable
+            and self.core.holder.ranker is not None
+        ):
             began = time.perf_counter()
             try:
                 scores = await asyncio.wait_for(
-                    self._rank_batch(prepared.frame), s.rank_timeout_ms / 1000
+                    self._rank_batch(prepared.inputs)
+                    if self.ranker is None
+                    else self.ranker.score.remote(prepared.inputs),
+                    s.rank_timeout_ms / 1000,
                 )
             except Exception as exc:
                 prepared.degraded.append(f"ranking unavailable ({type(exc).__name__})")
@@ -302,14 +314,21 @@ class Recommender:
         self.core.holder.poll()
 
 
-def build(settings: LivecartSettings) -> Application:
+def build(settings: LivecartSettings, split_ranker: bool = False) -> Application:
     """The application graph for ``settings`` (binds deployments; starts nothing)."""
     payload = settings_payload(settings)
     ingest = EventIngest.bind(payload)  # type: ignore[attr-defined]
+    ranker = (
+        Ranker.options(  # type: ignore[attr-defined]
+            ray_actor_options={"num_cpus": settings.serve_replica_cpus}
+        ).bind(payload)
+        if split_ranker
+        else None
+    )
     graph: Application = Recommender.options(  # type: ignore[attr-defined]
         num_replicas=settings.serve_replicas,
         ray_actor_options={"num_cpus": settings.serve_replica_cpus},
-    ).bind(ingest, payload)
+    ).bind(ingest, payload, ranker)
     return graph
 
 

@@ -1,49 +1,65 @@
 """The explain stage: which profile drove each recommendation, by occlusion on the real model.
 
-For each shown product the ranker scores the row again with one profile's columns blanked
-(as if unknown: behavior, interaction, text, popularity); the profile whose removal costs the
-most score drove it. Blanking is done on the feature frame, so it holds for any model version
-that reads these columns.
+For each shown product the ranker scores the row again with one profile's inputs blanked (numeric
+features set to their training mean, vectors to zero, the recent-product history emptied):
+behavior, interaction, text, popularity. The profile whose removal costs the most score drove it.
+All blanked copies of the top-k rows go through the model in one forward pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 
 from livecart import feature_names as f
+from ray_jobs.training.inputs import (
+    CATEGORY_MATCH,
+    DECLARED_MATCH,
+    PAD,
+    RankerInputs,
+    concat_inputs,
+)
 from serving.schemas import Driver
 
-GROUPS: dict[Driver, tuple[str, ...]] = {
-    Driver.BEHAVIOR: (
-        *f.BEHAVIOR_EVENT_COUNTS,
-        f.CLICKS_30M,
-        f.CARTS_1440M,
-        f.PURCHASES_1440M,
-        f.LAST_PRODUCTS,
-        f.LAST_ROOMS,
-        f.VIEWER_CATEGORY_AFFINITY,
+NUMERIC_GROUPS: dict[Driver, frozenset[str]] = {
+    Driver.BEHAVIOR: frozenset(
+        {
+            *f.BEHAVIOR_EVENT_COUNTS,
+            f.CLICKS_30M,
+            f.CARTS_1440M,
+            f.PURCHASES_1440M,
+            CATEGORY_MATCH,
+            DECLARED_MATCH,
+        }
     ),
-    Driver.INTERACTION: (
-        f.VS_ENTERS,
-        f.VS_WATCH_MINUTES,
-        f.VS_LIKES,
-        f.VS_COMMENTS,
-        f.VS_GIFT_VALUE,
-        f.VS_PURCHASES,
-        f.VS_FOLLOWS,
+    Driver.INTERACTION: frozenset(
+        {
+            f.VS_ENTERS,
+            f.VS_WATCH_MINUTES,
+            f.VS_LIKES,
+            f.VS_COMMENTS,
+            f.VS_GIFT_VALUE,
+            f.VS_PURCHASES,
+            f.VS_FOLLOWS,
+            f.COMMENT_SENTIMENT_5M,
+            f.PURCHASE_INTENT_5M,
+            f.COMMENTS_SCORED_5M,
+        }
     ),
-    Driver.TEXT: (f.TEXT_EMBEDDING,),
-    Driver.POPULARITY: (
-        f.PRODUCT_IMPRESSIONS,
-        f.PRODUCT_CLICKS,
-        f.PRODUCT_CARTS,
-        f.PRODUCT_PURCHASES,
-        f.PRODUCT_CTR,
-        f.PRODUCT_CONVERSION,
-        f.PRODUCT_GMV,
+    Driver.TEXT: frozenset(),
+    Driver.POPULARITY: frozenset(
+        {
+            f.PRODUCT_IMPRESSIONS,
+            f.PRODUCT_CLICKS,
+            f.PRODUCT_CARTS,
+            f.PRODUCT_PURCHASES,
+            f.PRODUCT_CTR,
+            f.PRODUCT_CONVERSION,
+            f.PRODUCT_GMV,
+            f.GRAPH_DEGREE,
+        }
     ),
 }
 
@@ -57,27 +73,45 @@ PHRASES: dict[Driver, str] = {
 }
 
 
+def occlude(
+    inputs: RankerInputs, driver: Driver, features: Sequence[str], mean: np.ndarray
+) -> RankerInputs:
+    """``inputs`` with ``driver``'s profile blanked."""
+    columns = [j for j, name in enumerate(features) if name in NUMERIC_GROUPS[driver]]
+    numeric = inputs.numeric.copy()
+    if columns:
+        numeric[:, columns] = mean[columns]
+    blanked = replace(inputs, numeric=numeric)
+    if driver is Driver.TEXT:
+        blanked = replace(
+            blanked,
+            text=None if inputs.text is None else np.zeros_like(inputs.text),
+            graph=None if inputs.graph is None else np.zeros_like(inputs.graph),
+        )
+    if driver is Driver.BEHAVIOR:
+        blanked = replace(blanked, history=np.full_like(inputs.history, PAD))
+    return blanked
+
+
 def drivers(
-    frame: pd.DataFrame, base: np.ndarray, score: Callable[[pd.DataFrame], np.ndarray]
+    inputs: RankerInputs,
+    features: Sequence[str],
+    mean: np.ndarray,
+    score: Callable[[RankerInputs], np.ndarray],
 ) -> list[tuple[Driver, float]]:
-    """(driver, score drop) per row of ``frame`` given its ``base`` scores (one batched call)."""
-    groups = [(d, [col for col in cols if col in frame.columns]) for d, cols in GROUPS.items()]
-    groups = [(d, cols) for d, cols in groups if cols]
-    if frame.empty or not groups:
-        return [(Driver.POPULARITY, 0.0)] * len(frame)
-    blanked = []
-    for _, cols in groups:
-        copy = frame.copy()
-        for col in cols:
-            copy[col] = None
-        blanked.append(copy)
-    scores = score(pd.concat(blanked, ignore_index=True)).reshape(len(groups), len(frame))
-    drops = base[None, :] - scores
+    """(driver, score drop) per row of ``inputs`` (the shown products), one forward pass."""
+    n = len(inputs)
+    if n == 0:
+        return []
+    groups = list(NUMERIC_GROUPS)
+    batch = concat_inputs([inputs] + [occlude(inputs, d, features, mean) for d in groups])
+    scores = score(batch).reshape(len(groups) + 1, n)
+    drops = scores[0][None, :] - scores[1:]
     best = drops.argmax(axis=0)
     out: list[tuple[Driver, float]] = []
     for row, g in enumerate(best):
         drop = float(drops[g, row])
-        out.append((groups[g][0], drop) if drop > 0 else (Driver.POPULARITY, 0.0))
+        out.append((groups[g], drop) if drop > 0 else (Driver.POPULARITY, 0.0))
     return out
 
 

@@ -37,6 +37,7 @@ from ray_jobs.feature_tables.realtime import (
     viewer_behavior_sql,
     viewer_streamer_affinity_sql,
 )
+from serving.live_comments import KEYS, LiveComments
 
 EVENTS = "recent_events"
 HORIZON_MINUTES = 1440
@@ -138,11 +139,14 @@ class LiveState:
             ]
             for view in PUSHED
         }
+        for table in KEYS:
+            self._push_targets[table] = [table.value]  # fed by <table>_push, as PushedView
         unfed = [t.value for t, names in self._push_targets.items() if not names]
         if unfed:
             raise LivecartError(
                 f"no feature view is fed by the push sources of {unfed}; run `livecart apply`"
             )
+        self.comments = LiveComments(settings)
         self.last_push_at: datetime | None = None
         self._bootstrap()
 
@@ -191,6 +195,21 @@ class LiveState:
                         log.error("push of %s failed: %s", view.table.value, exc)
                         continue
                     pushed.append(view.table.value)
+                try:
+                    scored = self.comments.add(accepted)
+                except Exception as exc:  # scoring comments must never cost an accepted batch
+                    log.error("live comment scoring failed: %s", exc)
+                    scored = {}
+                for table, rows in scored.items():
+                    try:
+                        for target in self._push_targets[table]:
+                            self.store.write_to_online_store(
+                                target, rows, allow_registry_cache=True
+                            )
+                    except Exception as exc:
+                        log.error("push of %s failed: %s", table.value, exc)
+                        continue
+                    pushed.append(table.value)
             finally:
                 self.con.unregister("batch")
             self.last_push_at = datetime.now(UTC)

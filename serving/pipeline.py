@@ -20,9 +20,10 @@ from livecart import contract as c
 from livecart import feature_names as f
 from livecart.online.frames import ServicePlan, plan_service, read_frame, to_pandas
 from livecart.settings import LivecartSettings
+from ray_jobs.training.inputs import RankerInputs
 from serving.catalog import Catalog
 from serving.explain import drivers, explanation
-from serving.rank import ModelHolder, score_frames
+from serving.rank import ModelHolder, score_inputs
 from serving.retrieve import Candidates, Retriever, Source, ViewerContext
 from serving.rules import RuleConfig, blend_scores, explore_exploit, fresh_ctr_posterior, select
 from serving.schemas import (
@@ -46,6 +47,12 @@ class Prepared:
     version: int | None
     timings: dict[str, float] = field(default_factory=dict)
     degraded: list[str] = field(default_factory=list)
+    inputs: RankerInputs | None = None  # the ranker's inputs of ``frame`` (known viewers only)
+
+    @property
+    def rankable(self) -> bool:
+        """Whether the model ranks this request (a known viewer with candidates and inputs)."""
+        return self.inputs is not None and len(self.inputs) > 0
 
 
 class ViewerPipeline:
@@ -93,7 +100,12 @@ class ViewerPipeline:
             frame = to_pandas(read_frame(self.store, self._plan(ranker.feature_service), entities))
         timings["features"] = _ms(began)
         version = ranker.version if ranker is not None else None
-        return Prepared(request, context, candidates, frame, live, version, timings)
+        inputs = None
+        if ranker is not None and not frame.empty and context.known:
+            began = time.perf_counter()
+            inputs = ranker.inputs(frame)
+            timings["inputs"] = _ms(began)
+        return Prepared(request, context, candidates, frame, live, version, timings, inputs=inputs)
 
     def popular(self, request: ViewerRequest, live: dict[str, int], reason: str) -> Prepared:
         """Candidates without the online store: popular products of live rooms (degraded)."""
@@ -123,10 +135,9 @@ class ViewerPipeline:
         prepared = self.prepare(request, live)
         scores = None
         ranker = self.holder.ranker
-        known = prepared.context is not None and prepared.context.known
-        if ranker is not None and not prepared.frame.empty and known:
+        if ranker is not None and prepared.inputs is not None and prepared.rankable:
             began = time.perf_counter()
-            scores = score_frames(ranker, [prepared.frame])[0]
+            scores = score_inputs(ranker, [prepared.inputs])[0]
             prepared.timings["rank"] = _ms(began)
         return self.finish(prepared, scores)
 
@@ -165,7 +176,7 @@ class ViewerPipeline:
             request.k,
             self.rules,
         )
-        why = self._drivers(frame, chosen, blended, explored)
+        why = self._drivers(prepared, chosen, blended, explored)
         live_rooms = set(prepared.live)
         items = []
         for i, (driver, _) in zip(chosen, why, strict=True):
@@ -214,18 +225,26 @@ class ViewerPipeline:
         return np.stack([score, score * 0.1], axis=1)
 
     def _drivers(
-        self, frame: pd.DataFrame, chosen: list[int], blended: np.ndarray, explored: set[int]
+        self, prepared: Prepared, chosen: list[int], blended: np.ndarray, explored: set[int]
     ) -> list[tuple[Driver, float]]:
         ranker = self.holder.ranker
-        if ranker is None or frame.empty or not chosen:
-            return [(Driver.POPULARITY, 0.0)] * len(chosen)
-        rows = frame.iloc[chosen].reset_index(drop=True)
+        if (
+            ranker is None
+            or prepared.inputs is None
+            or not chosen
+            or ranker.version != prepared.version
+        ):
+            return [
+                (Driver.EXPLORATION if i in explored else Driver.POPULARITY, 0.0) for i in chosen
+            ]
 
-        def score(x: pd.DataFrame) -> np.ndarray:
-            s = ranker.score(x)
+        def score(x: RankerInputs) -> np.ndarray:
+            s = ranker.predict(x)
             return np.asarray(blend_scores(s[:, 0], s[:, 1]))
 
-        found = drivers(rows, score(rows), score)
+        features = list(ranker.record.config.get("numeric_features", []))
+        mean = ranker.model.mean.numpy()
+        found = drivers(prepared.inputs.take(np.asarray(chosen)), features, mean, score)
         return [
             (Driver.EXPLORATION, 0.0) if i in explored else d
             for i, d in zip(chosen, found, strict=True)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from livecart import registry
 from livecart.settings import LivecartSettings
+from ray_jobs.training.inputs import RankerInputs, concat_inputs
 from ray_jobs.training.scoring import DEFAULT_RANKER, LoadedRanker
 
 
@@ -71,4 +72,13 @@ def score_frames(ranker: LoadedRanker, frames: list[pd.DataFrame]) -> list[np.nd
         return [np.zeros((0, 2), dtype=np.float32) for _ in frames]
     joined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     scores = ranker.score(joined)
+    return list(np.split(scores, np.cumsum(sizes)[:-1]))
+
+
+def score_inputs(ranker: LoadedRanker, parts: list[RankerInputs]) -> list[np.ndarray]:
+    """One forward pass over several requests' prepared inputs, split back per request."""
+    sizes = [len(p) for p in parts]
+    if sum(sizes) == 0:
+        return [np.zeros((0, 2), dtype=np.float32) for _ in parts]
+    scores = ranker.predict(concat_inputs(parts))
     return list(np.split(scores, np.cumsum(sizes)[:-1]))

@@ -116,7 +116,7 @@ class Retriever:
         if context.top_category:
             add(catalog.popular_by_category.get(context.top_category, [])[:50], Source.POPULAR)
         add(catalog.popular[:100], Source.POPULAR)
-        for room in sorted(live, key=lambda r: -len(catalog.room_products.get(r, []))):
+        for room in sorted(live, key=lambda r: (-len(catalog.room_products.get(r, [])), r)):
             add(catalog.room_products.get(room, []), Source.LIVE)
         products = list(sources)
         filters = request.filters

@@ -19,12 +19,12 @@ def base_url(settings: LivecartSettings) -> str:
     return f"http://{settings.serve_host}:{settings.serve_port}"
 
 
-def start(settings: LivecartSettings, timeout_s: float = 180.0) -> str:
+def start(settings: LivecartSettings, timeout_s: float = 180.0, split_ranker: bool = False) -> str:
     """Deploy the app over HTTP and wait until ``/readyz`` answers 200; the base URL."""
     settings.export_env()
     ensure_ray(settings)
     serve.start(http_options={"host": settings.serve_host, "port": settings.serve_port})
-    serve.run(build(settings), name=APP_NAME, route_prefix="/", blocking=False)
+    serve.run(build(settings, split_ranker), name=APP_NAME, route_prefix="/", blocking=False)
     url = base_url(settings)
     deadline = time.monotonic() + timeout_s
     last = "no answer"

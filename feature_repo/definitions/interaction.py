@@ -55,6 +55,14 @@ room_live_stats = FeatureView(
     tags={"domain": "interaction", "freshness": "push"},
 )
 
+# Comment signals: batch-scored by `livecart comments`, pushed live by serving's event ingest.
+room_comment_signals_push = push_source(
+    f.FeatureTable.ROOM_COMMENT_SIGNALS, file_source(f.FeatureTable.ROOM_COMMENT_SIGNALS)
+)
+streamer_comment_signals_push = push_source(
+    f.FeatureTable.STREAMER_COMMENT_SIGNALS, file_source(f.FeatureTable.STREAMER_COMMENT_SIGNALS)
+)
+
 room_comment_signals = FeatureView(
     name=f.FeatureTable.ROOM_COMMENT_SIGNALS.value,
     entities=[room],
@@ -64,7 +72,7 @@ room_comment_signals = FeatureView(
         Field(name=f.PURCHASE_INTENT_5M, dtype=Float64),
         Field(name=f.COMMENTS_SCORED_5M, dtype=Int64),
     ],
-    source=file_source(f.FeatureTable.ROOM_COMMENT_SIGNALS),
+    source=room_comment_signals_push,
     online=True,
     tags={"domain": "interaction", "source": "comment probe"},
 )
@@ -78,7 +86,7 @@ streamer_comment_signals = FeatureView(
         Field(name=f.PURCHASE_INTENT_5M, dtype=Float64),
         Field(name=f.COMMENTS_SCORED_5M, dtype=Int64),
     ],
-    source=file_source(f.FeatureTable.STREAMER_COMMENT_SIGNALS),
+    source=streamer_comment_signals_push,
     online=True,
     tags={"domain": "interaction", "source": "comment probe"},
 )

@@ -59,6 +59,10 @@ def bench_serve(
     duration: Annotated[float, typer.Option(help="Measured seconds per concurrency level.")] = 10.0,
     levels: Annotated[str, typer.Option(help="Concurrency levels, comma-separated.")] = "1,4,16,64",
     freshness_samples: Annotated[int, typer.Option(help="Push-to-recommendation probes.")] = 30,
+    layouts: Annotated[
+        str,
+        typer.Option(help="Serving layouts to sweep: in_process, split_ranker (comma-separated)."),
+    ] = "in_process",
     json_out: Annotated[bool, typer.Option("--json", help="Print only the JSON object.")] = False,
 ) -> None:
     """livecart over HTTP vs a minimal Serve endpoint: latency, throughput, errors, freshness."""
@@ -68,7 +72,11 @@ def bench_serve(
 
     settings = get_settings()
     parsed = tuple(int(x) for x in levels.split(",") if x.strip())
-    result = run(settings, parsed, duration, freshness_samples=freshness_samples)
+    chosen = tuple(x.strip() for x in layouts.split(",") if x.strip())
+    unknown = set(chosen) - {"in_process", "split_ranker"}
+    if unknown:
+        raise typer.BadParameter(f"unknown layouts {sorted(unknown)}")
+    result = run(settings, parsed, duration, freshness_samples=freshness_samples, layouts=chosen)
     if not json_out:
         console.print("[bold]serving benchmark[/] (ratios = livecart / floor throughput)")
     typer.echo(json.dumps(result, indent=2, sort_keys=True))

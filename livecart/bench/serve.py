@@ -163,36 +163,46 @@ def run(
     duration_s: float = 10.0,
     viewers: int = 400,
     freshness_samples: int = 30,
+    layouts: tuple[str, ...] = ("in_process",),
 ) -> dict[str, Any]:
+    """Sweep each layout ("in_process", "split_ranker"), then the floor; the JSON report."""
     from serving.floor import build_floor
     from serving.runner import APP_NAME, start, stop
 
     known, rooms = _world(settings, viewers)
     auth = {"authorization": f"Bearer {settings.api_token.get_secret_value()}"}
-    url = start(settings)
+    bodies = [{"viewer_id": v, "k": 10} for v in known]
+    sweeps: dict[str, dict[str, Any]] = {}
     try:
-        rng = np.random.default_rng(0)
-        entering = [
-            _event("enter_room", str(rng.choice(known)), room, streamer)
-            for room, streamer, _ in rooms
-        ]
-        answer = httpx.post(f"{url}/v1/events", json={"events": entering}, headers=auth, timeout=60)
-        if answer.status_code != 200 or answer.json()["accepted"] != len(entering):
-            raise LivecartError(f"could not make rooms live: {answer.text[:500]}")
-        time.sleep(1.0)
-        bodies = [{"viewer_id": v, "k": 10} for v in known]
-        probe = httpx.post(f"{url}/v1/recommend/viewer", json=bodies[0], timeout=30).json()
-        sizes = [
-            httpx.post(f"{url}/v1/recommend/viewer", json=b, timeout=30).json()["candidates"]
-            for b in bodies[:20]
-        ]
-        livecart = {
-            str(level): _load(f"{url}/v1/recommend/viewer", level, bodies, duration_s)
-            for level in tqdm(levels, desc="livecart sweep")
-        }
-        live = {streamer: (room, streamer) for room, streamer, _ in rooms}
-        freshness = _freshness(url, auth, known[::-1], freshness_samples, live)
-        serve.delete(APP_NAME)
+        for n, layout in enumerate(layouts):
+            url = start(settings, split_ranker=layout == "split_ranker")
+            if n == 0:
+                rng = np.random.default_rng(0)
+                entering = [
+                    _event("enter_room", str(rng.choice(known)), room, streamer)
+                    for room, streamer, _ in rooms
+                ]
+                answer = httpx.post(
+                    f"{url}/v1/events", json={"events": entering}, headers=auth, timeout=60
+                )
+                if answer.status_code != 200 or answer.json()["accepted"] != len(entering):
+                    raise LivecartError(f"could not make rooms live: {answer.text[:500]}")
+                time.sleep(1.0)
+                probe = httpx.post(f"{url}/v1/recommend/viewer", json=bodies[0], timeout=30).json()
+                sizes = [
+                    httpx.post(f"{url}/v1/recommend/viewer", json=b, timeout=30).json()[
+                        "candidates"
+                    ]
+                    for b in bodies[:20]
+                ]
+            sweeps[layout] = {
+                str(level): _load(f"{url}/v1/recommend/viewer", level, bodies, duration_s)
+                for level in tqdm(levels, desc=f"livecart sweep ({layout})")
+            }
+            if n == 0:
+                live = {streamer: (room, streamer) for room, streamer, _ in rooms}
+                freshness = _freshness(url, auth, known[::-1], freshness_samples, live)
+            serve.delete(APP_NAME)
         serve.run(build_floor(settings), name="floor", route_prefix="/floor", blocking=False)
         _wait(f"{url}/floor/v1/recommend/viewer")
         floor = {
@@ -201,6 +211,7 @@ def run(
         }
     finally:
         stop()
+    livecart = sweeps[layouts[0]]
     ratios = {
         level: round(
             livecart[level]["throughput_rps"] / max(floor[level]["throughput_rps"], 1e-9), 3
@@ -220,7 +231,15 @@ def run(
         },
         "model_version": probe.get("model_version"),
         "duration_s_per_level": duration_s,
+        "layout": layouts[0],
         "livecart": livecart,
+        "layouts": {
+            name: {
+                lvl: {k: v[k] for k in ("p50_ms", "p99_ms", "throughput_rps", "errors")}
+                for lvl, v in sweep.items()
+            }
+            for name, sweep in sweeps.items()
+        },
         "floor": floor,
         "throughput_ratio": ratios,
         "freshness": freshness,

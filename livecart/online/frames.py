@@ -132,7 +132,12 @@ def read_frame(
                 columns[name] = _take(state.column(name), rows)
     table = pa.table(columns)
     for odfv, features in plan.on_demand:
-        transformed = odfv.transform_arrow(table, full_feature_names=False)
+        # Only the columns the transformation reads: Feast copies every column it is given.
+        sources = {
+            f.name for p in odfv.source_feature_view_projections.values() for f in p.features
+        }
+        inputs = table.select([n for n in table.column_names if n in sources])
+        transformed = odfv.transform_arrow(inputs, full_feature_names=False)
         for name in features:
             table = table.append_column(name, transformed.column(name))
     return table

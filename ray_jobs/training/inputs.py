@@ -102,6 +102,24 @@ class RankerInputs:
         )
 
 
+def concat_inputs(parts: Sequence[RankerInputs]) -> RankerInputs:
+    """Several requests' inputs as one batch (same model, so the same optional parts)."""
+    if len(parts) == 1:
+        return parts[0]
+
+    def join(arrays: list[np.ndarray | None]) -> np.ndarray | None:
+        present = [a for a in arrays if a is not None]
+        return np.concatenate(present) if len(present) == len(arrays) else None
+
+    return RankerInputs(
+        np.concatenate([p.numeric for p in parts]),
+        join([p.text for p in parts]),
+        join([p.graph for p in parts]),
+        np.concatenate([p.history for p in parts]),
+        np.concatenate([p.candidate for p in parts]),
+    )
+
+
 def category_match(frame: pd.DataFrame) -> np.ndarray:
     """The viewer's affinity share for the product's category (0 without history)."""
     index = {name: i for i, name in enumerate(c.CATEGORIES)}
@@ -213,6 +231,4 @@ def ranker_inputs(
         text = vectors(frame.get(f.TEXT_EMBEDDING, [None] * n), n, text_dim)
     if graph_dim:
         graph = vectors(frame.get(f.GRAPH_VECTOR, [None] * n), n, graph_dim)
-    return RankerInputs(
-        numeric, text, graph, history, tokens(list(frame[c.PRODUCT_ID]), ids)
-    )
+    return RankerInputs(numeric, text, graph, history, tokens(list(frame[c.PRODUCT_ID]), ids))

@@ -20,10 +20,12 @@ import ray
 from livecart import contract as c
 from livecart.feast_ops import apply
 from livecart.settings import LivecartSettings, get_settings
+from ray_jobs.comment_signals import run as score_comments
 from ray_jobs.embed import run as embed
 from ray_jobs.features import run as build_features
 from ray_jobs.generate import run as generate
 from ray_jobs.materialize import run as materialize
+from ray_jobs.text.comments import run as train_probe
 from ray_jobs.text.encoder import tiny_encoder_dir
 from ray_jobs.train import TrainConfig
 from ray_jobs.train import run as train
@@ -63,6 +65,8 @@ def build_served_home(root: Path) -> LivecartSettings:
     validate(settings)
     build_features(settings)
     embed(settings)
+    train_probe(settings, limit=2_000)  # the comment probe: live comment signals at ingest
+    score_comments(settings)
     apply(settings)
     materialize(settings, use_ray=False)
     train(settings, TrainConfig(epochs=3, num_workers=1, hidden=16, batch_size=256, item_dim=8))

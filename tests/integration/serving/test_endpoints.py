@@ -181,3 +181,32 @@ def test_batching__concurrent_requests__ranked_together(
     assert float(total.split()[-1]) > float(
         single.split()[-1]
     )  # some batch held more than one request
+
+
+def test_events__comments__live_comment_signals_pushed(
+    served_url: str, served_settings: LivecartSettings
+) -> None:
+    ids = world_ids(served_settings)
+    room, streamer, _ = ids["rooms"][2]
+    viewers = ids["viewers"][:3]
+    texts = ["love this, buying two", "where is the link to buy", "this looks great"]
+    batch = [
+        event(f"talk-{i}", "comment", v, room, streamer, text=t)
+        for i, (v, t) in enumerate(zip(viewers, texts, strict=True))
+    ]
+    answer = post(served_url, "/v1/events", {"events": batch}, headers=AUTH)
+    assert answer.status_code == 200 and answer.json()["accepted"] == 3, answer.text
+    assert f.FeatureTable.ROOM_COMMENT_SIGNALS.value in answer.json()["pushed_views"]
+    store = FeatureStore(repo_path=str(served_settings.feature_repo))
+    online = store.get_online_features(
+        features=[
+            f"room_comment_signals:{f.COMMENTS_SCORED_5M}",
+            f"room_comment_signals:{f.COMMENT_SENTIMENT_5M}",
+            f"streamer_comment_signals:{f.COMMENTS_SCORED_5M}",
+        ],
+        entity_rows=[{"room_id": room, "streamer_id": streamer}],
+        full_feature_names=True,
+    ).to_dict()
+    assert online[f"room_comment_signals__{f.COMMENTS_SCORED_5M}"][0] >= 3
+    assert online[f"streamer_comment_signals__{f.COMMENTS_SCORED_5M}"][0] >= 3
+    assert -1.0 <= online[f"room_comment_signals__{f.COMMENT_SENTIMENT_5M}"][0] <= 1.0
