@@ -67,8 +67,12 @@ class LivecartSettings(BaseSettings):
 
     # Serving (Ray Serve): limits, tokens, stage budgets, exploration.
     serve_host: str = Field(default="127.0.0.1", description="HTTP host of the Serve proxy.")
-    serve_port: int = Field(default=8000, gt=0, lt=65536, description="HTTP port of the Serve proxy.")
-    serve_replicas: int = Field(default=1, gt=0, description="Replicas of the recommend deployment.")
+    serve_port: int = Field(
+        default=8000, gt=0, lt=65536, description="HTTP port of the Serve proxy."
+    )
+    serve_replicas: int = Field(
+        default=1, gt=0, description="Replicas of the recommend deployment."
+    )
     serve_replica_cpus: float = Field(
         default=0.5, gt=0, description="CPUs per recommend replica (fractional on small machines)."
     )
@@ -85,13 +89,24 @@ class LivecartSettings(BaseSettings):
         default=500, gt=0, description="Candidates scored per viewer request (after dedup)."
     )
     feature_timeout_ms: float = Field(
-        default=1000.0, gt=0, description="Budget of the feature fetch; past it, popularity fallback."
+        default=1000.0,
+        gt=0,
+        description="Budget of the feature fetch; past it, popularity fallback.",
     )
     rank_timeout_ms: float = Field(default=1000.0, gt=0, description="Budget of the ranking stage.")
-    batch_max_size: int = Field(default=8, gt=0, description="Requests ranked together (@serve.batch).")
-    batch_wait_ms: float = Field(default=2.0, ge=0, description="Wait to fill a ranking batch.")
+    batch_max_size: int = Field(
+        default=8, gt=0, description="Requests ranked together (@serve.batch)."
+    )
+    batch_wait_ms: float = Field(
+        default=0.5,
+        ge=0,
+        description="Longest wait to fill a ranking batch (queued requests fill it).",
+    )
     exploration_budget: float = Field(
-        default=0.2, ge=0, le=1, description="Share of recommended slots filled by Thompson sampling."
+        default=0.2,
+        ge=0,
+        le=1,
+        description="Share of recommended slots filled by Thompson sampling.",
     )
     exploration_prior_strength: float = Field(
         default=20.0, gt=0, description="Pseudo-impressions behind the model's click estimate."

@@ -9,6 +9,7 @@ rooms, fresh counters) comes from the online store and the ingest deployment, no
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,10 +38,25 @@ class Catalog:
     neighbours: dict[str, list[str]]  # item-CF
     follows: dict[str, list[str]]  # viewer -> streamers followed
     popularity: dict[str, float] = field(default_factory=dict)  # product -> log1p score
+    # Per-product columns as dicts: the request path looks them up hundreds of times.
+    streamer_of: dict[str, str] = field(default_factory=dict)
+    category_of: dict[str, str] = field(default_factory=dict)
+    price_of: dict[str, float] = field(default_factory=dict)
+    room_streamer: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        p = self.products
+        self.streamer_of = {str(k): str(v) for k, v in p[c.STREAMER_ID].items()}
+        self.category_of = {str(k): str(v) for k, v in p[c.CATEGORY].items()}
+        self.price_of = {str(k): float(v) for k, v in p[c.PRICE].items()}
+        self.room_streamer = {str(k): str(v) for k, v in self.rooms[c.STREAMER_ID].items()}
+
+    def live_streamers(self, live: Iterable[str]) -> set[str]:
+        return {self.room_streamer[r] for r in live if r in self.room_streamer}
 
     def product_room(self, product_id: str, live: set[str]) -> str | None:
         """The live room selling ``product_id`` now (None when its streamer is not live)."""
-        streamer = self.products.at[product_id, c.STREAMER_ID]
+        streamer = self.streamer_of.get(product_id)
         for room in self.streamer_rooms.get(str(streamer), []):
             if room in live:
                 return room

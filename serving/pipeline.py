@@ -91,11 +91,11 @@ class ViewerPipeline:
         began = time.perf_counter()
         frame = pd.DataFrame()
         if ranker is not None and candidates.products:
-            products = self.catalog.products.loc[candidates.products]
+            products = candidates.products
             entities = {
                 c.VIEWER_ID: [request.viewer_id] * len(products),
-                c.PRODUCT_ID: list(products.index),
-                c.STREAMER_ID: [str(s) for s in products[c.STREAMER_ID]],
+                c.PRODUCT_ID: list(products),
+                c.STREAMER_ID: [self.catalog.streamer_of[p] for p in products],
             }
             frame = to_pandas(read_frame(self.store, self._plan(ranker.feature_service), entities))
         timings["features"] = _ms(began)
@@ -110,22 +110,19 @@ class ViewerPipeline:
     def popular(self, request: ViewerRequest, live: dict[str, int], reason: str) -> Prepared:
         """Candidates without the online store: popular products of live rooms (degraded)."""
         catalog = self.catalog
-        live_streamers = {
-            str(catalog.rooms.at[r, c.STREAMER_ID]) for r in live if r in catalog.rooms.index
-        }
+        live_streamers = catalog.live_streamers(live)
         products = [
             p
             for p in catalog.popular
             if not (request.filters.live_only and live_streamers)
-            or str(catalog.products.at[p, c.STREAMER_ID]) in live_streamers
+            or catalog.streamer_of[p] in live_streamers
         ]
         filters = request.filters
         if filters.categories:
             wanted = set(filters.categories)
-            products = [p for p in products if catalog.products.at[p, c.CATEGORY] in wanted]
+            products = [p for p in products if catalog.category_of[p] in wanted]
         if filters.max_price is not None:
-            prices = catalog.products[c.PRICE].to_dict()
-            products = [p for p in products if float(prices[p]) <= filters.max_price]
+            products = [p for p in products if catalog.price_of[p] <= filters.max_price]
         products = products[: self.settings.candidates_per_request]
         candidates = Candidates(products, {p: [Source.POPULAR.value] for p in products})
         version = self.holder.version
@@ -254,8 +251,9 @@ class ViewerPipeline:
         self, products: list[str], scores: np.ndarray, live: dict[str, int], k: int
     ) -> list[RecommendedRoom]:
         best: dict[str, tuple[float, str]] = {}
+        live_rooms = set(live)
         for product, score in zip(products, scores, strict=True):
-            room = self.catalog.product_room(product, set(live))
+            room = self.catalog.product_room(product, live_rooms)
             if room is not None and score > best.get(room, (-1.0, ""))[0]:
                 best[room] = (float(score), product)
         ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:k]

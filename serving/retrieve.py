@@ -94,7 +94,7 @@ class Retriever:
 
         def add(products: Iterable[str], source: Source) -> None:
             for product in products:
-                if product in catalog.products.index:
+                if product in catalog.streamer_of:
                     tags = sources.setdefault(product, [])
                     if source.value not in tags:
                         tags.append(source.value)
@@ -121,18 +121,13 @@ class Retriever:
         products = list(sources)
         filters = request.filters
         if filters.live_only and live:
-            live_streamers = {
-                str(catalog.rooms.at[r, c.STREAMER_ID]) for r in live if r in catalog.rooms.index
-            }
-            products = [
-                p for p in products if str(catalog.products.at[p, c.STREAMER_ID]) in live_streamers
-            ]
+            live_streamers = catalog.live_streamers(live)
+            products = [p for p in products if catalog.streamer_of[p] in live_streamers]
         if filters.categories:
             wanted = set(filters.categories)
-            products = [p for p in products if catalog.products.at[p, c.CATEGORY] in wanted]
+            products = [p for p in products if catalog.category_of[p] in wanted]
         if filters.max_price is not None:
-            prices = catalog.products[c.PRICE].to_dict()
-            products = [p for p in products if float(prices[p]) <= filters.max_price]
+            products = [p for p in products if catalog.price_of[p] <= filters.max_price]
         return Candidates(products[:limit], {p: sources[p] for p in products[:limit]}, interest)
 
 

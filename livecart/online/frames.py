@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from feast import FeatureService, FeatureStore, FeatureView
 from feast.on_demand_feature_view import OnDemandFeatureView
 
@@ -79,17 +79,6 @@ def plan_service(store: FeatureStore, service: str | FeatureService) -> ServiceP
     return ServicePlan(fs.name, tuple(views), tuple(on_demand))
 
 
-def _take(column: pa.Array, rows: np.ndarray) -> pa.Array:
-    """Rows of ``column`` at ``rows`` (-1 gives null)."""
-    missing = rows < 0
-    taken = column.take(pa.array(np.where(missing, 0, rows), type=pa.int64()))
-    if missing.any():
-        # Null where the entity is absent or expired.
-        nulls = pa.nulls(len(rows), type=column.type)
-        taken = pc.if_else(pa.array(missing), nulls, taken)
-    return taken
-
-
 def read_frame(
     store: FeatureStore, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]
 ) -> pa.Table:
@@ -121,15 +110,20 @@ def read_frame(
         rows = np.full(n, -1, dtype=np.int64)
         if state is not None and state.table is not None and n:
             key_lists = [entities[k] for k in read.join_keys]
-            wanted = [state.index.get(key) for key in zip(*key_lists, strict=True)]
-            live = _live_positions(state, wanted, read.view)
-            rows = np.array([-1 if p is None else p for p in live], dtype=np.int64)
-        for name in read.features:
-            if state is None or state.table is None:
-                field_type = _feature_type(read.view, name)
-                columns[name] = pa.nulls(n, type=field_type)
-            else:
-                columns[name] = _take(state.column(name), rows)
+            get = state.index.get
+            rows = np.fromiter(
+                (get(key, -1) for key in zip(*key_lists, strict=True)), dtype=np.int64, count=n
+            )
+            rows = _expire(state, rows, read.view)
+        if state is None or state.table is None:
+            for name in read.features:
+                columns[name] = pa.nulls(n, type=_feature_type(read.view, name))
+            continue
+        # One take for the whole view; a null index (absent or expired entity) gives null values.
+        indices = pa.array(rows, type=pa.int64(), mask=rows < 0)
+        taken = state.table.select(list(read.features)).take(indices)
+        for name, column in zip(taken.column_names, taken.columns, strict=True):
+            columns[name] = column.combine_chunks()
     table = pa.table(columns)
     for odfv, features in plan.on_demand:
         # Only the columns the transformation reads: Feast copies every column it is given.
@@ -141,6 +135,18 @@ def read_frame(
         for name in features:
             table = table.append_column(name, transformed.column(name))
     return table
+
+
+def _expire(state: Any, rows: np.ndarray, view: FeatureView) -> np.ndarray:
+    """``rows`` with positions older than the view's TTL set to -1 (vectorized TTL check)."""
+    ttl = view.ttl
+    if not ttl or ttl.total_seconds() <= 0:
+        return rows
+    cutoff = (datetime.now(UTC) - ttl).timestamp() * 1e6
+    found = rows >= 0
+    stale = np.zeros(len(rows), dtype=bool)
+    stale[found] = state.event_us[rows[found]] < cutoff
+    return np.where(stale, -1, rows)
 
 
 def _read_through_feast(
