@@ -248,9 +248,27 @@ def train(
     resume_from: Annotated[
         Path | None, typer.Option(help="Checkpoint directory to resume.")
     ] = None,
+    finetune_encoder: Annotated[
+        str,
+        typer.Option(help="Fine-tune the text encoder first (Ray Train): none, last or full."),
+    ] = "none",
 ) -> None:
     """Train the fusion ranker on Ray Train and register it (prints validation metrics)."""
     from ray_jobs.train import TrainConfig, run
+
+    settings = get_settings()
+    if finetune_encoder != "none":
+        from ray_jobs.finetune_encoder import FinetuneConfig, refresh_embeddings
+        from ray_jobs.finetune_encoder import run as finetune
+
+        if finetune_encoder not in ("last", "full"):
+            raise typer.BadParameter("--finetune-encoder is none, last or full")
+        tuned = finetune(settings, FinetuneConfig(layers=finetune_encoder, num_workers=workers))
+        console.print(f"encoder fine-tuned ({tuned.pairs:,} pairs, loss per epoch {tuned.losses})")
+        settings = refresh_embeddings(settings, tuned.encoder_dir)
+        console.print(
+            f"item embeddings re-computed; keep using it: LIVECART_ENCODER_PATH={tuned.encoder_dir}"
+        )
 
     cfg = TrainConfig(
         epochs=epochs,
@@ -260,7 +278,7 @@ def train(
         limit=limit,
         resume_from=resume_from,
     )
-    result = run(get_settings(), cfg)
+    result = run(settings, cfg)
     table = RichTable(
         title=f"{result.record.name} v{result.record.version} ({result.examples:,} examples)"
     )
