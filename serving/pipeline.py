@@ -148,6 +148,7 @@ class ViewerPipeline:
         degraded = list(prepared.degraded)
         if scores is None and not cold and not degraded:
             degraded.append("no model" if self.holder.ranker is None else "ranking unavailable")
+        model_scored = scores is not None
         if scores is None:
             scores = self._fallback_scores(products, prepared)
         p_click, p_buy = scores[:, 0], scores[:, 1]
@@ -158,7 +159,8 @@ class ViewerPipeline:
             p_click, impressions, clicks, self.settings.exploration_prior_strength
         )
         blended = blend_scores(alpha / (alpha + beta), p_buy)
-        budget = self.settings.exploration_budget if request.explore else 0.0
+        # Explore only around the model's estimates: a fallback order has no prior to explore from.
+        budget = self.settings.exploration_budget if request.explore and model_scored else 0.0
         order, explored = explore_exploit(blended, alpha, beta, budget, request.k, self.rng)
         stock = meta[c.STOCK].fillna(1).to_numpy() if len(meta) else np.zeros(0)
         recent = set(_recent_purchases(prepared))

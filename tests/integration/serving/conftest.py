@@ -1,6 +1,6 @@
 """A served world: a small synthetic world through the real pipeline, then the Serve app over HTTP.
 
-Built once per session (about a minute on 2 cores): generate -> validate -> features -> embed (a
+Built once per test package (about a minute on 2 cores): generate -> validate -> features -> embed (a
 tiny BERT built from a config) -> feast apply -> materialize -> train (Ray Train, 1 worker).
 """
 
@@ -73,7 +73,7 @@ def build_served_home(root: Path) -> LivecartSettings:
     return settings
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def served_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivecartSettings]:
     before = {k: os.environ.get(k) for k in ("LIVECART_HOME", "LIVECART_EMBEDDING_DIM")}
     settings = build_served_home(tmp_path_factory.mktemp("served"))
@@ -86,7 +86,7 @@ def served_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Liveca
     get_settings.cache_clear()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def served_url(served_settings: LivecartSettings) -> Iterator[str]:
     """The Serve app over HTTP on a real local Ray (shut down after the session)."""
     from serving.runner import start, stop
