@@ -68,11 +68,27 @@ def feature_store(settings: LivecartSettings) -> FeatureStore:
     return FeatureStore(repo_path=str(settings.feature_repo))
 
 
+def check_registry_home(settings: LivecartSettings, store: FeatureStore) -> None:
+    """Fail when the registry's file sources point into another home (a copied or moved data
+    directory): Feast stores source paths as applied, so reads would silently use the old files."""
+    for view in store.list_feature_views(allow_cache=True):
+        source = view.batch_source
+        path = getattr(source, "path", None)
+        if path and not str(path).startswith(str(settings.home)):
+            raise StageError(
+                "feast",
+                f"the registry's source for {view.name!r} is {path}, outside {settings.home}",
+                "run `livecart apply` for this data directory",
+            )
+        return  # one view tells: all sources are applied together
+
+
 def historical_features(
     settings: LivecartSettings, entity_rows: pd.DataFrame, service: str
 ) -> pd.DataFrame:
     """Point-in-time correct features of ``service`` for ``entity_rows`` (keys + event_timestamp)."""
     store = feature_store(settings)
+    check_registry_home(settings, store)
     job = store.get_historical_features(
         entity_df=entity_rows, features=store.get_feature_service(service)
     )

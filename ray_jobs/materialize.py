@@ -80,9 +80,10 @@ def run(
     use_ray: bool = True,
 ) -> MaterializeResult:
     """Materialize every online feature view (incrementally unless ``start`` is given)."""
-    from livecart.feast_ops import feature_store
+    from livecart.feast_ops import check_registry_home, feature_store
 
     store = store or feature_store(settings)
+    check_registry_home(settings, store)
     if store.config.online_store.type != STORE_TYPE:
         raise StageError(
             "materialize",
