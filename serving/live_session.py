@@ -115,33 +115,39 @@ class _Reader(threading.Thread):
                 i += 1
 
 
-def _freshness(url: str, auth: dict[str, str], viewers: list[str], probes: int) -> list[float]:
-    out: list[float] = []
-    with httpx.Client(timeout=30) as client:
-        for viewer in viewers[:probes]:
-            body = {"viewer_id": viewer, "k": 10, "explore": False}
-            shown = client.post(f"{url}/v1/recommend/viewer", json=body).json()["products"]
-            if not shown or shown[0]["room_id"] is None:
-                continue
-            top = shown[0]
-            buy = {
-                c.EVENT_ID: f"live-{uuid.uuid4().hex}",
-                c.EVENT_TYPE: "purchase",
-                c.EVENT_TIMESTAMP: datetime.now(UTC).isoformat(),
-                c.VIEWER_ID: viewer,
-                c.ROOM_ID: top["room_id"],
-                c.STREAMER_ID: top["streamer_id"],
-                c.PRODUCT_ID: top["product_id"],
-                c.AMOUNT: top["price"],
-            }
-            sent = time.perf_counter()
-            client.post(f"{url}/v1/events", json={"events": [buy]}, headers=auth)
-            while time.perf_counter() - sent < 5.0:
-                again = client.post(f"{url}/v1/recommend/viewer", json=body).json()["products"]
-                if top["product_id"] not in {p["product_id"] for p in again}:
-                    out.append((time.perf_counter() - sent) * 1000)
-                    break
-    return out
+def purchase_probe(
+    client: httpx.Client, url: str, auth: dict[str, str], viewer: str, within_s: float = 5.0
+) -> tuple[float, float] | None:
+    """Push-to-recommendation freshness for one viewer, in ms: (sent -> visible, accepted ->
+    visible) for a purchase of the viewer's top product, visible once the product leaves the feed
+    (the "not just purchased" rule fed by the pushed ``viewer_behavior`` row). None when the viewer
+    has no product in a live room; NaNs when the change is not visible within ``within_s``."""
+    body = {"viewer_id": viewer, "k": 10, "explore": False}
+    shown = client.post(f"{url}/v1/recommend/viewer", json=body).json()["products"]
+    if not shown or shown[0]["room_id"] is None:
+        return None
+    top = shown[0]
+    buy = {
+        c.EVENT_ID: f"live-{uuid.uuid4().hex}",
+        c.EVENT_TYPE: "purchase",
+        c.EVENT_TIMESTAMP: datetime.now(UTC).isoformat(),
+        c.VIEWER_ID: viewer,
+        c.ROOM_ID: top["room_id"],
+        c.STREAMER_ID: top["streamer_id"],
+        c.PRODUCT_ID: top["product_id"],
+        c.AMOUNT: top["price"],
+    }
+    sent = time.perf_counter()
+    answer = client.post(f"{url}/v1/events", json={"events": [buy]}, headers=auth)
+    accepted = time.perf_counter()
+    if answer.status_code != 200 or answer.json()["accepted"] != 1:
+        raise RuntimeError(f"freshness probe event rejected: {answer.text}")
+    while time.perf_counter() - sent < within_s:
+        again = client.post(f"{url}/v1/recommend/viewer", json=body).json()["products"]
+        if top["product_id"] not in {p["product_id"] for p in again}:
+            now = time.perf_counter()
+            return (now - sent) * 1000, (now - accepted) * 1000
+    return float("nan"), float("nan")
 
 
 def run(
@@ -173,7 +179,9 @@ def run(
                 key = q["reason"].split(";")[0]
                 reasons[key] = reasons.get(key, 0) + 1
             time.sleep(cfg.batch_pause_s)
-    freshness = _freshness(url, auth, viewers, cfg.freshness_probes)
+    with httpx.Client(timeout=30) as client:
+        probes = [purchase_probe(client, url, auth, v) for v in viewers[: cfg.freshness_probes]]
+    freshness = [p[0] for p in probes if p is not None and p[0] == p[0]]  # NaN: not visible
     reader.stop.set()
     reader.join()
 

@@ -103,55 +103,24 @@ def _event(kind: str, viewer: str, room: str, streamer: str, **extra: Any) -> di
     }
 
 
-def _freshness(
-    url: str,
-    auth: dict[str, str],
-    viewers: list[str],
-    samples: int,
-    live: dict[str, tuple[str, str]],
-) -> dict[str, Any]:
-    """Seconds from sending a purchase to a recommendation that no longer offers that product."""
-    sent_to_visible, accepted_to_visible, misses = [], [], 0
+def _freshness(url: str, auth: dict[str, str], viewers: list[str], samples: int) -> dict[str, Any]:
+    """Push-to-recommendation freshness over ``samples`` viewers (see ``purchase_probe``)."""
+    from serving.live_session import purchase_probe
+
     with httpx.Client(timeout=30.0) as client:
-        for viewer in tqdm(viewers[:samples], desc="freshness", leave=False):
-            body = {"viewer_id": viewer, "k": 10, "explore": False}
-            first = client.post(f"{url}/v1/recommend/viewer", json=body).json()
-            if not first["products"]:
-                continue
-            product = first["products"][0]
-            room, streamer = live.get(
-                product["streamer_id"], (product["room_id"], product["streamer_id"])
-            )
-            purchase = _event(
-                "purchase",
-                viewer,
-                room,
-                streamer,
-                product_id=product["product_id"],
-                amount=product["price"],
-            )
-            sent = time.perf_counter()
-            answer = client.post(f"{url}/v1/events", json={"events": [purchase]}, headers=auth)
-            accepted = time.perf_counter()
-            if answer.status_code != 200 or answer.json()["accepted"] != 1:
-                raise LivecartError(f"freshness probe event rejected: {answer.text}")
-            deadline = sent + 5.0
-            while time.perf_counter() < deadline:
-                again = client.post(f"{url}/v1/recommend/viewer", json=body).json()
-                if product["product_id"] not in {p["product_id"] for p in again["products"]}:
-                    now = time.perf_counter()
-                    sent_to_visible.append(now - sent)
-                    accepted_to_visible.append(now - accepted)
-                    break
-            else:
-                misses += 1
-    ms = np.asarray(sent_to_visible) * 1000 if sent_to_visible else np.full(1, np.nan)
-    acc = np.asarray(accepted_to_visible) * 1000 if accepted_to_visible else np.full(1, np.nan)
+        probes = [
+            purchase_probe(client, url, auth, v)
+            for v in tqdm(viewers[:samples], desc="freshness", leave=False)
+        ]
+    done = [p for p in probes if p is not None]
+    seen = [p for p in done if not np.isnan(p[0])]
+    sent = np.asarray([p[0] for p in seen]) if seen else np.full(1, np.nan)
+    acc = np.asarray([p[1] for p in seen]) if seen else np.full(1, np.nan)
     return {
-        "samples": len(sent_to_visible),
-        "not_visible_within_5s": misses,
-        "sent_to_visible_p50_ms": round(float(np.percentile(ms, 50)), 2),
-        "sent_to_visible_p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "samples": len(seen),
+        "not_visible_within_5s": len(done) - len(seen),
+        "sent_to_visible_p50_ms": round(float(np.percentile(sent, 50)), 2),
+        "sent_to_visible_p99_ms": round(float(np.percentile(sent, 99)), 2),
         "accepted_to_visible_p50_ms": round(float(np.percentile(acc, 50)), 2),
         "accepted_to_visible_p99_ms": round(float(np.percentile(acc, 99)), 2),
     }
@@ -200,8 +169,7 @@ def run(
                 for level in tqdm(levels, desc=f"livecart sweep ({layout})")
             }
             if n == 0:
-                live = {streamer: (room, streamer) for room, streamer, _ in rooms}
-                freshness = _freshness(url, auth, known[::-1], freshness_samples, live)
+                freshness = _freshness(url, auth, known[::-1], freshness_samples)
             serve.delete(APP_NAME)
         serve.run(build_floor(settings), name="floor", route_prefix="/floor", blocking=False)
         _wait(f"{url}/floor/v1/recommend/viewer")
