@@ -82,8 +82,9 @@ def run(
     """Materialize every online feature view (incrementally unless ``start`` is given)."""
     from livecart.feast_ops import check_registry_home, feature_store
 
-    store = store or feature_store(settings)
-    check_registry_home(settings, store)
+    if store is None:  # the home's own repo: its sources must point into this home
+        store = feature_store(settings)
+        check_registry_home(settings, store)
     if store.config.online_store.type != STORE_TYPE:
         raise StageError(
             "materialize",
