@@ -76,7 +76,8 @@ def make_repo(root: Path, n: int = 50, ttl: timedelta = timedelta(days=1)) -> Mi
     view = mini_view(push, entity, ttl)
     (root / "feature_store.yaml").write_text(
         "project: mini\nprovider: local\n"
-        f"registry: {root / 'registry.db'}\n"
+        f"registry:\n  path: {root / 'registry.db'}\n"
+        "  registry_store_type: livecart.feast_registry.AtomicFileRegistryStore\n"
         "offline_store:\n  type: duckdb\n"
         f"online_store:\n  type: {STORE_TYPE}\n  path: {root / 'online'}\n"
         "entity_key_serialization_version: 3\n"

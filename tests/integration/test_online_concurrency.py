@@ -109,7 +109,7 @@ def test_store__readers_during_materialize_and_push__no_errors_no_torn_reads(tmp
     stats = [r for r in results if "reads" in r]
     pushed = next(r for r in results if "reads" not in r)
     assert len(stats) == 4 and rounds >= 3
-    assert sum(s["errors"] for s in stats) == 0, stats
+    assert sum(s["errors"] for s in stats) == 0, [s["first_error"] for s in stats if s["errors"]]
     assert sum(s["torn"] for s in stats) == 0, stats
     assert all(s["reads"] > 50 for s in stats), stats
     final = FeatureStore(repo_path=root).get_online_features(
