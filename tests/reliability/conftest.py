@@ -10,7 +10,6 @@ teardown then finds nothing left to stop. Modules run in a fixed order, the dest
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import Counter
@@ -23,8 +22,8 @@ import httpx
 import pytest
 import ray
 
-from livecart.settings import LivecartSettings, get_settings
-from tests.integration.serving.conftest import TOKEN, build_served_home, world_ids
+from livecart.settings import LivecartSettings
+from tests.integration.serving.conftest import TOKEN, served_home, world_ids
 
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 MODULE_ORDER = ("test_fuzz", "test_soak", "test_faults")
@@ -67,15 +66,8 @@ class World:
 
 @pytest.fixture(scope="package")
 def reliable_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivecartSettings]:
-    before = {k: os.environ.get(k) for k in ("LIVECART_HOME", "LIVECART_EMBEDDING_DIM")}
-    built = build_served_home(tmp_path_factory.mktemp("reliability"))
-    yield built.model_copy(update={"serve_replicas": 2})
-    for key, value in before.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    get_settings.cache_clear()
+    with served_home(tmp_path_factory.mktemp("reliability")) as built:
+        yield built.model_copy(update={"serve_replicas": 2})
 
 
 @pytest.fixture(scope="package")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -73,17 +74,25 @@ def build_served_home(root: Path) -> LivecartSettings:
     return settings
 
 
+@contextmanager
+def served_home(root: Path) -> Iterator[LivecartSettings]:
+    """``build_served_home`` for the length of the block, then the environment as it was."""
+    before = {k: os.environ.get(k) for k in ("LIVECART_HOME", "LIVECART_EMBEDDING_DIM")}
+    try:
+        yield build_served_home(root)
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+
+
 @pytest.fixture(scope="package")
 def served_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivecartSettings]:
-    before = {k: os.environ.get(k) for k in ("LIVECART_HOME", "LIVECART_EMBEDDING_DIM")}
-    settings = build_served_home(tmp_path_factory.mktemp("served"))
-    yield settings
-    for key, value in before.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    get_settings.cache_clear()
+    with served_home(tmp_path_factory.mktemp("served")) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="package")
