@@ -128,7 +128,9 @@ def _write_history(settings: LivecartSettings, name: str, history: list[int]) ->
 def promote(settings: LivecartSettings, name: str, version: int) -> int:
     """Make ``version`` the one serving loads; replicas pick it up at their next poll."""
     if version not in versions(settings, name):
-        raise LivecartError(f"model {name!r} has no version {version}; known: {versions(settings, name)}")
+        raise LivecartError(
+            f"model {name!r} has no version {version}; known: {versions(settings, name)}"
+        )
     history = promoted_history(settings, name)
     if not history:
         # Nothing promoted yet: what served so far was the latest older version; remember it,

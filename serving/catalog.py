@@ -42,17 +42,33 @@ class Catalog:
     streamer_of: dict[str, str] = field(default_factory=dict)
     category_of: dict[str, str] = field(default_factory=dict)
     price_of: dict[str, float] = field(default_factory=dict)
+    stock_of: dict[str, float] = field(default_factory=dict)  # unknown stock counts as in stock
+    title_of: dict[str, str] = field(default_factory=dict)
     room_streamer: dict[str, str] = field(default_factory=dict)
+    room_title: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         p = self.products
         self.streamer_of = {str(k): str(v) for k, v in p[c.STREAMER_ID].items()}
         self.category_of = {str(k): str(v) for k, v in p[c.CATEGORY].items()}
         self.price_of = {str(k): float(v) for k, v in p[c.PRICE].items()}
+        self.stock_of = {str(k): float(v) for k, v in p[c.STOCK].fillna(1).items()}
+        self.title_of = {str(k): str(v) for k, v in p[c.TITLE].items()}
         self.room_streamer = {str(k): str(v) for k, v in self.rooms[c.STREAMER_ID].items()}
+        self.room_title = {str(k): str(v) for k, v in self.rooms[c.TITLE].items()}
 
     def live_streamers(self, live: Iterable[str]) -> set[str]:
         return {self.room_streamer[r] for r in live if r in self.room_streamer}
+
+    def live_room_of(self, live: Iterable[str]) -> dict[str, str]:
+        """Streamer -> the live room it sells in now (as :meth:`product_room` picks it)."""
+        rooms = set(live)
+        out: dict[str, str] = {}
+        for streamer in self.live_streamers(rooms):
+            room = next((r for r in self.streamer_rooms.get(streamer, []) if r in rooms), None)
+            if room is not None:
+                out[streamer] = room
+        return out
 
     def product_room(self, product_id: str, live: set[str]) -> str | None:
         """The live room selling ``product_id`` now (None when its streamer is not live)."""

@@ -13,17 +13,16 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 from feast import FeatureStore
 
 from livecart import contract as c
 from livecart import feature_names as f
-from livecart.online.frames import ServicePlan, plan_service, read_frame, to_pandas
+from livecart.online.frames import ServicePlan, plan_service
 from livecart.settings import LivecartSettings
-from ray_jobs.training.inputs import RankerInputs
+from ray_jobs.training.inputs import FeatureColumns, RankerInputs
 from serving.catalog import Catalog
 from serving.explain import drivers, explanation
-from serving.rank import ModelHolder, score_inputs
+from serving.rank import ModelHolder, feature_columns, score_inputs
 from serving.retrieve import Candidates, Retriever, Source, ViewerContext
 from serving.rules import RuleConfig, blend_scores, explore_exploit, fresh_ctr_posterior, select
 from serving.schemas import (
@@ -42,7 +41,7 @@ class Prepared:
     request: ViewerRequest
     context: ViewerContext | None
     candidates: Candidates
-    frame: pd.DataFrame
+    columns: FeatureColumns | None  # the candidates' feature columns (None: not read)
     live: dict[str, int]
     version: int | None
     timings: dict[str, float] = field(default_factory=dict)
@@ -89,7 +88,7 @@ class ViewerPipeline:
         timings["retrieve"] = _ms(began)
         ranker = self.holder.ranker
         began = time.perf_counter()
-        frame = pd.DataFrame()
+        columns = None
         if ranker is not None and candidates.products:
             products = candidates.products
             entities = {
@@ -97,15 +96,18 @@ class ViewerPipeline:
                 c.PRODUCT_ID: list(products),
                 c.STREAMER_ID: [self.catalog.streamer_of[p] for p in products],
             }
-            frame = to_pandas(read_frame(self.store, self._plan(ranker.feature_service), entities))
+            plan = self._plan(ranker.feature_service)
+            columns = feature_columns(self.store, plan, entities)
         timings["features"] = _ms(began)
         version = ranker.version if ranker is not None else None
         inputs = None
-        if ranker is not None and not frame.empty and context.known:
+        if ranker is not None and columns is not None and context.known:
             began = time.perf_counter()
-            inputs = ranker.inputs(frame)
+            inputs = ranker.inputs(columns)
             timings["inputs"] = _ms(began)
-        return Prepared(request, context, candidates, frame, live, version, timings, inputs=inputs)
+        return Prepared(
+            request, context, candidates, columns, live, version, timings, inputs=inputs
+        )
 
     def popular(self, request: ViewerRequest, live: dict[str, int], reason: str) -> Prepared:
         """Candidates without the online store: popular products of live rooms (degraded)."""
@@ -126,7 +128,7 @@ class ViewerPipeline:
         products = products[: self.settings.candidates_per_request]
         candidates = Candidates(products, {p: [Source.POPULAR.value] for p in products})
         version = self.holder.version
-        return Prepared(request, None, candidates, pd.DataFrame(), live, version, degraded=[reason])
+        return Prepared(request, None, candidates, None, live, version, degraded=[reason])
 
     def recommend(self, request: ViewerRequest, live: dict[str, int]) -> ViewerResponse:
         prepared = self.prepare(request, live)
@@ -143,7 +145,6 @@ class ViewerPipeline:
         began = time.perf_counter()
         request, catalog = prepared.request, self.catalog
         products = prepared.candidates.products
-        meta = catalog.products.loc[products] if products else catalog.products.iloc[:0]
         cold = prepared.context is not None and not prepared.context.known
         degraded = list(prepared.degraded)
         if scores is None and not cold and not degraded:
@@ -152,9 +153,8 @@ class ViewerPipeline:
         if scores is None:
             scores = self._fallback_scores(products, prepared)
         p_click, p_buy = scores[:, 0], scores[:, 1]
-        frame = prepared.frame
-        impressions = _counts(frame, f.PRODUCT_IMPRESSIONS_30M, len(products))
-        clicks = _counts(frame, f.PRODUCT_CLICKS_30M, len(products))
+        impressions = _counts(prepared.columns, f.PRODUCT_IMPRESSIONS_30M, len(products))
+        clicks = _counts(prepared.columns, f.PRODUCT_CLICKS_30M, len(products))
         alpha, beta = fresh_ctr_posterior(
             p_click, impressions, clicks, self.settings.exploration_prior_strength
         )
@@ -162,46 +162,39 @@ class ViewerPipeline:
         # Explore only around the model's estimates: a fallback order has no prior to explore from.
         budget = self.settings.exploration_budget if request.explore and model_scored else 0.0
         order, explored = explore_exploit(blended, alpha, beta, budget, request.k, self.rng)
-        stock = meta[c.STOCK].fillna(1).to_numpy() if len(meta) else np.zeros(0)
         recent = set(_recent_purchases(prepared))
         allowed = np.array(
-            [s > 0 and p not in recent for s, p in zip(stock, products, strict=True)]
+            [catalog.stock_of.get(p, 1.0) > 0 and p not in recent for p in products], dtype=bool
         )
-        chosen = select(
-            order,
-            [str(s) for s in meta[c.STREAMER_ID]],
-            [str(x) for x in meta[c.CATEGORY]],
-            allowed,
-            request.k,
-            self.rules,
-        )
+        streamers = [catalog.streamer_of[p] for p in products]
+        categories = [catalog.category_of[p] for p in products]
+        chosen = select(order, streamers, categories, allowed, request.k, self.rules)
         why = self._drivers(prepared, chosen, blended, explored)
-        live_rooms = set(prepared.live)
+        room_of = catalog.live_room_of(prepared.live)
         items = []
         for i, (driver, _) in zip(chosen, why, strict=True):
             product = products[i]
-            row = meta.loc[product]
             sources = prepared.candidates.sources.get(product, [])
             items.append(
                 RecommendedProduct(
                     product_id=product,
-                    streamer_id=str(row[c.STREAMER_ID]),
-                    room_id=catalog.product_room(product, live_rooms),
-                    category=str(row[c.CATEGORY]),
-                    price=float(str(row[c.PRICE])),
+                    streamer_id=streamers[i],
+                    room_id=room_of.get(streamers[i]),
+                    category=categories[i],
+                    price=catalog.price_of[product],
                     score=round(float(blended[i]), 6),
                     p_click=round(float(p_click[i]), 6),
                     p_purchase=round(float(p_buy[i]), 6),
                     sources=sources,
                     driver=driver,
-                    explanation=explanation(driver, str(row[c.CATEGORY]), sources),
+                    explanation=explanation(driver, categories[i], sources),
                 )
             )
         prepared.timings["rules_explain"] = _ms(began)
         return ViewerResponse(
             viewer_id=request.viewer_id,
             products=items,
-            rooms=self._rooms(products, blended, prepared.live, request.k),
+            rooms=self._rooms(products, streamers, blended, room_of, prepared.live, request.k),
             model_version=prepared.version if not cold else None,
             degraded=bool(degraded),
             degraded_reasons=degraded,
@@ -250,35 +243,39 @@ class ViewerPipeline:
         ]
 
     def _rooms(
-        self, products: list[str], scores: np.ndarray, live: dict[str, int], k: int
+        self,
+        products: list[str],
+        streamers: list[str],
+        scores: np.ndarray,
+        room_of: dict[str, str],
+        live: dict[str, int],
+        k: int,
     ) -> list[RecommendedRoom]:
+        """Live rooms ranked by their best candidate's score."""
         best: dict[str, tuple[float, str]] = {}
-        live_rooms = set(live)
-        for product, score in zip(products, scores, strict=True):
-            room = self.catalog.product_room(product, live_rooms)
-            if room is not None and score > best.get(room, (-1.0, ""))[0]:
-                best[room] = (float(score), product)
+        for i in np.argsort(-scores, kind="stable"):
+            room = room_of.get(streamers[i])
+            if room is not None and room not in best:
+                best[room] = (float(scores[i]), products[i])
+                if len(best) == len(room_of):
+                    break
         ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:k]
-        out = []
-        for room, (score, product) in ranked:
-            row = self.catalog.rooms.loc[room]
-            title = str(self.catalog.products.at[product, c.TITLE])
-            out.append(
-                RecommendedRoom(
-                    room_id=room,
-                    streamer_id=str(row[c.STREAMER_ID]),
-                    title=str(row[c.TITLE]),
-                    score=round(score, 6),
-                    explanation=f"{live.get(room, 0)} viewers live now; best match: {title}",
-                )
+        return [
+            RecommendedRoom(
+                room_id=room,
+                streamer_id=self.catalog.room_streamer[room],
+                title=self.catalog.room_title[room],
+                score=round(score, 6),
+                explanation=f"{live.get(room, 0)} viewers live now; "
+                f"best match: {self.catalog.title_of[product]}",
             )
-        return out
+            for room, (score, product) in ranked
+        ]
 
 
-def _counts(frame: pd.DataFrame, column: str, n: int) -> np.ndarray:
-    if column not in frame.columns:
-        return np.zeros(n)
-    return pd.to_numeric(frame[column], errors="coerce").fillna(0).to_numpy(dtype=np.float64)
+def _counts(columns: FeatureColumns | None, name: str, n: int) -> np.ndarray:
+    values = None if columns is None else columns.numbers(name)
+    return np.zeros(n) if values is None else np.nan_to_num(values, nan=0.0)
 
 
 def _recent_purchases(prepared: Prepared) -> list[str]:

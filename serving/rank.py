@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
-import pandas as pd
+from feast import FeatureStore
 
 from livecart import registry
+from livecart.online.feature_columns import read_columns
+from livecart.online.frames import ServicePlan, read_frame, to_pandas
+from livecart.online.store import STORE_TYPE
 from livecart.settings import LivecartSettings
-from ray_jobs.training.inputs import RankerInputs, concat_inputs
+from ray_jobs.training.inputs import FeatureColumns, FrameColumns, RankerInputs, concat_inputs
 from ray_jobs.training.scoring import DEFAULT_RANKER, LoadedRanker
 
 
@@ -65,14 +70,14 @@ class ModelHolder:
             self.load(wanted)
 
 
-def score_frames(ranker: LoadedRanker, frames: list[pd.DataFrame]) -> list[np.ndarray]:
-    """Score several requests' candidate frames in one forward pass (what ``@serve.batch`` feeds)."""
-    sizes = [len(frame) for frame in frames]
-    if sum(sizes) == 0:
-        return [np.zeros((0, 2), dtype=np.float32) for _ in frames]
-    joined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    scores = ranker.score(joined)
-    return list(np.split(scores, np.cumsum(sizes)[:-1]))
+def feature_columns(
+    store: FeatureStore, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]
+) -> FeatureColumns:
+    """The ranker's feature columns for ``entities``: straight from livecart's online store, or
+    through Feast's ``get_online_features`` (:func:`read_frame`) on any other store."""
+    if store.config.online_store.type == STORE_TYPE:
+        return read_columns(store, plan, entities)
+    return FrameColumns(to_pandas(read_frame(store, plan, entities)))
 
 
 def score_inputs(ranker: LoadedRanker, parts: list[RankerInputs]) -> list[np.ndarray]:

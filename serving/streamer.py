@@ -20,7 +20,7 @@ from livecart.online.frames import plan_service, read_frame
 from livecart.settings import LivecartSettings
 from ray_jobs.training.scoring import LoadedRanker
 from serving.catalog import Catalog
-from serving.rank import ModelHolder
+from serving.rank import ModelHolder, feature_columns
 from serving.retrieve import VIEWER_CONTEXT_SERVICE
 from serving.schemas import AudienceSummary, PitchSuggestion, StreamerRequest, StreamerResponse
 
@@ -118,12 +118,12 @@ class StreamerAssist:
         """(pitch score, expected purchases) per product over the viewers present."""
         viewers = [v for v in audience for _ in products]
         items = products * len(audience)
-        frame = read_frame(
+        columns = feature_columns(
             self.store,
             plan_service(self.store, ranker.feature_service),
             {c.VIEWER_ID: viewers, c.PRODUCT_ID: items, c.STREAMER_ID: [streamer] * len(items)},
-        ).to_pandas()
-        p_buy = ranker.score(frame)[:, 1].reshape(len(audience), len(products))
+        )
+        p_buy = ranker.score(columns)[:, 1].reshape(len(audience), len(products))
         expected = p_buy.sum(axis=0)
         intent = summary.purchase_intent or 0.0
         return expected / len(audience) * (1.0 + intent), expected

@@ -10,13 +10,19 @@ from feature_repo.definitions.viewer import viewer_profile
 from livecart import feature_names as f
 
 
+# Sources projected to the two columns the transformation reads: Feast hands a pandas UDF every
+# column of its sources, for every row it scores.
 @on_demand_feature_view(
-    sources=[product_profile, viewer_profile],
+    sources=[
+        product_profile[[f.PRODUCT_PRICE]],
+        viewer_profile[[f.VIEWER_AVG_ORDER_VALUE]],
+    ],
     schema=[Field(name=f.PRICE_TO_TYPICAL_SPEND, dtype=Float64)],
     mode="pandas",
 )
 def price_vs_viewer_spend(inputs: pd.DataFrame) -> pd.DataFrame:
     """Product price relative to the viewer's average order value (1.0 when no orders yet)."""
+    # Literal names: Feast rebuilds this function from its source text, without module globals.
     spend = inputs["viewer_avg_order_value"].astype("float64")
     price = inputs["product_price"].astype("float64")
     ratio = (price / spend.where(spend > 0)).fillna(1.0)

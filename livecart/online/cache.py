@@ -42,6 +42,20 @@ class ViewState:
     created_us: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     combined: dict[str, pa.Array] = field(default_factory=dict)
     numeric: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    matrices: dict[tuple[str, ...], np.ndarray] = field(default_factory=dict)
+
+    def matrix(self, names: tuple[str, ...]) -> np.ndarray:
+        """``(rows, len(names))`` float64 of numeric columns, NaN where null (cached until the
+        next append): one fancy index then reads every numeric feature of the view."""
+        cached = self.matrices.get(names)
+        if cached is None:
+            assert self.table is not None
+            cached = np.empty((self.table.num_rows, len(names)), dtype=np.float64)
+            for j, name in enumerate(names):
+                values, valid = self.numbers(name)
+                cached[:, j] = np.where(valid, values, np.nan)
+            self.matrices[names] = cached
+        return cached
 
     def numbers(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(values, valid) of a numeric column as numpy arrays (cached until the next append)."""
@@ -54,6 +68,33 @@ class ViewState:
                 array = array.fill_null(False if pa.types.is_boolean(array.type) else 0)
             cached = self.numeric[name] = (array.to_numpy(zero_copy_only=False), valid)
         return cached
+
+    def current(self) -> np.ndarray:
+        """Positions of the rows the index points at (one per key; cached until the next
+        append)."""
+        cached = self.matrices.get(("__current__",))
+        if cached is None:
+            cached = np.fromiter(self.index.values(), dtype=np.int64, count=len(self.index))
+            self.matrices[("__current__",)] = cached
+        return cached
+
+    def vectors(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(positions, float32 matrix, row norms) of the current rows whose fixed-size vector
+        ``name`` is not null (cached until the next append): what vector search scans."""
+        keys = [(kind, name) for kind in ("__vector_rows__", "__vectors__", "__vector_norms__")]
+        if keys[0] not in self.matrices:
+            current = self.current()
+            array = self.column(name).take(pa.array(current, type=pa.int64()))
+            valid = array.is_valid().to_numpy(zero_copy_only=False)
+            width = array.type.list_size
+            values = array.values.to_numpy(zero_copy_only=False).astype(np.float32)
+            matrix = values.reshape(len(array), width)[valid]
+            for key, value in zip(
+                keys, (current[valid], matrix, np.linalg.norm(matrix, axis=1)), strict=True
+            ):
+                self.matrices[key] = value
+        positions, matrix, norms = (self.matrices[key] for key in keys)
+        return positions, matrix, norms
 
     def column(self, name: str) -> pa.Array:
         """One contiguous array per column (cached until the next append)."""
@@ -88,10 +129,14 @@ class ReadCache:
                 self._manifest, self._stamp = read_manifest(self.directory), stamp
         return self._manifest
 
-    def view(self, name: str, keys: Sequence[str]) -> ViewState | None:
-        """The view's rows as of the latest commit, or None if the store has no such view."""
+    def view(
+        self, name: str, keys: Sequence[str], manifest: Manifest | None = None
+    ) -> ViewState | None:
+        """The view's rows as of the latest commit (or of ``manifest``, a just-read one, so
+        one request reading many views checks the store once), None if there is no such view."""
         for attempt in range(RETRIES):
-            entry = self.manifest().views.get(name)
+            current = manifest if manifest is not None and attempt == 0 else self.manifest()
+            entry = current.views.get(name)
             if entry is None:
                 self._views.pop(name, None)
                 return None
@@ -121,7 +166,12 @@ class ReadCache:
         elif len(entry.deltas) > len(state.deltas):
             # Copy on write: a thread still reading the previous state keeps a consistent view.
             state = replace(
-                state, deltas=list(state.deltas), index=dict(state.index), combined={}, numeric={}
+                state,
+                deltas=list(state.deltas),
+                index=dict(state.index),
+                combined={},
+                numeric={},
+                matrices={},
             )
         for name in entry.deltas[len(state.deltas) :]:
             _append(state, read_delta(self.directory, name), keys, trusted=False)
@@ -141,6 +191,7 @@ def _append(state: ViewState, rows: pa.Table, keys: Sequence[str], trusted: bool
     event_us, created_us = _micros(rows.column(EVENT_TS)), _micros(rows.column(CREATED_TS))
     state.combined = {}
     state.numeric = {}
+    state.matrices = {}
     if state.table is None:
         state.table = rows
     else:

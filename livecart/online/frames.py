@@ -22,14 +22,14 @@ from feast import FeatureService, FeatureStore, FeatureView
 from feast.on_demand_feature_view import OnDemandFeatureView
 
 from livecart.errors import LivecartError
+from livecart.online.cache import ViewState
 from livecart.online.codec import arrow_type, key_columns
 from livecart.online.store import (
     STORE_TYPE,
-    _live_positions,
     read_cache,
     table_name,
 )
-from livecart.online.vector import search
+from livecart.online.vector import distances
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,91 @@ def plan_service(store: FeatureStore, service: str | FeatureService) -> ServiceP
     return ServicePlan(fs.name, tuple(views), tuple(on_demand))
 
 
+@dataclass(frozen=True)
+class ViewRows:
+    """Where one view's rows for a batch of entity rows are: the view's state as this process
+    sees it, the distinct entity keys' positions (-1: absent or expired) and, per entity row,
+    which distinct key it has. A viewer's 500 candidate rows share one viewer key: it is looked
+    up once."""
+
+    read: _ViewRead
+    state: ViewState | None
+    unique: np.ndarray  # int64 positions in ``state.table`` of the distinct keys
+    inverse: np.ndarray  # int64 per entity row: its key's index in ``unique``
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Per entity row, its position in ``state.table`` (-1: absent or expired)."""
+        rows: np.ndarray = self.unique[self.inverse]
+        return rows
+
+
+def view_rows(
+    store: FeatureStore, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]
+) -> tuple[int, list[ViewRows]]:
+    """(number of entity rows, :class:`ViewRows` per view of ``plan``) on this online store."""
+    lengths = {len(v) for v in entities.values()}
+    if len(lengths) > 1:
+        raise LivecartError(f"entity columns differ in length: {sorted(lengths)}")
+    n = lengths.pop() if lengths else 0
+    missing = [k for k in plan.entity_columns if k not in entities]
+    if missing:
+        raise LivecartError(f"feature service {plan.name!r} needs entity columns {missing}")
+    cache = read_cache(store.config)
+    manifest = cache.manifest()
+    if plan.views and not manifest.views:
+        # A store with no tables at all is gone (or never materialized): say so instead of
+        # answering "no features" for everyone, which callers would mistake for new entities.
+        raise LivecartError(
+            f"the online store at {cache.directory} has no tables; run `livecart materialize`"
+        )
+    distinct: dict[tuple[str, ...], tuple[list[tuple[Any, ...]], np.ndarray]] = {}
+    out: list[ViewRows] = []
+    for read in plan.views:
+        keys = distinct.get(read.join_keys)
+        if keys is None:
+            keys = distinct[read.join_keys] = _distinct_keys([entities[k] for k in read.join_keys])
+        uniques, inverse = keys
+        state = cache.view(table_name(store.config, read.view), read.join_keys, manifest)
+        positions = np.full(len(uniques), -1, dtype=np.int64)
+        if state is not None and state.table is not None and uniques:
+            get = state.index.get
+            positions = np.fromiter(
+                (get(key, -1) for key in uniques), dtype=np.int64, count=len(uniques)
+            )
+            positions = _expire(state, positions, read.view)
+        out.append(ViewRows(read, state, positions, inverse))
+    return n, out
+
+
+def _distinct_keys(
+    columns: Sequence[Sequence[Any]],
+) -> tuple[list[tuple[Any, ...]], np.ndarray]:
+    """The distinct key tuples of the entity rows, first-seen order, and each row's index.
+
+    Columns holding one value throughout (the viewer of a request's candidate rows) are not
+    walked row by row: only the varying ones are."""
+    n = len(columns[0]) if columns else 0
+    if n == 0:
+        return [], np.zeros(0, dtype=np.int64)
+    constant = [len(col) > 0 and list(col).count(col[0]) == n for col in columns]
+    varying = [col for col, same in zip(columns, constant, strict=True) if not same]
+    if not varying:
+        return [tuple(col[0] for col in columns)], np.zeros(n, dtype=np.int64)
+    first: dict[Any, int] = {}
+    setdefault = first.setdefault
+    values = varying[0] if len(varying) == 1 else list(zip(*varying, strict=True))
+    inverse = np.fromiter((setdefault(v, len(first)) for v in values), dtype=np.int64, count=n)
+
+    def key(distinct: Any) -> tuple[Any, ...]:
+        parts = iter((distinct,) if len(varying) == 1 else distinct)
+        return tuple(
+            col[0] if same else next(parts) for col, same in zip(columns, constant, strict=True)
+        )
+
+    return [key(v) for v in first], inverse
+
+
 def read_frame(
     store: FeatureStore, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]
 ) -> pa.Table:
@@ -90,36 +175,16 @@ def read_frame(
     """
     if store.config.online_store.type != STORE_TYPE:
         return _read_through_feast(store, plan, entities)
-    lengths = {len(v) for v in entities.values()}
-    if len(lengths) > 1:
-        raise LivecartError(f"entity columns differ in length: {sorted(lengths)}")
-    n = lengths.pop() if lengths else 0
-    missing = [k for k in plan.entity_columns if k not in entities]
-    if missing:
-        raise LivecartError(f"feature service {plan.name!r} needs entity columns {missing}")
-    cache = read_cache(store.config)
-    if plan.views and not cache.manifest().views:
-        # A store with no tables at all is gone (or never materialized): say so instead of
-        # answering "no features" for everyone, which callers would mistake for new entities.
-        raise LivecartError(
-            f"the online store at {cache.directory} has no tables; run `livecart materialize`"
-        )
+    n, views = view_rows(store, plan, entities)
     columns: dict[str, pa.Array] = {k: pa.array(list(entities[k])) for k in plan.entity_columns}
-    for read in plan.views:
-        state = cache.view(table_name(store.config, read.view), read.join_keys)
-        rows = np.full(n, -1, dtype=np.int64)
-        if state is not None and state.table is not None and n:
-            key_lists = [entities[k] for k in read.join_keys]
-            get = state.index.get
-            rows = np.fromiter(
-                (get(key, -1) for key in zip(*key_lists, strict=True)), dtype=np.int64, count=n
-            )
-            rows = _expire(state, rows, read.view)
+    for found in views:
+        read, state = found.read, found.state
         if state is None or state.table is None:
             for name in read.features:
                 columns[name] = pa.nulls(n, type=_feature_type(read.view, name))
             continue
         # One take for the whole view; a null index (absent or expired entity) gives null values.
+        rows = found.rows
         indices = pa.array(rows, type=pa.int64(), mask=rows < 0)
         taken = state.table.select(list(read.features)).take(indices)
         for name, column in zip(taken.column_names, taken.columns, strict=True):
@@ -177,12 +242,14 @@ def nearest(
     view_name: str,
     query: Sequence[float],
     top_k: int,
-    metric: str = "cosine",
+    metric: str | None = None,
 ) -> list[tuple[tuple[Any, ...], float]]:
     """(entity key, distance) of the ``top_k`` rows of ``view_name`` nearest to ``query``.
 
-    The same search as the store's ``retrieve_online_documents_v2`` (TTL-aware, DuckDB array
-    functions), without building protobuf documents; nearest first.
+    The ranking of ``FeatureStore.retrieve_online_documents_v2`` on this store (current rows
+    within the TTL; the field's declared ``vector_search_metric`` wins over ``metric``, as in
+    Feast), without filters or protobuf documents: numpy over a float32 matrix cached per
+    committed state. Nearest first, ties by row position.
     """
     if store.config.online_store.type != STORE_TYPE:
         return []  # vector retrieval is this store's; other stores skip this candidate source
@@ -190,17 +257,26 @@ def nearest(
     vector = next((f for f in view.features if f.vector_index), None)
     if vector is None:
         raise LivecartError(f"feature view {view_name!r} has no vector-indexed field")
-    keys = key_columns(view)
-    state = read_cache(store.config).view(table_name(store.config, view), keys)
+    state = read_cache(store.config).view(table_name(store.config, view), key_columns(view))
     if state is None or state.table is None or top_k <= 0:
         return []
-    live = [p for p in _live_positions(state, list(state.index.values()), view) if p is not None]
-    if not live:
-        return []
-    current = state.table.take(pa.array(live, type=pa.int64()))
-    hits = search(current, vector.name, list(query), top_k, metric, None)
-    key_columns_ = [current.column(k) for k in keys]
-    return [(tuple(col[pos].as_py() for col in key_columns_), dist) for pos, dist in hits]
+    positions, matrix, norms = state.vectors(vector.name)
+    q = np.asarray(query, dtype=np.float32)
+    if q.shape != (matrix.shape[1],):
+        raise LivecartError(f"query has {q.size} dimensions, {vector.name} has {matrix.shape[1]}")
+    distance = distances(matrix, norms, q, vector.vector_search_metric or metric)
+    ttl = view.ttl
+    if ttl and ttl.total_seconds() > 0:
+        cutoff = (datetime.now(UTC) - ttl).timestamp() * 1e6
+        distance = np.where(state.event_us[positions] >= cutoff, distance, np.nan)
+    candidates = np.flatnonzero(~np.isnan(distance))
+    if len(candidates) > top_k:
+        part = np.argpartition(distance[candidates], top_k - 1)[:top_k]
+        candidates = candidates[part]
+    best = candidates[np.lexsort((positions[candidates], distance[candidates]))]
+    rows = pa.array(positions[best], type=pa.int64())
+    keys = [state.column(k).take(rows).to_pylist() for k in key_columns(view)]
+    return list(zip(zip(*keys, strict=True), distance[best].tolist(), strict=True))
 
 
 def to_pandas(table: pa.Table) -> Any:

@@ -102,3 +102,20 @@ def search(
     finally:
         con.unregister(name)
     return [(int(p), float(d)) for p, d in found]
+
+
+def distances(
+    matrix: np.ndarray, norms: np.ndarray, query: np.ndarray, metric: str | None
+) -> np.ndarray:
+    """The distances :func:`search` ranks on, for every row of ``matrix`` (``norms``: its row
+    norms), in numpy: what serving's candidate retrieval uses on a cached matrix."""
+    kind = (metric or "cosine").lower()
+    if kind not in _METRICS:
+        raise FilterError(f"unknown distance metric {metric!r}; use one of {sorted(_METRICS)}")
+    if kind == "l2":
+        return np.asarray(np.linalg.norm(matrix - query, axis=1), dtype=np.float64)
+    dot = (matrix @ query).astype(np.float64)
+    if kind == "cosine":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(1.0 - dot / (norms * np.linalg.norm(query)), dtype=np.float64)
+    return -dot

@@ -8,8 +8,9 @@ model artifact (the product vocabulary and its text vectors): nothing is read fr
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -120,59 +121,115 @@ def concat_inputs(parts: Sequence[RankerInputs]) -> RankerInputs:
     )
 
 
-def category_match(frame: pd.DataFrame) -> np.ndarray:
-    """The viewer's affinity share for the product's category (0 without history)."""
-    index = {name: i for i, name in enumerate(c.CATEGORIES)}
-    out = np.zeros(len(frame), dtype=np.float32)
-    if f.VIEWER_CATEGORY_AFFINITY not in frame.columns or f.PRODUCT_CATEGORY not in frame.columns:
+class FeatureColumns(Protocol):
+    """The column reads the ranker's inputs are built from.
+
+    Training adapts a Feast historical frame (:class:`FrameColumns`); serving reads the online
+    store's columns directly (``livecart.online.feature_columns.OnlineColumns``). Both answer the
+    same questions, so :func:`ranker_inputs` (the one definition of every input) serves both.
+    """
+
+    def __len__(self) -> int: ...
+
+    def numbers(self, name: str) -> np.ndarray | None:
+        """float64 values, NaN where missing or not numeric; None when there is no such column."""
+
+    def codes(self, name: str, labels: Sequence[str]) -> np.ndarray:
+        """int64 position of each row's string in ``labels``; -1 where missing or unknown."""
+
+    def vectors(self, name: str, dim: int) -> np.ndarray:
+        """``(n, dim)`` float32 of a list-of-floats column; missing or misfit rows are 0."""
+
+    def memberships(self, name: str, labels: Sequence[str]) -> np.ndarray:
+        """``(n, len(labels))`` float32: 1 where the row's list of strings holds the label."""
+
+    def token_rows(self, name: str, ids: Mapping[str, int], width: int) -> np.ndarray:
+        """``(n, width)`` int64: the last ``width`` ids of a list column as tokens, oldest first,
+        ``PAD`` after them (``UNKNOWN`` for ids outside ``ids``)."""
+
+    def token_ids(self, name: str, ids: Mapping[str, int]) -> np.ndarray:
+        """``(n,)`` int64 token of each row's id (``UNKNOWN`` outside ``ids``)."""
+
+
+class FrameColumns:
+    """:class:`FeatureColumns` of a pandas frame (Feast historical features, one row per example)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def numbers(self, name: str) -> np.ndarray | None:
+        if name not in self.frame.columns:
+            return None
+        column = self.frame[name]
+        if column.dtype == object:
+            column = pd.to_numeric(column, errors="coerce")
+        values: np.ndarray = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        return values
+
+    def codes(self, name: str, labels: Sequence[str]) -> np.ndarray:
+        if name not in self.frame.columns:
+            return np.full(len(self.frame), -1, dtype=np.int64)
+        index = {label: i for i, label in enumerate(labels)}
+        return np.array(
+            [index.get(v, -1) if isinstance(v, str) else -1 for v in self.frame[name]],
+            dtype=np.int64,
+        )
+
+    def vectors(self, name: str, dim: int) -> np.ndarray:
+        n = len(self.frame)
+        values = self.frame[name] if name in self.frame.columns else [None] * n
+        out = np.zeros((n, dim), dtype=np.float32)
+        for row, vector in enumerate(values):
+            if vector is not None and len(vector) == dim:
+                out[row] = np.asarray(vector, dtype=np.float32)
         return out
-    affinities = frame[f.VIEWER_CATEGORY_AFFINITY].tolist()
-    for row, (affinity, category) in enumerate(
-        zip(affinities, frame[f.PRODUCT_CATEGORY], strict=True)
-    ):
-        k = index.get(category) if isinstance(category, str) else None
-        if k is not None and affinity is not None and len(affinity) == len(index):
-            out[row] = float(affinity[k])
-    return out
+
+    def memberships(self, name: str, labels: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(self.frame), len(labels)), dtype=np.float32)
+        if name not in self.frame.columns:
+            return out
+        index = {label: i for i, label in enumerate(labels)}
+        for row, items in enumerate(self.frame[name]):
+            for item in [] if items is None else list(items):
+                k = index.get(item) if isinstance(item, str) else None
+                if k is not None:
+                    out[row, k] = 1.0
+        return out
+
+    def token_rows(self, name: str, ids: Mapping[str, int], width: int) -> np.ndarray:
+        history = np.full((len(self.frame), width), PAD, dtype=np.int64)
+        if name not in self.frame.columns:
+            return history
+        for row, items in enumerate(self.frame[name]):
+            if items is not None and len(items):
+                recent = list(items)[-width:]
+                history[row, : len(recent)] = tokens(recent, ids)
+        return history
+
+    def token_ids(self, name: str, ids: Mapping[str, int]) -> np.ndarray:
+        return tokens(list(self.frame[name]), ids)
 
 
-def declared_match(frame: pd.DataFrame) -> np.ndarray:
-    """1 when the product's category is one the viewer declared at sign-up."""
-    if f.DECLARED_INTERESTS not in frame.columns or f.PRODUCT_CATEGORY not in frame.columns:
-        return np.zeros(len(frame), dtype=np.float32)
-    return np.array(
-        [
-            float(isinstance(k, str) and declared is not None and k in list(declared))
-            for declared, k in zip(
-                frame[f.DECLARED_INTERESTS], frame[f.PRODUCT_CATEGORY], strict=True
-            )
-        ],
-        dtype=np.float32,
-    )
-
-
-def with_derived(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` plus the columns the ranker derives from feature-service columns."""
-    category = frame.get(f.PRODUCT_CATEGORY, pd.Series([None] * len(frame), index=frame.index))
-    flags = {
-        name: (category == k).to_numpy(np.float32)
-        for name, k in zip(CATEGORY_FLAGS, c.CATEGORIES, strict=True)
+def derived_features(columns: FeatureColumns) -> dict[str, np.ndarray]:
+    """The inputs the ranker derives from feature-service columns: the category one-hot, the
+    viewer's affinity share for the product's category (0 without history) and whether the
+    viewer declared that category at sign-up."""
+    n = len(columns)
+    category = columns.codes(f.PRODUCT_CATEGORY, c.CATEGORIES)
+    known = category >= 0
+    rows, picked = np.arange(n), np.where(known, category, 0)
+    affinity = columns.vectors(f.VIEWER_CATEGORY_AFFINITY, len(c.CATEGORIES))
+    declared = columns.memberships(f.DECLARED_INTERESTS, c.CATEGORIES)
+    derived = {
+        CATEGORY_MATCH: np.where(known, affinity[rows, picked], 0.0).astype(np.float32),
+        DECLARED_MATCH: np.where(known, declared[rows, picked], 0.0).astype(np.float32),
     }
-    return frame.assign(
-        **{CATEGORY_MATCH: category_match(frame), DECLARED_MATCH: declared_match(frame)}, **flags
-    )
-
-
-def vectors(values: Iterable[object], n: int, dim: int | None = None) -> np.ndarray:
-    """A list column of float vectors as an ``(n, dim)`` array; missing or misfit rows are 0."""
-    values = list(values)
-    if dim is None:
-        dim = next((len(v) for v in values if v is not None and len(v)), 0)  # type: ignore[arg-type]
-    out = np.zeros((n, dim), dtype=np.float32)
-    for row, vector in enumerate(values):
-        if vector is not None and len(vector) == dim:  # type: ignore[arg-type]
-            out[row] = np.asarray(vector, dtype=np.float32)
-    return out
+    for k, name in enumerate(CATEGORY_FLAGS):
+        derived[name] = (category == k).astype(np.float32)
+    return derived
 
 
 def vocabulary(frame: pd.DataFrame, min_count: int = 2) -> list[str]:
@@ -184,51 +241,43 @@ def vocabulary(frame: pd.DataFrame, min_count: int = 2) -> list[str]:
     return sorted(p for p, n in counts.items() if n >= min_count)
 
 
-def tokens(products: Sequence[object], vocab: dict[str, int]) -> np.ndarray:
+def tokens(products: Sequence[object], vocab: Mapping[str, int]) -> np.ndarray:
     return np.array([vocab.get(str(p), UNKNOWN) for p in products], dtype=np.int64)
 
 
-def numeric_matrix(frame: pd.DataFrame, numeric_features: Sequence[str]) -> np.ndarray:
+def numeric_matrix(columns: FeatureColumns, numeric_features: Sequence[str]) -> np.ndarray:
     """``(n, len(numeric_features))`` float32: missing or non-numeric values as 0, heavy-tailed
-    columns (:data:`LOG_FEATURES`) as ``log1p`` of their non-negative part. Column by column in
-    numpy: serving builds this for ~500 rows per request."""
-    out = np.zeros((len(frame), len(numeric_features)), dtype=np.float32)
+    columns (:data:`LOG_FEATURES`) as ``log1p`` of their non-negative part."""
+    derived = derived_features(columns)
+    values = np.zeros((len(columns), len(numeric_features)), dtype=np.float64)
     for j, name in enumerate(numeric_features):
-        if name not in frame.columns:
-            continue
-        column = frame[name]
-        if column.dtype == object:
-            column = pd.to_numeric(column, errors="coerce")
-        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
-        if name in LOG_FEATURES:
-            values = np.log1p(np.maximum(values, 0.0))
-        out[:, j] = values
-    return out
+        column = derived.get(name)
+        if column is None:
+            column = columns.numbers(name)
+        if column is not None:
+            values[:, j] = column
+    values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    logged = [j for j, name in enumerate(numeric_features) if name in LOG_FEATURES]
+    values[:, logged] = np.log1p(np.maximum(values[:, logged], 0.0))
+    return values.astype(np.float32)
 
 
 def ranker_inputs(
-    frame: pd.DataFrame,
+    source: FeatureColumns | pd.DataFrame,
     numeric_features: Sequence[str],
     vocab: Sequence[str],
     text_dim: int = 0,
     graph_dim: int = 0,
 ) -> RankerInputs:
-    """The inputs of every row of ``frame`` (missing values as 0; ``text_dim``/``graph_dim`` 0
-    leave those inputs out, as in the ablation)."""
-    frame = with_derived(frame)
-    n = len(frame)
-    numeric = numeric_matrix(frame, numeric_features)
+    """The inputs of every row (missing values as 0; ``text_dim``/``graph_dim`` 0 leave those
+    inputs out, as in the ablation). ``source`` is a frame of feature-service columns or any
+    :class:`FeatureColumns`."""
+    columns = FrameColumns(source) if isinstance(source, pd.DataFrame) else source
     ids = {p: i + 2 for i, p in enumerate(vocab)}
-    history = np.full((n, f.LAST_ITEMS), PAD, dtype=np.int64)
-    last = frame[f.LAST_PRODUCTS] if f.LAST_PRODUCTS in frame.columns else [None] * n
-    for row, items in enumerate(last):
-        if items is not None and len(items):
-            recent = list(items)[-f.LAST_ITEMS :]
-            history[row, : len(recent)] = tokens(recent, ids)
-    text = graph = None
-    if text_dim:
-        text = vectors(frame.get(f.TEXT_EMBEDDING, [None] * n), n, text_dim)
-    if graph_dim:
-        graph = vectors(frame.get(f.GRAPH_VECTOR, [None] * n), n, graph_dim)
-    return RankerInputs(numeric, text, graph, history, tokens(list(frame[c.PRODUCT_ID]), ids))
+    return RankerInputs(
+        numeric_matrix(columns, numeric_features),
+        columns.vectors(f.TEXT_EMBEDDING, text_dim) if text_dim else None,
+        columns.vectors(f.GRAPH_VECTOR, graph_dim) if graph_dim else None,
+        columns.token_rows(f.LAST_PRODUCTS, ids, f.LAST_ITEMS),
+        columns.token_ids(c.PRODUCT_ID, ids),
+    )

@@ -17,7 +17,12 @@ import torch
 
 from livecart import registry
 from livecart.settings import LivecartSettings
-from ray_jobs.training.inputs import NUMERIC_FEATURES, RankerInputs, ranker_inputs
+from ray_jobs.training.inputs import (
+    NUMERIC_FEATURES,
+    FeatureColumns,
+    RankerInputs,
+    ranker_inputs,
+)
 from ray_jobs.training.model import FusionRanker
 
 DEFAULT_RANKER = "product_ranker"
@@ -52,11 +57,11 @@ class LoadedRanker:
         model.eval()
         return cls(record, model)
 
-    def inputs(self, frame: pd.DataFrame) -> RankerInputs:
-        """Model inputs for a frame of feature-service columns (derived columns added here)."""
+    def inputs(self, columns: FeatureColumns | pd.DataFrame) -> RankerInputs:
+        """Model inputs for feature-service columns (derived columns added here)."""
         config = self.record.config
         return ranker_inputs(
-            frame,
+            columns,
             config.get("numeric_features", NUMERIC_FEATURES),
             config.get("product_vocab", []),
             int(config.get("text_dim", 0)),
@@ -83,6 +88,6 @@ class LoadedRanker:
             out: np.ndarray = torch.sigmoid(logits).numpy()
         return out
 
-    def score(self, frame: pd.DataFrame) -> np.ndarray:
-        """``(n, 2)`` probabilities ``[click, purchase]`` for each row of ``frame``."""
-        return self.predict(self.inputs(frame))
+    def score(self, columns: FeatureColumns | pd.DataFrame) -> np.ndarray:
+        """``(n, 2)`` probabilities ``[click, purchase]`` for each row of ``columns``."""
+        return self.predict(self.inputs(columns))

@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from feast import FeatureService, FeatureStore
 
 from livecart.online.frames import nearest, plan_service, read_frame, to_pandas
+from livecart.online.vector import distances, search
 from tests.integration.conftest import NOW, make_repo
 
 pytestmark = pytest.mark.integration
@@ -65,3 +67,15 @@ def test_nearest__duckdb_store__nearest_first(tmp_path: Path) -> None:
     repo.store.materialize(NOW - timedelta(days=2), NOW)
     hits = nearest(repo.store, "items", [5.0, 1.0, 0.0, 2.0], 3)
     assert hits[0][0] == ("i5",) and [d for _, d in hits] == sorted(d for _, d in hits)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2", "inner_product"])
+def test_distances__numpy__same_as_duckdb_search(metric: str) -> None:
+    rng = np.random.default_rng(3)
+    matrix = rng.normal(size=(200, 8)).astype(np.float32)
+    query = rng.normal(size=8).astype(np.float32)
+    rows = pa.table({"v": pa.array(list(matrix), type=pa.list_(pa.float32(), 8))})
+    hits = search(rows, "v", query.tolist(), 10, metric, None)
+    ours = distances(matrix, np.linalg.norm(matrix, axis=1), query, metric)
+    assert [p for p, _ in hits] == list(np.argsort(ours, kind="stable")[:10])
+    np.testing.assert_allclose(ours[[p for p, _ in hits]], [d for _, d in hits], rtol=1e-5)

@@ -10,13 +10,16 @@ from livecart import contract as c
 from livecart import feature_names as f
 from ray_jobs.training.behaviour import BehaviourEncoder
 from ray_jobs.training.inputs import (
+    CATEGORY_FLAGS,
+    CATEGORY_MATCH,
     DECLARED_MATCH,
     NUMERIC_FEATURES,
     PAD,
     UNKNOWN,
+    FrameColumns,
+    derived_features,
     ranker_inputs,
     vocabulary,
-    with_derived,
 )
 from ray_jobs.training.model import FusionRanker
 
@@ -56,6 +59,7 @@ def _frame() -> pd.DataFrame:
             f.TEXT_EMBEDDING: [[1.0, 0.0, 0.0], None],
             f.GRAPH_VECTOR: [[0.5] * f.GRAPH_DIM, None],
             f.PRODUCT_PRICE: [10.0, None],
+            f.VIEWER_CATEGORY_AFFINITY: [[0.25] * len(c.CATEGORIES), [0.5]],
         }
     )
 
@@ -68,10 +72,17 @@ def test_ranker_inputs__tokens_padding_derived_and_missing_values() -> None:
     assert inputs.history[1].tolist() == [PAD] * f.LAST_ITEMS
     assert inputs.candidate.tolist() == [2, UNKNOWN]
     assert inputs.numeric.shape == (2, len(NUMERIC_FEATURES))
+    match = inputs.numeric[:, NUMERIC_FEATURES.index(CATEGORY_MATCH)]
+    assert match.tolist() == [0.25, 0.0]  # a misfit affinity vector counts as no history
+    price = inputs.numeric[:, NUMERIC_FEATURES.index(f.PRODUCT_PRICE)]
+    assert price.tolist() == [np.float32(np.log1p(10.0)), 0.0]
     assert np.isfinite(inputs.numeric).all()
     assert inputs.text is not None and inputs.text[1].tolist() == [0.0, 0.0, 0.0]
     assert inputs.graph is not None and inputs.graph.shape == (2, f.GRAPH_DIM)
-    assert with_derived(frame)[DECLARED_MATCH].tolist() == [1.0, 0.0]
+    derived = derived_features(FrameColumns(frame))
+    assert derived[DECLARED_MATCH].tolist() == [1.0, 0.0]
+    assert derived[CATEGORY_FLAGS[0]].tolist() == [1.0, 0.0]
+    assert derived[CATEGORY_FLAGS[1]].tolist() == [0.0, 1.0]
     assert vocabulary(frame, min_count=2) == ["p1"]
 
 

@@ -1,0 +1,115 @@
+"""The serving read path (columns straight from the online store) against the frame path.
+
+``read_columns`` + :class:`OnlineColumns` must give the ranker exactly the inputs that
+``read_frame`` -> pandas -> ``FrameColumns`` gives (the frame path is itself checked value for
+value against Feast's ``get_online_features`` in ``tests/integration/test_online_frames.py``),
+and ``nearest`` must rank as the store's ``retrieve_online_documents_v2`` does.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from livecart import contract as c
+from livecart import feature_names as f
+from livecart.feast_ops import feature_store
+from livecart.online.feature_columns import read_columns
+from livecart.online.frames import nearest, plan_service, read_frame, to_pandas
+from livecart.settings import LivecartSettings
+from ray_jobs.training.inputs import FrameColumns
+from ray_jobs.training.scoring import LoadedRanker
+from serving.catalog import load_catalog
+from serving.pipeline import LIVE_SERVICE
+from tests.integration.serving.conftest import world_ids
+
+pytestmark = pytest.mark.integration
+
+
+def test_online_columns__ranker_inputs__identical_to_frame_path(
+    served_settings: LivecartSettings,
+) -> None:
+    store = feature_store(served_settings)
+    ranker = LoadedRanker.load(served_settings)
+    catalog = load_catalog(served_settings)
+    ranking, live = plan_service(store, ranker.feature_service), plan_service(store, LIVE_SERVICE)
+    plan = type(ranking)(ranking.name, ranking.views + live.views, ranking.on_demand)
+    products = [*catalog.popular[:120], "no-such-product"]
+    # A viewer with a fresh history (the world's own rows are past their TTL), written the way
+    # the ingest deployment writes pushed rows.
+    fresh = "columns-test-viewer"
+    history = [*catalog.popular[5:8], "not-in-vocabulary"]
+    row = {name: [0] for name in (*f.BEHAVIOR_EVENT_COUNTS, f.CLICKS_30M, f.CARTS_1440M)}
+    store.write_to_online_store(
+        f.FeatureTable.VIEWER_BEHAVIOR.value,
+        pd.DataFrame(
+            {
+                c.VIEWER_ID: [fresh],
+                **row,
+                f.PURCHASES_1440M: [1],
+                f.LAST_ROOMS: [[]],
+                f.LAST_PRODUCTS: [history],
+                f.LAST_PURCHASES: [history[:1]],
+                c.EVENT_TIMESTAMP: [datetime.now(UTC)],
+                c.CREATED_TIMESTAMP: [datetime.now(UTC)],
+            }
+        ),
+    )
+    viewers = [*world_ids(served_settings)["viewers"][:8], fresh, "no-such-viewer"]
+    with_history = 0
+    for viewer in viewers:
+        entities = {
+            c.VIEWER_ID: [viewer] * len(products),
+            c.PRODUCT_ID: products,
+            c.STREAMER_ID: [catalog.streamer_of.get(p, "no-such-streamer") for p in products],
+        }
+        frame = to_pandas(read_frame(store, plan, entities))
+        columns = read_columns(store, plan, entities)
+        expected, got = ranker.inputs(FrameColumns(frame)), ranker.inputs(columns)
+        with_history += int(got.history[:, len(history) - 1].all())
+        for part in ("numeric", "text", "graph", "history", "candidate"):
+            a, b = getattr(expected, part), getattr(got, part)
+            assert (a is None) == (b is None), part
+            if a is not None:
+                np.testing.assert_array_equal(a, b, err_msg=f"{part} of viewer {viewer}")
+        # Every numeric column, the on-demand one included, and the unknown product's nulls.
+        for name in (f.PRICE_TO_TYPICAL_SPEND, f.PRODUCT_IMPRESSIONS_30M, f.VS_ENTERS):
+            want = FrameColumns(frame).numbers(name)
+            assert want is not None
+            np.testing.assert_array_equal(columns.numbers(name), want, err_msg=name)
+        assert np.isnan(columns.numbers(f.PRODUCT_PRICE)[-1])  # type: ignore[index]
+    assert with_history, "no viewer with history: the history inputs went untested"
+
+
+def test_nearest__same_ranking_as_retrieve_online_documents(
+    served_settings: LivecartSettings,
+) -> None:
+    store = feature_store(served_settings)
+    view = f.FeatureTable.PRODUCT_EMBEDDING.value
+    rows = read_frame(
+        store,
+        plan_service(store, "product_ranking_v3"),
+        {
+            c.VIEWER_ID: ["v"],
+            c.PRODUCT_ID: [load_catalog(served_settings).popular[3]],
+            c.STREAMER_ID: ["s"],
+        },
+    )
+    query = [float(x) for x in rows.column(f.TEXT_EMBEDDING).to_pylist()[0]]
+    hits = nearest(store, view, query, 10)
+    response = store.retrieve_online_documents_v2(
+        features=[f"{view}:{f.TEXT_EMBEDDING}"], query=query, top_k=10
+    ).to_dict()
+    theirs = dict(zip(response[c.PRODUCT_ID], response["distance"], strict=True))
+    ours = {key[0]: distance for key, distance in hits}
+    np.testing.assert_allclose([d for _, d in hits], sorted(theirs.values()), rtol=1e-4, atol=1e-5)
+    assert [d for _, d in hits] == sorted(d for _, d in hits)
+    cut = max(theirs.values())
+    for product in ours.keys() | theirs.keys():  # equal products score equally; others tie
+        if product in ours and product in theirs:
+            assert ours[product] == pytest.approx(theirs[product], rel=1e-4, abs=1e-5)
+        else:
+            assert ours.get(product, theirs.get(product)) == pytest.approx(cut, rel=1e-4, abs=1e-5)
