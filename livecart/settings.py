@@ -98,9 +98,10 @@ class LivecartSettings(BaseSettings):
         default=8, gt=0, description="Requests ranked together (@serve.batch)."
     )
     batch_wait_ms: float = Field(
-        default=0.5,
+        default=0.0,
         ge=0,
-        description="Longest wait to fill a ranking batch (queued requests fill it).",
+        description="Longest wait to fill a ranking batch; 0 ranks at once what is queued "
+        "(requests arriving during a forward pass form the next batch).",
     )
     exploration_budget: float = Field(
         default=0.2,

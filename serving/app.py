@@ -78,17 +78,25 @@ class Recommender:
         self.ranker = ranker  # None: rank in this replica (the default layout)
         self.stats = ServingMetrics()
         self.live: dict[str, int] = {}
-        self._live_at = 0.0
+        self._live_task: asyncio.Task[None] | None = None
         batch: Any = self._rank_batch
         batch.set_max_batch_size(self.settings.batch_max_size)
         batch.set_batch_wait_timeout_s(self.settings.batch_wait_ms / 1000)
 
     async def _live_rooms(self) -> dict[str, int]:
-        if time.monotonic() - self._live_at > LIVE_REFRESH_S:
+        """Rooms live now (from the ingest deployment), refreshed in the background: a request
+        never waits on that call, except the very first one of the replica."""
+        if self._live_task is None:
             with contextlib.suppress(Exception):
                 self.live = await self.ingest.live_rooms.remote()
-            self._live_at = time.monotonic()
+            self._live_task = asyncio.create_task(self._follow_live_rooms())
         return self.live
+
+    async def _follow_live_rooms(self) -> None:
+        while True:
+            await asyncio.sleep(LIVE_REFRESH_S)
+            with contextlib.suppress(Exception):
+                self.live = await self.ingest.live_rooms.remote()
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.002)
     async def _rank_batch(self, parts: list[RankerInputs]) -> list[np.ndarray]:
@@ -133,18 +141,21 @@ class Recommender:
     @api.post("/v1/recommend/viewer", response_model=ViewerResponse)
     async def recommend_viewer(
         self, request: ViewerRequest, authorization: str | None = Header(default=None)
-    ) -> ViewerResponse:
+    ) -> Response:
         """Ranked live rooms and products for a viewer, each with score and explanation."""
         began = time.perf_counter()
         self._guard_read(authorization)
         self.core.check_k(request.k)
         response = await self._viewer(request)
+        response.timings_ms["handler"] = round((time.perf_counter() - began) * 1000, 3)
         self._observe("viewer", began, 200)
         for reason in response.degraded_reasons:
             self.stats.fallbacks.labels(reason=reason.split(" (")[0]).inc()
         if response.cold_start:
             self.stats.fallbacks.labels(reason="cold start").inc()
-        return response
+        # Built by the pipeline as a ViewerResponse already: serialized once, by pydantic-core,
+        # instead of validated again and encoded twice (OpenAPI still documents the model).
+        return Response(response.model_dump_json(), media_type="application/json")
 
     @api.post("/v1/recommend/streamer", response_model=StreamerResponse)
     async def recommend_streamer(

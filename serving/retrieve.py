@@ -58,6 +58,7 @@ class Retriever:
     def __init__(self, settings: LivecartSettings, store: FeatureStore, catalog: Catalog) -> None:
         self.settings, self.store, self.catalog = settings, store, catalog
         self.context_plan = plan_service(store, VIEWER_CONTEXT_SERVICE)
+        self._live_cache: tuple[frozenset[str], list[str], frozenset[str]] | None = None
 
     def context(self, viewer_id: str) -> ViewerContext:
         row = read_frame(self.store, self.context_plan, {c.VIEWER_ID: [viewer_id]}).to_pylist()[0]
@@ -90,14 +91,31 @@ class Retriever:
     ) -> Candidates:
         catalog, limit = self.catalog, self.settings.candidates_per_request
         live = set(live_rooms)
+        filters = request.filters
+        live_streamers = catalog.live_streamers(live) if filters.live_only and live else None
+        wanted = set(filters.categories) if filters.categories else None
         sources: dict[str, list[str]] = {}
 
-        def add(products: Iterable[str], source: Source) -> None:
+        def eligible(product: str) -> bool:
+            streamer = catalog.streamer_of.get(product)
+            return (
+                streamer is not None
+                and (live_streamers is None or streamer in live_streamers)
+                and (wanted is None or catalog.category_of[product] in wanted)
+                and (filters.max_price is None or catalog.price_of[product] <= filters.max_price)
+            )
+
+        def add(products: Iterable[str], source: Source, tag_existing: bool = True) -> None:
+            """New eligible products while there is room; more tags for those already in."""
             for product in products:
-                if product in catalog.streamer_of:
-                    tags = sources.setdefault(product, [])
-                    if source.value not in tags:
-                        tags.append(source.value)
+                if not tag_existing and len(sources) >= limit:
+                    break
+                tags = sources.get(product)
+                if tags is None:
+                    if len(sources) < limit and eligible(product):
+                        sources[product] = [source.value]
+                elif source.value not in tags:
+                    tags.append(source.value)
 
         if request.room_id:
             add(catalog.room_products.get(request.room_id, []), Source.CURRENT_ROOM)
@@ -116,19 +134,30 @@ class Retriever:
         if context.top_category:
             add(catalog.popular_by_category.get(context.top_category, [])[:50], Source.POPULAR)
         add(catalog.popular[:100], Source.POPULAR)
-        for room in sorted(live, key=lambda r: (-len(catalog.room_products.get(r, [])), r)):
-            add(catalog.room_products.get(room, []), Source.LIVE)
-        products = list(sources)
-        filters = request.filters
-        if filters.live_only and live:
-            live_streamers = catalog.live_streamers(live)
-            products = [p for p in products if catalog.streamer_of[p] in live_streamers]
-        if filters.categories:
-            wanted = set(filters.categories)
-            products = [p for p in products if catalog.category_of[p] in wanted]
-        if filters.max_price is not None:
-            products = [p for p in products if catalog.price_of[p] <= filters.max_price]
-        return Candidates(products[:limit], {p: sources[p] for p in products[:limit]}, interest)
+        live_products, in_live_room = self._live_products(live)
+        for product in sources:  # tags first: candidates found by other sources but sold live
+            if product in in_live_room:
+                sources[product].append(Source.LIVE.value)
+        add(live_products, Source.LIVE, tag_existing=False)  # then new ones, until full
+        return Candidates(list(sources), sources, interest)
+
+    def _live_products(self, live: set[str]) -> tuple[list[str], frozenset[str]]:
+        """Products of the live rooms (bigger rooms first) and as a set; the live rooms change
+        every refresh, not every request, so this is kept for the last set of rooms."""
+        key = frozenset(live)
+        if self._live_cache is None or self._live_cache[0] != key:
+            catalog = self.catalog
+            ordered = list(
+                dict.fromkeys(
+                    product
+                    for room in sorted(
+                        live, key=lambda r: (-len(catalog.room_products.get(r, [])), r)
+                    )
+                    for product in catalog.room_products.get(room, [])
+                )
+            )
+            self._live_cache = (key, ordered, frozenset(ordered))
+        return self._live_cache[1], self._live_cache[2]
 
 
 def plan_service_for_view(store: FeatureStore, view_name: str) -> Any:

@@ -84,30 +84,22 @@ def explore_exploit(
     Returns (order, explored): the order interleaves one Thompson pick every ``1/budget`` slots so
     the explored items sit inside the first ``k``, not after them.
     """
-    exploit = list(np.argsort(-scores, kind="stable"))
+    exploit = np.argsort(-scores, kind="stable")
     n_explore = round(budget * k)
     if n_explore == 0 or len(scores) <= k:
-        return exploit, set()
-    sampled = rng.beta(alpha, beta)
-    top = set(exploit[: k - n_explore])
-    pool = [i for i in np.argsort(-sampled, kind="stable") if i not in top]
-    explored = pool[:n_explore]
-    order: list[int] = []
-    every = max(round(1 / budget), 2)
-    explore_iter = iter(explored)
-    used = set(explored)
-    rest = iter(i for i in exploit if i not in used)
-    while len(order) < len(scores):
-        slot = len(order) + 1
-        nxt = next(explore_iter, None) if slot % every == 0 else None
-        if nxt is None:
-            nxt = next(rest, None)
-            if nxt is None:
-                nxt = next(explore_iter, None)
-            if nxt is None:
-                break
-        order.append(int(nxt))
-    return order, {int(i) for i in explored}
+        return exploit.tolist(), set()
+    sampled = np.argsort(-rng.beta(alpha, beta), kind="stable")
+    explored = sampled[~np.isin(sampled, exploit[: k - n_explore])][:n_explore]
+    # Every ``every``-th slot (1-based) holds the next explored item, all within the first k;
+    # the rest keep score order.
+    every = max(1, min(round(1 / budget), k // n_explore))
+    slots = (np.arange(len(explored)) + 1) * every - 1
+    order = np.empty(len(scores), dtype=np.int64)
+    taken = np.zeros(len(scores), dtype=bool)
+    taken[slots] = True
+    order[slots] = explored
+    order[~taken] = exploit[~np.isin(exploit, explored)]
+    return order.tolist(), set(explored.tolist())
 
 
 LIVE_IMPRESSIONS, LIVE_CLICKS = f.PRODUCT_IMPRESSIONS_30M, f.PRODUCT_CLICKS_30M

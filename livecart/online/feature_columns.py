@@ -167,12 +167,13 @@ def read_columns(
             if f.name in columns
         ]
         inputs = {name: columns.arrow(name) for _, name in sources}
-        if odfv.mode == TransformationMode.PANDAS.value:
+        transformation = odfv.feature_transformation
+        if transformation is not None and odfv.mode == TransformationMode.PANDAS.value:
             # What Feast's pandas mode hands the UDF: short and view-qualified names, converted
             # from Arrow by ``Table.to_pandas`` (one conversion for all columns).
             qualified = {f"{view}__{name}": inputs[name] for view, name in sources}
             frame = pa.table({**inputs, **qualified}).to_pandas()
-            result = odfv.feature_transformation.transform(frame)
+            result = transformation.transform(frame)
             for name in features:
                 columns.computed[name] = result[name].to_numpy()
         else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -154,14 +155,15 @@ def _distinct_keys(
     setdefault = first.setdefault
     values = varying[0] if len(varying) == 1 else list(zip(*varying, strict=True))
     inverse = np.fromiter((setdefault(v, len(first)) for v in values), dtype=np.int64, count=n)
-
-    def key(distinct: Any) -> tuple[Any, ...]:
-        parts = iter((distinct,) if len(varying) == 1 else distinct)
-        return tuple(
-            col[0] if same else next(parts) for col, same in zip(columns, constant, strict=True)
-        )
-
-    return [key(v) for v in first], inverse
+    distinct = list(first)
+    parts = iter(
+        [distinct] if len(varying) == 1 else [list(x) for x in zip(*distinct, strict=True)]
+    )
+    key_columns_ = [
+        repeat(col[0], len(distinct)) if same else next(parts)
+        for col, same in zip(columns, constant, strict=True)
+    ]
+    return list(zip(*key_columns_, strict=False)), inverse
 
 
 def read_frame(

@@ -114,7 +114,7 @@ def distances(
         raise FilterError(f"unknown distance metric {metric!r}; use one of {sorted(_METRICS)}")
     if kind == "l2":
         return np.asarray(np.linalg.norm(matrix - query, axis=1), dtype=np.float64)
-    dot = (matrix @ query).astype(np.float64)
+    dot: np.ndarray = (matrix @ query).astype(np.float64)
     if kind == "cosine":
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.asarray(1.0 - dot / (norms * np.linalg.norm(query)), dtype=np.float64)
