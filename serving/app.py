@@ -79,24 +79,27 @@ class Recommender:
         self.stats = ServingMetrics()
         self.live: dict[str, int] = {}
         self._live_task: asyncio.Task[None] | None = None
+        self._live_ready = asyncio.Event()
         batch: Any = self._rank_batch
         batch.set_max_batch_size(self.settings.batch_max_size)
         batch.set_batch_wait_timeout_s(self.settings.batch_wait_ms / 1000)
 
     async def _live_rooms(self) -> dict[str, int]:
-        """Rooms live now (from the ingest deployment), refreshed in the background: a request
-        never waits on that call, except the very first one of the replica."""
+        """Rooms live now (from the ingest deployment), refreshed by one background task: a
+        request never waits on that call, except the replica's first ones (up to 2 s)."""
         if self._live_task is None:
-            with contextlib.suppress(Exception):
-                self.live = await self.ingest.live_rooms.remote()
             self._live_task = asyncio.create_task(self._follow_live_rooms())
+        if not self._live_ready.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._live_ready.wait(), 2.0)
         return self.live
 
     async def _follow_live_rooms(self) -> None:
         while True:
-            await asyncio.sleep(LIVE_REFRESH_S)
             with contextlib.suppress(Exception):
                 self.live = await self.ingest.live_rooms.remote()
+            self._live_ready.set()
+            await asyncio.sleep(LIVE_REFRESH_S)
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.002)
     async def _rank_batch(self, parts: list[RankerInputs]) -> list[np.ndarray]:

@@ -69,6 +69,7 @@ class ViewerPipeline:
         self.rules = rules or RuleConfig()
         self.rng = np.random.default_rng(seed)
         self._plans: dict[str, ServicePlan] = {}
+        self._room_of: tuple[frozenset[str], dict[str, str]] | None = None
 
     def _plan(self, service: str) -> ServicePlan:
         """The ranker's service plus the fresh product counters, read in one batched call."""
@@ -170,7 +171,7 @@ class ViewerPipeline:
         categories = [catalog.category_of[p] for p in products]
         chosen = select(order, streamers, categories, allowed, request.k, self.rules)
         why = self._drivers(prepared, chosen, blended, explored)
-        room_of = catalog.live_room_of(prepared.live)
+        room_of = self._live_room_of(prepared.live)
         items = []
         for i, (driver, _) in zip(chosen, why, strict=True):
             product = products[i]
@@ -202,6 +203,14 @@ class ViewerPipeline:
             candidates=len(products),
             timings_ms={k: round(v, 3) for k, v in prepared.timings.items()},
         )
+
+    def _live_room_of(self, live: dict[str, int]) -> dict[str, str]:
+        """Streamer -> its live room, kept for the last set of live rooms (they change every
+        refresh, not every request)."""
+        key = frozenset(live)
+        if self._room_of is None or self._room_of[0] != key:
+            self._room_of = (key, self.catalog.live_room_of(key))
+        return self._room_of[1]
 
     def _fallback_scores(self, products: list[str], prepared: Prepared) -> np.ndarray:
         """Popularity in the viewer's context, plus text similarity to the current room."""

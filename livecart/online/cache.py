@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from livecart.online.columns import CREATED_TS, EVENT_TS
 from livecart.online.files import (
@@ -78,17 +79,36 @@ class ViewState:
             self.matrices[("__current__",)] = cached
         return cached
 
+    def dense(self, name: str, dim: int) -> np.ndarray:
+        """``(rows, dim)`` float32 of a list-of-floats column, 0 where null or of another length
+        (cached until the next append)."""
+        key = ("__dense__", name, str(dim))
+        cached = self.matrices.get(key)
+        if cached is None:
+            cached = self.matrices[key] = dense_rows(self.column(name), dim)
+        return cached
+
+    def codes(self, name: str, labels: tuple[str, ...]) -> np.ndarray:
+        """int64 position of each row's string in ``labels``, -1 where null or unknown (cached
+        until the next append)."""
+        key = ("__codes__", name, *labels)
+        cached = self.matrices.get(key)
+        if cached is None:
+            found = pc.index_in(self.column(name), value_set=pa.array(labels, pa.string()))
+            cached = self.matrices[key] = (
+                found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            )
+        return cached
+
     def vectors(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(positions, float32 matrix, row norms) of the current rows whose fixed-size vector
         ``name`` is not null (cached until the next append): what vector search scans."""
         keys = [(kind, name) for kind in ("__vector_rows__", "__vectors__", "__vector_norms__")]
         if keys[0] not in self.matrices:
             current = self.current()
-            array = self.column(name).take(pa.array(current, type=pa.int64()))
-            valid = array.is_valid().to_numpy(zero_copy_only=False)
-            width = array.type.list_size
-            values = array.values.to_numpy(zero_copy_only=False).astype(np.float32)
-            matrix = values.reshape(len(array), width)[valid]
+            column = self.column(name)
+            valid = column.is_valid().to_numpy(zero_copy_only=False)[current]
+            matrix = self.dense(name, column.type.list_size)[current[valid]]
             for key, value in zip(
                 keys, (current[valid], matrix, np.linalg.norm(matrix, axis=1)), strict=True
             ):
@@ -210,3 +230,23 @@ def _append(state: ViewState, rows: pa.Table, keys: Sequence[str], trusted: bool
         )
         if newer:
             index[key] = offset + i
+
+
+def dense_rows(array: pa.Array, dim: int) -> np.ndarray:
+    """``(len(array), dim)`` float32 of a list-of-floats array; null or misfit rows are 0."""
+    out = np.zeros((len(array), dim), dtype=np.float32)
+    kind = array.type
+    if len(array) == 0 or not (pa.types.is_list(kind) or pa.types.is_fixed_size_list(kind)):
+        return out
+    if array.offset:
+        array = array.take(pa.array(np.arange(len(array)), type=pa.int64()))  # ``values`` from 0
+    valid = array.is_valid().to_numpy(zero_copy_only=False)
+    values = array.values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    if pa.types.is_fixed_size_list(kind):
+        if kind.list_size == dim:
+            out[valid] = values.reshape(len(array), dim)[valid]
+        return out
+    offsets = array.offsets.to_numpy()
+    fits = valid & (np.diff(offsets) == dim)
+    out[fits] = values[offsets[:-1][fits, None] + np.arange(dim)]
+    return out

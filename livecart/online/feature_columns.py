@@ -39,7 +39,7 @@ class OnlineColumns:
         self.entities = entities
         self._where = {name: found for found in views for name in found.read.features}
         self.computed: dict[str, np.ndarray] = {}
-        self._blocks: dict[int, tuple[list[str], np.ndarray]] = {}
+        self._blocks: dict[int, tuple[dict[str, int], np.ndarray]] = {}
 
     def __len__(self) -> int:
         return self.n
@@ -54,13 +54,18 @@ class OnlineColumns:
         if found is None:
             return None
         state = found.state
-        if state is None or state.table is None or not _is_numeric(state.table.schema, name):
+        if state is None or state.table is None:
             return np.full(self.n, np.nan)
         names, block = self._numeric_block(found, state)
-        out: np.ndarray = block[:, names.index(name)]
+        j = names.get(name)
+        if j is None:  # not a numeric column
+            return np.full(self.n, np.nan)
+        out: np.ndarray = block[:, j]
         return out
 
-    def _numeric_block(self, found: ViewRows, state: ViewState) -> tuple[list[str], np.ndarray]:
+    def _numeric_block(
+        self, found: ViewRows, state: ViewState
+    ) -> tuple[dict[str, int], np.ndarray]:
         """All numeric features of one view for the ``n`` rows, ``(n, k)`` float64 (per request)."""
         key = id(found)
         block = self._blocks.get(key)
@@ -76,7 +81,7 @@ class OnlineColumns:
                 if len(unique) == 1
                 else per_key[found.inverse]
             )
-            block = self._blocks[key] = (names, rows)
+            block = self._blocks[key] = ({n: j for j, n in enumerate(names)}, rows)
         return block
 
     def arrow(self, name: str) -> pa.Array:
@@ -104,20 +109,30 @@ class OnlineColumns:
         return [convert(v) for v in state.column(name).take(indices).to_pylist()], found.inverse
 
     def codes(self, name: str, labels: Sequence[str]) -> np.ndarray:
-        index = {label: i for i, label in enumerate(labels)}
-        per_key, inverse = self._per_key(
-            name, lambda v: index.get(v, -1) if isinstance(v, str) else -1
-        )
-        out: np.ndarray = np.asarray(per_key, dtype=np.int64)[inverse]
-        return out
+        found = self._where.get(name)
+        if found is None or found.state is None or found.state.table is None:
+            index = {label: i for i, label in enumerate(labels)}
+            per_key, inverse = self._per_key(
+                name, lambda v: index.get(v, -1) if isinstance(v, str) else -1
+            )
+            out: np.ndarray = np.asarray(per_key, dtype=np.int64)[inverse]
+            return out
+        return self._take_rows(found, found.state.codes(name, tuple(labels)), -1)
 
     def vectors(self, name: str, dim: int) -> np.ndarray:
         found = self._where.get(name)
         if found is None or found.state is None or found.state.table is None:
             return np.zeros((self.n, dim), dtype=np.float32)
+        return self._take_rows(found, found.state.dense(name, dim), 0)
+
+    def _take_rows(self, found: ViewRows, per_row: np.ndarray, missing: Any) -> np.ndarray:
+        """``per_row`` (one entry per stored row) for the ``n`` entity rows, ``missing`` where a
+        key is absent or expired."""
         unique = found.unique
-        taken = found.state.column(name).take(pa.array(unique, type=pa.int64(), mask=unique < 0))
-        out: np.ndarray = _dense(taken, dim)[found.inverse]
+        present = unique >= 0
+        per_key = np.full((len(unique), *per_row.shape[1:]), missing, dtype=per_row.dtype)
+        per_key[present] = per_row[unique[present]]
+        out: np.ndarray = per_key[found.inverse]
         return out
 
     def memberships(self, name: str, labels: Sequence[str]) -> np.ndarray:
@@ -197,24 +212,4 @@ def _as_float(values: np.ndarray) -> np.ndarray:
     if values.dtype == object:
         values = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy()
     out: np.ndarray = values.astype(np.float64)
-    return out
-
-
-def _dense(array: pa.Array, dim: int) -> np.ndarray:
-    """``(len(array), dim)`` float32 of a list-of-floats array; null or misfit rows are 0."""
-    out = np.zeros((len(array), dim), dtype=np.float32)
-    kind = array.type
-    if len(array) == 0 or not (pa.types.is_list(kind) or pa.types.is_fixed_size_list(kind)):
-        return out
-    if array.offset:
-        array = array.take(pa.array(np.arange(len(array)), type=pa.int64()))  # ``values`` from 0
-    valid = array.is_valid().to_numpy(zero_copy_only=False)
-    values = array.values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-    if pa.types.is_fixed_size_list(kind):
-        if kind.list_size == dim:
-            out[valid] = values.reshape(len(array), dim)[valid]
-        return out
-    offsets = array.offsets.to_numpy()
-    fits = valid & (np.diff(offsets) == dim)
-    out[fits] = values[offsets[:-1][fits, None] + np.arange(dim)]
     return out

@@ -151,11 +151,14 @@ def _distinct_keys(
     varying = [col for col, same in zip(columns, constant, strict=True) if not same]
     if not varying:
         return [tuple(col[0] for col in columns)], np.zeros(n, dtype=np.int64)
-    first: dict[Any, int] = {}
-    setdefault = first.setdefault
     values = varying[0] if len(varying) == 1 else list(zip(*varying, strict=True))
-    inverse = np.fromiter((setdefault(v, len(first)) for v in values), dtype=np.int64, count=n)
-    distinct = list(first)
+    if len(set(values)) == n:  # all distinct (a request's candidate products): no dedupe walk
+        distinct, inverse = list(values), np.arange(n, dtype=np.int64)
+    else:
+        first: dict[Any, int] = {}
+        setdefault = first.setdefault
+        inverse = np.fromiter((setdefault(v, len(first)) for v in values), dtype=np.int64, count=n)
+        distinct = list(first)
     parts = iter(
         [distinct] if len(varying) == 1 else [list(x) for x in zip(*distinct, strict=True)]
     )
