@@ -105,14 +105,16 @@ class Retriever:
                 and (filters.max_price is None or catalog.price_of[product] <= filters.max_price)
             )
 
-        def add(products: Iterable[str], source: Source, tag_existing: bool = True) -> None:
+        def add(
+            products: Iterable[str], source: Source, tag_existing: bool = True, check: bool = True
+        ) -> None:
             """New eligible products while there is room; more tags for those already in."""
             for product in products:
                 if not tag_existing and len(sources) >= limit:
                     break
                 tags = sources.get(product)
                 if tags is None:
-                    if len(sources) < limit and eligible(product):
+                    if len(sources) < limit and (not check or eligible(product)):
                         sources[product] = [source.value]
                 elif source.value not in tags:
                     tags.append(source.value)
@@ -138,7 +140,9 @@ class Retriever:
         for product in sources:  # tags first: candidates found by other sources but sold live
             if product in in_live_room:
                 sources[product].append(Source.LIVE.value)
-        add(live_products, Source.LIVE, tag_existing=False)  # then new ones, until full
+        # Then new ones, until full; a live room's products pass the live filter by definition.
+        unfiltered = wanted is None and filters.max_price is None
+        add(live_products, Source.LIVE, tag_existing=False, check=not unfiltered)
         return Candidates(list(sources), sources, interest)
 
     def _live_products(self, live: set[str]) -> tuple[list[str], frozenset[str]]:

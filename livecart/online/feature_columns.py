@@ -184,10 +184,11 @@ def read_columns(
         inputs = {name: columns.arrow(name) for _, name in sources}
         transformation = odfv.feature_transformation
         if transformation is not None and odfv.mode == TransformationMode.PANDAS.value:
-            # What Feast's pandas mode hands the UDF: short and view-qualified names, converted
-            # from Arrow by ``Table.to_pandas`` (one conversion for all columns).
-            qualified = {f"{view}__{name}": inputs[name] for view, name in sources}
-            frame = pa.table({**inputs, **qualified}).to_pandas()
+            # What Feast's pandas mode hands the UDF: short and view-qualified names, with
+            # Arrow's conversion of each column (nulls as NaN, as ``Table.to_pandas`` gives).
+            arrays = {name: array.to_numpy(zero_copy_only=False) for name, array in inputs.items()}
+            qualified = {f"{view}__{name}": arrays[name] for view, name in sources}
+            frame = pd.DataFrame({**arrays, **qualified})
             result = transformation.transform(frame)
             for name in features:
                 columns.computed[name] = result[name].to_numpy()
