@@ -27,6 +27,7 @@ async def _worker(
     measure_from: float,
     out: list[float],
     errors: list[str],
+    completed: list[int],
 ) -> None:
     i = offset
     while time.perf_counter() < stop_at:
@@ -39,6 +40,7 @@ async def _worker(
             why = f"HTTP {answer.status_code}"
         except httpx.HTTPError as exc:
             ok, why = False, type(exc).__name__
+        completed[0] += 1
         if began >= measure_from:
             if ok:
                 out.append(time.perf_counter() - began)
@@ -52,6 +54,7 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
     timeout = httpx.Timeout(float(config.get("timeout_s", 30.0)))
     latencies: list[float] = []
     errors: list[str] = []
+    completed = [0]  # every answered request, warm-up included (for CPU accounting)
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
         start = time.perf_counter()
         measure_from = start + float(config.get("warmup_s", 2.0))
@@ -67,6 +70,7 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
                     measure_from,
                     latencies,
                     errors,
+                    completed,
                 )
                 for k in range(concurrency)
             )
@@ -77,6 +81,7 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
     return {
         "concurrency": concurrency,
         "requests": done,
+        "requests_with_warmup": completed[0],
         "errors": len(errors),
         "error_rate": round(len(errors) / max(done, 1), 5),
         "error_kinds": sorted(set(errors))[:5],

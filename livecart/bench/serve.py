@@ -27,6 +27,7 @@ from ray import serve
 from tqdm import tqdm
 
 from livecart import contract as c
+from livecart.bench import cpu_account
 from livecart.errors import LivecartError
 from livecart.settings import LivecartSettings
 
@@ -43,13 +44,18 @@ def _load(
         "duration_s": duration_s,
         "warmup_s": min(2.0, duration_s / 2),
     }
+    before = cpu_account.snapshot()
     done = subprocess.run(
         [sys.executable, "-m", "livecart.bench.load_client", json.dumps(config)],
         capture_output=True,
         text=True,
         check=True,
     )
+    after = cpu_account.snapshot()
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["cpu_ms_per_request"] = cpu_account.per_request(
+        before, after, int(result["requests_with_warmup"])
+    )
     return result
 
 
