@@ -62,6 +62,9 @@ EMBEDDING_TABLES: Final[tuple[FeatureTable, ...]] = (
 # Behaviour windows in minutes (counts over the last N minutes before the row's timestamp).
 BEHAVIOR_WINDOWS_MIN: Final[tuple[int, ...]] = (1, 5, 30, 1440)
 LAST_ITEMS: Final = 10
+# Token ids the ranker reserves in product histories: padding, and a product outside its vocabulary.
+TOKEN_PAD: Final = 0
+TOKEN_UNKNOWN: Final = 1
 ROOM_BUCKET_MINUTES: Final = 5
 # Additive smoothing for rates: (hits + PRIOR_HITS) / (trials + PRIOR_TRIALS).
 PRIOR_HITS: Final = 1.0

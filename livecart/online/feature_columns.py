@@ -7,8 +7,8 @@ rows of the same views (:func:`view_rows`: registry-resolved plan, TTLs, one key
 distinct key) and hands out each column as the matrix the model wants, computing per distinct
 key and broadcasting: the viewer's history and category shares once per request, not per
 candidate. On-demand views run Feast's own transformation on their source columns.
-``tests/integration/test_online_frames.py`` checks the model inputs from these columns equal the
-ones from :func:`read_frame` value for value.
+``tests/integration/serving/test_feature_columns.py`` checks that the ranker's inputs from these
+columns equal the ones from :func:`read_frame`, value for value.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ import pyarrow as pa
 from feast import FeatureStore
 from feast.transformation.mode import TransformationMode
 
+from livecart import feature_names as f
 from livecart.online.cache import ViewState
 from livecart.online.codec import arrow_type
 from livecart.online.frames import ServicePlan, ViewRows, view_rows
 
-PAD, UNKNOWN = 0, 1  # token ids the ranker reserves (see ``ray_jobs.training.inputs``)
+PAD, UNKNOWN = f.TOKEN_PAD, f.TOKEN_UNKNOWN
 
 
 class OnlineColumns:
@@ -89,7 +90,7 @@ class OnlineColumns:
         found = self._where[name]
         state = found.state
         if state is None or state.table is None:
-            field = next(f for f in found.read.view.features if f.name == name)
+            field = next(x for x in found.read.view.features if x.name == name)
             return pa.nulls(self.n, type=arrow_type(field))
         rows = found.rows
         return state.column(name).take(pa.array(rows, type=pa.int64(), mask=rows < 0))
@@ -176,10 +177,10 @@ def read_columns(
     columns = OnlineColumns(n, views, entities)
     for odfv, features in plan.on_demand:
         sources = [
-            (projection.name, f.name)
+            (projection.name, feature.name)
             for projection in odfv.source_feature_view_projections.values()
-            for f in projection.features
-            if f.name in columns
+            for feature in projection.features
+            if feature.name in columns
         ]
         inputs = {name: columns.arrow(name) for _, name in sources}
         transformation = odfv.feature_transformation

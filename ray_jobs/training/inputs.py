@@ -21,7 +21,7 @@ from livecart import feature_names as f
 CATEGORY_MATCH = "viewer_affinity_to_product_category"
 DECLARED_MATCH = "declared_interest_in_product_category"
 CATEGORY_FLAGS: tuple[str, ...] = tuple(f"product_category_is_{k}" for k in c.CATEGORIES)
-PAD, UNKNOWN = 0, 1  # token ids of the history: padding and a product outside the vocabulary
+PAD, UNKNOWN = f.TOKEN_PAD, f.TOKEN_UNKNOWN  # history tokens: padding, outside the vocabulary
 
 # Numeric model inputs, in a fixed order (names defined once in feature_names).
 NUMERIC_FEATURES: tuple[str, ...] = (

@@ -5,7 +5,7 @@ The suite gets its own served world (built like the serving integration tests' o
 Serve app over HTTP on a real local Ray. Serve holds one app per name in a Ray cluster: if the
 integration tests' app is up (same session), it is shut down first; the integration fixture's own
 teardown then finds nothing left to stop. Modules run in a fixed order, the destructive ones
-(``test_faults``) last, and each fault test restores what it broke.
+(``test_faults_*``) last, and each fault test restores what it broke.
 """
 
 from __future__ import annotations
@@ -26,7 +26,13 @@ from livecart.settings import LivecartSettings
 from tests.integration.serving.conftest import TOKEN, served_home, world_ids
 
 AUTH = {"authorization": f"Bearer {TOKEN}"}
-MODULE_ORDER = ("test_fuzz", "test_soak", "test_faults")
+MODULE_ORDER = (
+    "test_fuzz",
+    "test_soak",
+    "test_faults_input",
+    "test_faults_store",
+    "test_faults_processes",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
