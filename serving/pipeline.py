@@ -22,7 +22,7 @@ from livecart.settings import LivecartSettings
 from ray_jobs.training.inputs import FeatureColumns, RankerInputs
 from serving.catalog import Catalog
 from serving.explain import drivers, explanation
-from serving.rank import ModelHolder, feature_columns, score_inputs
+from serving.rank import ColumnsReader, ModelHolder, feature_columns, score_inputs
 from serving.retrieve import Candidates, Retriever, Source, ViewerContext
 from serving.rules import RuleConfig, blend_scores, explore_exploit, fresh_ctr_posterior, select
 from serving.schemas import (
@@ -63,12 +63,14 @@ class ViewerPipeline:
         holder: ModelHolder,
         rules: RuleConfig | None = None,
         seed: int | None = None,
+        reader: ColumnsReader = feature_columns,
     ) -> None:
         self.settings, self.store, self.catalog, self.holder = settings, store, catalog, holder
         self.retriever = Retriever(settings, store, catalog)
         self.rules = rules or RuleConfig()
         self.rng = np.random.default_rng(seed)
         self._plans: dict[str, ServicePlan] = {}
+        self.reader = reader  # how candidate features are read (the benchmark swaps it)
         self._room_of: tuple[frozenset[str], dict[str, str]] | None = None
 
     def _plan(self, service: str) -> ServicePlan:
@@ -98,7 +100,7 @@ class ViewerPipeline:
                 c.STREAMER_ID: [self.catalog.streamer_of[p] for p in products],
             }
             plan = self._plan(ranker.feature_service)
-            columns = feature_columns(self.store, plan, entities)
+            columns = self.reader(self.store, plan, entities)
         timings["features"] = _ms(began)
         version = ranker.version if ranker is not None else None
         inputs = None

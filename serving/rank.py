@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -70,6 +70,9 @@ class ModelHolder:
             self.load(wanted)
 
 
+ColumnsReader = Callable[[FeatureStore, ServicePlan, Mapping[str, Sequence[Any]]], FeatureColumns]
+
+
 def feature_columns(
     store: FeatureStore, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]
 ) -> FeatureColumns:
@@ -77,6 +80,14 @@ def feature_columns(
     through Feast's ``get_online_features`` (:func:`read_frame`) on any other store."""
     if store.config.online_store.type == STORE_TYPE:
         return read_columns(store, plan, entities)
+    return frame_columns(store, plan, entities)
+
+
+def frame_columns(
+    store: FeatureStore, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]
+) -> FeatureColumns:
+    """The same columns through an Arrow table and a pandas frame (any store; the baseline of
+    ``livecart bench pipeline``)."""
     return FrameColumns(to_pandas(read_frame(store, plan, entities)))
 
 

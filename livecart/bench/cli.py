@@ -53,6 +53,23 @@ def bench_train(
     typer.echo(json.dumps(run(get_settings(), workers or [1, 2], epochs, limit), indent=2))
 
 
+@bench_app.command("pipeline")
+@friendly_errors
+def bench_pipeline(
+    requests: Annotated[int, typer.Option(help="Viewer requests per sweep.")] = 200,
+    json_out: Annotated[bool, typer.Option("--json", help="Print only the JSON object.")] = False,
+) -> None:
+    """The viewer pipeline in one process: columnar feature reads vs the frame path, by stage."""
+    import json
+
+    from livecart.bench.pipeline import run
+
+    result = run(get_settings(), requests)
+    if not json_out:
+        console.print("[bold]pipeline benchmark[/] (ratio = columnar / frame path)")
+    typer.echo(json.dumps(result, indent=2, sort_keys=True))
+
+
 @bench_app.command("serve")
 @friendly_errors
 def bench_serve(

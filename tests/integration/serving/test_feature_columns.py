@@ -113,3 +113,16 @@ def test_nearest__same_ranking_as_retrieve_online_documents(
             assert ours[product] == pytest.approx(theirs[product], rel=1e-4, abs=1e-5)
         else:
             assert ours.get(product, theirs.get(product)) == pytest.approx(cut, rel=1e-4, abs=1e-5)
+
+
+def test_bench_pipeline__both_read_paths_timed_stage_by_stage(
+    served_settings: LivecartSettings,
+) -> None:
+    from livecart.bench.pipeline import STAGES, run
+
+    result = run(served_settings, requests=12)
+    assert result["requests"] == 12 and result["candidates_per_request"] > 0
+    for path in ("columnar", "frame_path"):
+        assert set(result[path]) == {"total", *STAGES}
+        assert result[path]["features"]["p50_ms"] > 0 and result[path]["rank"]["p50_ms"] > 0
+    assert result["ratio_total_p50"] > 0  # a ratio, not a verdict: timings live in the JSON
