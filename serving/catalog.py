@@ -61,7 +61,7 @@ class Catalog:
         return {self.room_streamer[r] for r in live if r in self.room_streamer}
 
     def live_room_of(self, live: Iterable[str]) -> dict[str, str]:
-        """Streamer -> the live room it sells in now (as :meth:`product_room` picks it)."""
+        """Streamer -> the live room it sells in now (its first live room in catalogue order)."""
         rooms = set(live)
         out: dict[str, str] = {}
         for streamer in self.live_streamers(rooms):
@@ -69,14 +69,6 @@ class Catalog:
             if room is not None:
                 out[streamer] = room
         return out
-
-    def product_room(self, product_id: str, live: set[str]) -> str | None:
-        """The live room selling ``product_id`` now (None when its streamer is not live)."""
-        streamer = self.streamer_of.get(product_id)
-        for room in self.streamer_rooms.get(str(streamer), []):
-            if room in live:
-                return room
-        return None
 
 
 def _read(path: Path) -> pd.DataFrame:

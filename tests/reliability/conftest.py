@@ -70,6 +70,16 @@ class World:
         return [tuple(r) for r in self.ids["rooms"]]  # type: ignore[misc]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def fault_report(world: World, request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each fault-injection module: every outcome recorded so far, written and printed."""
+    yield
+    if Path(str(request.path)).stem.startswith("test_faults"):
+        from tests.reliability.faults import write_report  # faults imports this module
+
+        write_report(world, request)
+
+
 @pytest.fixture(scope="package")
 def reliable_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivecartSettings]:
     with served_home(tmp_path_factory.mktemp("reliability")) as built:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -18,7 +17,6 @@ from tests.reliability.faults import (
     eid,
     events,
     viewer,
-    write_report,
 )
 from tests.reliability.support import (
     offline_ids,
@@ -26,12 +24,6 @@ from tests.reliability.support import (
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.reliability]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fault_report(world: World, request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    write_report(world, request)
 
 
 # --- clock skew, quarantine flood, cold start: nothing to restore ---------------------------

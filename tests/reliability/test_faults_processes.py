@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,7 +32,6 @@ from tests.reliability.faults import (
     recovered,
     store_dir,
     wait_for,
-    write_report,
 )
 from tests.reliability.support import (
     kill_replica,
@@ -45,12 +43,6 @@ from tests.reliability.support import (
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.reliability]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fault_report(world: World, request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    write_report(world, request)
 
 
 # --- replicas killed --------------------------------------------------------------------------

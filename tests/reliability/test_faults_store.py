@@ -22,7 +22,6 @@ from tests.reliability.faults import (
     store_dir,
     viewer,
     wait_for,
-    write_report,
 )
 from tests.reliability.support import (
     offline_ids,
@@ -31,12 +30,6 @@ from tests.reliability.support import (
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.reliability]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fault_report(world: World, request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    write_report(world, request)
 
 
 # --- degradation: the online store unreadable or gone ---------------------------------------
