@@ -20,6 +20,7 @@ import pandas as pd
 from livecart import contract as c
 from livecart.errors import LivecartError
 from livecart.io import event_parts, table_path
+from livecart.online.keys import KeyUniverse
 from livecart.settings import LivecartSettings
 
 CF_NEIGHBOURS = 20
@@ -46,6 +47,16 @@ class Catalog:
     title_of: dict[str, str] = field(default_factory=dict)
     room_streamer: dict[str, str] = field(default_factory=dict)
     room_title: dict[str, str] = field(default_factory=dict)
+    # Products, streamers and categories as integer codes (see livecart.online.keys): per-product
+    # arrays indexed by product code, for the request path's vectorized reads and rules.
+    product_keys: KeyUniverse = field(default_factory=lambda: KeyUniverse([]))
+    streamer_keys: KeyUniverse = field(default_factory=lambda: KeyUniverse([]))
+    category_keys: KeyUniverse = field(default_factory=lambda: KeyUniverse([]))
+    product_streamer: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    product_category: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    product_in_stock: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    product_price: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+    _coded_lists: dict[tuple[str, str, int], np.ndarray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         p = self.products
@@ -56,6 +67,26 @@ class Catalog:
         self.title_of = {str(k): str(v) for k, v in p[c.TITLE].items()}
         self.room_streamer = {str(k): str(v) for k, v in self.rooms[c.STREAMER_ID].items()}
         self.room_title = {str(k): str(v) for k, v in self.rooms[c.TITLE].items()}
+        self.product_keys = KeyUniverse(self.streamer_of)
+        streamers = sorted({*self.streamer_of.values(), *self.room_streamer.values()})
+        self.streamer_keys = KeyUniverse(streamers)
+        self.category_keys = KeyUniverse(sorted(set(self.category_of.values())))
+        products = self.product_keys.values
+        self.product_streamer = self.streamer_keys.codes(self.streamer_of[p] for p in products)
+        self.product_category = self.category_keys.codes(self.category_of[p] for p in products)
+        self.product_in_stock = np.array([self.stock_of[p] > 0 for p in products], dtype=bool)
+        self.product_price = np.array([self.price_of[p] for p in products], dtype=np.float64)
+
+    def coded(self, lists: str, key: str, limit: int | None = None) -> np.ndarray:
+        """Product codes of one of the catalogue's candidate lists (``room_products``,
+        ``streamer_products``, ``neighbours``, ``popular_by_category``; ``popular`` with any key),
+        the first ``limit`` of them, -1 for a product outside the catalogue (kept per list)."""
+        cache_key = (lists, key, -1 if limit is None else limit)
+        found = self._coded_lists.get(cache_key)
+        if found is None:
+            values = self.popular if lists == "popular" else getattr(self, lists).get(key, [])
+            found = self._coded_lists[cache_key] = self.product_keys.codes(values[:limit])
+        return found
 
     def live_streamers(self, live: Iterable[str]) -> set[str]:
         return {self.room_streamer[r] for r in live if r in self.room_streamer}

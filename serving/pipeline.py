@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from feast import FeatureStore
 
 from livecart import contract as c
 from livecart import feature_names as f
-from livecart.online.frames import ServicePlan, plan_service
+from livecart.online.keys import CodedKeys
+from livecart.online.plan import ServicePlan, plan_service
 from livecart.settings import LivecartSettings
 from ray_jobs.training.inputs import FeatureColumns, RankerInputs
 from serving.catalog import Catalog
@@ -71,7 +73,7 @@ class ViewerPipeline:
         self.rng = np.random.default_rng(seed)
         self._plans: dict[str, ServicePlan] = {}
         self.reader = reader  # how candidate features are read (the benchmark swaps it)
-        self._room_of: tuple[frozenset[str], dict[str, str]] | None = None
+        self._room_of: tuple[frozenset[str], dict[str, str], np.ndarray, list[str]] | None = None
 
     def _plan(self, service: str) -> ServicePlan:
         """The ranker's service plus the fresh product counters, read in one batched call."""
@@ -93,14 +95,8 @@ class ViewerPipeline:
         began = time.perf_counter()
         columns = None
         if ranker is not None and candidates.products:
-            products = candidates.products
-            entities = {
-                c.VIEWER_ID: [request.viewer_id] * len(products),
-                c.PRODUCT_ID: list(products),
-                c.STREAMER_ID: [self.catalog.streamer_of[p] for p in products],
-            }
             plan = self._plan(ranker.feature_service)
-            columns = self.reader(self.store, plan, entities)
+            columns = self.reader(self.store, plan, self._entities(request, candidates))
         timings["features"] = _ms(began)
         version = ranker.version if ranker is not None else None
         inputs = None
@@ -111,6 +107,15 @@ class ViewerPipeline:
         return Prepared(
             request, context, candidates, columns, live, version, timings, inputs=inputs
         )
+
+    def _entities(self, request: ViewerRequest, candidates: Candidates) -> dict[str, Any]:
+        """The candidate rows' entity columns: products and their streamers as catalogue codes."""
+        catalog, codes = self.catalog, candidates.codes
+        return {
+            c.VIEWER_ID: [request.viewer_id] * len(codes),
+            c.PRODUCT_ID: CodedKeys(catalog.product_keys, codes),
+            c.STREAMER_ID: CodedKeys(catalog.streamer_keys, catalog.product_streamer[codes]),
+        }
 
     def popular(self, request: ViewerRequest, live: dict[str, int], reason: str) -> Prepared:
         """Candidates without the online store: popular products of live rooms (degraded)."""
@@ -129,7 +134,7 @@ class ViewerPipeline:
         if filters.max_price is not None:
             products = [p for p in products if catalog.price_of[p] <= filters.max_price]
         products = products[: self.settings.candidates_per_request]
-        candidates = Candidates(products, {p: [Source.POPULAR.value] for p in products})
+        candidates = Candidates.of(catalog, products, Source.POPULAR)
         version = self.holder.version
         return Prepared(request, None, candidates, None, live, version, degraded=[reason])
 
@@ -165,19 +170,26 @@ class ViewerPipeline:
         # Explore only around the model's estimates: a fallback order has no prior to explore from.
         budget = self.settings.exploration_budget if request.explore and model_scored else 0.0
         order, explored = explore_exploit(blended, alpha, beta, budget, request.k, self.rng)
-        recent = set(_recent_purchases(prepared))
-        allowed = np.array(
-            [catalog.stock_of.get(p, 1.0) > 0 and p not in recent for p in products], dtype=bool
+        codes = prepared.candidates.codes
+        recent = catalog.product_keys.codes(_recent_purchases(prepared))
+        allowed = catalog.product_in_stock[codes] & ~np.isin(codes, recent)
+        streamer_codes = catalog.product_streamer[codes]
+        streamers = CodedKeys(catalog.streamer_keys, streamer_codes)
+        categories = CodedKeys(catalog.category_keys, catalog.product_category[codes])
+        chosen = select(
+            order,
+            streamer_codes.tolist(),
+            categories.codes.tolist(),
+            allowed,
+            request.k,
+            self.rules,
         )
-        streamers = [catalog.streamer_of[p] for p in products]
-        categories = [catalog.category_of[p] for p in products]
-        chosen = select(order, streamers, categories, allowed, request.k, self.rules)
         why = self._drivers(prepared, chosen, blended, explored)
-        room_of = self._live_room_of(prepared.live)
+        room_of, _ = self._live_room_of(prepared.live)
         items = []
         for i, (driver, _) in zip(chosen, why, strict=True):
             product = products[i]
-            sources = prepared.candidates.sources.get(product, [])
+            sources = prepared.candidates.sources_of(i)
             items.append(
                 RecommendedProduct(
                     product_id=product,
@@ -197,7 +209,7 @@ class ViewerPipeline:
         return ViewerResponse(
             viewer_id=request.viewer_id,
             products=items,
-            rooms=self._rooms(products, streamers, blended, room_of, prepared.live, request.k),
+            rooms=self._rooms(products, streamer_codes, blended, prepared.live, request.k),
             model_version=prepared.version if not cold else None,
             degraded=bool(degraded),
             degraded_reasons=degraded,
@@ -206,24 +218,28 @@ class ViewerPipeline:
             timings_ms={k: round(v, 3) for k, v in prepared.timings.items()},
         )
 
-    def _live_room_of(self, live: dict[str, int]) -> dict[str, str]:
-        """Streamer -> its live room, kept for the last set of live rooms (they change every
-        refresh, not every request)."""
+    def _live_room_of(self, live: dict[str, int]) -> tuple[dict[str, str], np.ndarray]:
+        """Streamer -> its live room, and the same per streamer code (-1: not live), kept for
+        the last set of live rooms (they change every refresh, not every request)."""
         key = frozenset(live)
         if self._room_of is None or self._room_of[0] != key:
-            self._room_of = (key, self.catalog.live_room_of(key))
-        return self._room_of[1]
+            room_of = self.catalog.live_room_of(key)
+            rooms = list(dict.fromkeys(room_of.values()))
+            position = {room: j for j, room in enumerate(rooms)}
+            by_code = np.full(len(self.catalog.streamer_keys), -1, dtype=np.int64)
+            for streamer, room in room_of.items():
+                code = self.catalog.streamer_keys.code.get(streamer)
+                if code is not None:
+                    by_code[code] = position[room]
+            self._room_of = (key, room_of, by_code, rooms)
+        return self._room_of[1], self._room_of[2]
 
     def _fallback_scores(self, products: list[str], prepared: Prepared) -> np.ndarray:
         """Popularity in the viewer's context, plus text similarity to the current room."""
         pop = np.array([self.catalog.popularity.get(p, 0.0) for p in products], dtype=np.float64)
         pop = pop / (pop.max() if len(pop) and pop.max() > 0 else 1.0)
-        boost = np.array(
-            [Source.CURRENT_ROOM.value in prepared.candidates.sources.get(p, []) for p in products]
-        )
-        vector = np.array(
-            [Source.VECTOR.value in prepared.candidates.sources.get(p, []) for p in products]
-        )
+        boost = prepared.candidates.found_by(Source.CURRENT_ROOM)
+        vector = prepared.candidates.found_by(Source.VECTOR)
         score = 0.2 * pop + 0.05 * boost + 0.05 * vector
         return np.stack([score, score * 0.1], axis=1)
 
@@ -256,32 +272,34 @@ class ViewerPipeline:
     def _rooms(
         self,
         products: list[str],
-        streamers: list[str],
+        streamer_codes: np.ndarray,
         scores: np.ndarray,
-        room_of: dict[str, str],
         live: dict[str, int],
         k: int,
     ) -> list[RecommendedRoom]:
-        """Live rooms ranked by their best candidate's score."""
-        best: dict[str, tuple[float, str]] = {}
-        for i in np.argsort(-scores, kind="stable"):
-            room = room_of.get(streamers[i])
-            if room is not None and room not in best:
-                best[room] = (float(scores[i]), products[i])
-                if len(best) == len(room_of):
-                    break
-        ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:k]
-        return [
-            RecommendedRoom(
-                room_id=room,
-                streamer_id=self.catalog.room_streamer[room],
-                title=self.catalog.room_title[room],
-                score=round(score, 6),
-                explanation=f"{live.get(room, 0)} viewers live now; "
-                f"best match: {self.catalog.title_of[product]}",
+        """Live rooms ranked by their best candidate's score (ties: the earlier candidate)."""
+        assert self._room_of is not None  # set by _live_room_of for this request's live rooms
+        by_code, rooms = self._room_of[2], self._room_of[3]
+        order = np.argsort(-scores, kind="stable")
+        room_index = by_code[streamer_codes[order]]
+        live_rows = room_index >= 0
+        _, first = np.unique(room_index[live_rows], return_index=True)
+        best = order[live_rows][np.sort(first)[:k]]  # best first: scores fall along ``order``
+        catalog = self.catalog
+        out = []
+        for i in best.tolist():
+            room = rooms[by_code[streamer_codes[i]]]
+            out.append(
+                RecommendedRoom(
+                    room_id=room,
+                    streamer_id=catalog.room_streamer[room],
+                    title=catalog.room_title[room],
+                    score=round(float(scores[i]), 6),
+                    explanation=f"{live.get(room, 0)} viewers live now; "
+                    f"best match: {catalog.title_of[products[i]]}",
+                )
             )
-            for room, (score, product) in ranked
-        ]
+        return out
 
 
 def _counts(columns: FeatureColumns | None, name: str, n: int) -> np.ndarray:

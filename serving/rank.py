@@ -17,7 +17,8 @@ from feast import FeatureStore
 
 from livecart import registry
 from livecart.online.feature_columns import read_columns
-from livecart.online.frames import ServicePlan, read_frame, to_pandas
+from livecart.online.frames import read_frame, to_pandas
+from livecart.online.plan import ServicePlan
 from livecart.online.store import STORE_TYPE
 from livecart.settings import LivecartSettings
 from ray_jobs.training.inputs import FeatureColumns, FrameColumns, RankerInputs, concat_inputs

@@ -17,7 +17,8 @@ from feast import FeatureService, FeatureStore
 
 from livecart import contract as c
 from livecart import feature_names as f
-from livecart.online.frames import nearest, plan_service, read_frame
+from livecart.online.frames import nearest, read_frame, read_row
+from livecart.online.plan import plan_service
 from livecart.settings import LivecartSettings
 from serving.catalog import Catalog
 from serving.schemas import ViewerRequest
@@ -49,19 +50,77 @@ class ViewerContext:
 
 @dataclass
 class Candidates:
+    """Candidate products (ids and catalogue codes, in retrieval order) and where they came
+    from: each source's list of codes in retrieval order and, per candidate, the list that
+    added it. A candidate's tags are the sources, from that list on, that hold it."""
+
     products: list[str]
-    sources: dict[str, list[str]]
+    codes: np.ndarray
+    parts: tuple[tuple[str, np.ndarray], ...] = ()
+    added_by: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     interest: np.ndarray | None = None  # the query vector used for vector retrieval
+
+    @classmethod
+    def of(cls, catalog: Catalog, products: list[str], source: Source) -> Candidates:
+        """Catalogue products found by one source."""
+        codes = catalog.product_keys.codes(products, len(products))
+        return cls(products, codes, ((source.value, codes),), np.zeros(len(codes), np.int64))
+
+    @classmethod
+    def first_distinct(
+        cls,
+        catalog: Catalog,
+        parts: list[tuple[Source, np.ndarray]],
+        unchecked: list[bool],
+        eligible: np.ndarray,
+        limit: int,
+        interest: np.ndarray | None,
+    ) -> Candidates:
+        """The first ``limit`` distinct products of ``parts`` (in order) that are eligible
+        (``eligible[code]``; code -1 is the mask's last entry) or in an ``unchecked`` part."""
+        if not parts:
+            return cls([], np.zeros(0, np.int64), interest=interest)
+        sequence = np.concatenate([codes for _, codes in parts])
+        part_of = np.repeat(np.arange(len(parts)), [len(codes) for _, codes in parts])
+        ok = np.concatenate(
+            [
+                codes >= 0 if free else eligible[codes]
+                for (_, codes), free in zip(parts, unchecked, strict=True)
+            ]
+        )
+        where = np.flatnonzero(ok)
+        _, first = np.unique(sequence[where], return_index=True)
+        chosen = where[np.sort(first)[:limit]]
+        codes = sequence[chosen]
+        values = catalog.product_keys.values
+        tags = tuple((source.value, part) for source, part in parts)
+        return cls([values[i] for i in codes.tolist()], codes, tags, part_of[chosen], interest)
+
+    def sources_of(self, i: int) -> list[str]:
+        """The sources of candidate ``i``, in retrieval order."""
+        code, tags = self.codes[i], []
+        for tag, codes in self.parts[self.added_by[i] :]:
+            if tag not in tags and bool((codes == code).any()):
+                tags.append(tag)
+        return tags
+
+    def found_by(self, source: Source) -> np.ndarray:
+        """Per candidate: whether ``source`` is among its sources."""
+        found = np.zeros(len(self.codes), dtype=bool)
+        for j, (tag, codes) in enumerate(self.parts):
+            if tag == source.value:
+                found |= np.isin(self.codes, codes) & (self.added_by <= j)
+        return found
 
 
 class Retriever:
     def __init__(self, settings: LivecartSettings, store: FeatureStore, catalog: Catalog) -> None:
         self.settings, self.store, self.catalog = settings, store, catalog
         self.context_plan = plan_service(store, VIEWER_CONTEXT_SERVICE)
-        self._live_cache: tuple[frozenset[str], list[str], frozenset[str]] | None = None
+        self._live_cache: LiveNow | None = None
 
     def context(self, viewer_id: str) -> ViewerContext:
-        row = read_frame(self.store, self.context_plan, {c.VIEWER_ID: [viewer_id]}).to_pylist()[0]
+        row = read_row(self.store, self.context_plan, {c.VIEWER_ID: viewer_id})
         known = row.get(f.VIEWER_EVENTS_TOTAL) is not None or bool(row.get(f.LAST_PRODUCTS))
         return ViewerContext(
             viewer_id=viewer_id,
@@ -89,38 +148,14 @@ class Retriever:
     def retrieve(
         self, request: ViewerRequest, context: ViewerContext, live_rooms: Iterable[str]
     ) -> Candidates:
-        catalog, limit = self.catalog, self.settings.candidates_per_request
-        live = set(live_rooms)
-        filters = request.filters
-        live_streamers = catalog.live_streamers(live) if filters.live_only and live else None
-        wanted = set(filters.categories) if filters.categories else None
-        sources: dict[str, list[str]] = {}
-
-        def eligible(product: str) -> bool:
-            streamer = catalog.streamer_of.get(product)
-            return (
-                streamer is not None
-                and (live_streamers is None or streamer in live_streamers)
-                and (wanted is None or catalog.category_of[product] in wanted)
-                and (filters.max_price is None or catalog.price_of[product] <= filters.max_price)
-            )
-
-        def add(
-            products: Iterable[str], source: Source, tag_existing: bool = True, check: bool = True
-        ) -> None:
-            """New eligible products while there is room; more tags for those already in."""
-            for product in products:
-                if not tag_existing and len(sources) >= limit:
-                    break
-                tags = sources.get(product)
-                if tags is None:
-                    if len(sources) < limit and (not check or eligible(product)):
-                        sources[product] = [source.value]
-                elif source.value not in tags:
-                    tags.append(source.value)
-
+        """Candidates from every source in order (current room, vector, item-CF, followed,
+        popular, live now): the first ``candidates_per_request`` distinct eligible products,
+        each tagged by the sources that found it. Vectorized over catalogue codes."""
+        catalog = self.catalog
+        now = self._live(live_rooms)
+        parts: list[tuple[Source, np.ndarray]] = []
         if request.room_id:
-            add(catalog.room_products.get(request.room_id, []), Source.CURRENT_ROOM)
+            parts.append((Source.CURRENT_ROOM, catalog.coded("room_products", request.room_id)))
         interest = self._embeddings(context.recent_products[-5:])
         if interest is None and request.room_id:
             interest = self._room_vector(request.room_id)
@@ -128,40 +163,77 @@ class Retriever:
             hits = nearest(
                 self.store, f.FeatureTable.PRODUCT_EMBEDDING.value, interest.tolist(), VECTOR_TOP_K
             )
-            add((str(key[0]) for key, _ in hits), Source.VECTOR)
+            codes = catalog.product_keys.codes(str(key[0]) for key, _ in hits)
+            parts.append((Source.VECTOR, codes))
         for product in context.recent_products[-5:]:
-            add(catalog.neighbours.get(product, [])[:10], Source.ITEM_CF)
+            parts.append((Source.ITEM_CF, catalog.coded("neighbours", product, 10)))
         for streamer in catalog.follows.get(context.viewer_id, []):
-            add(catalog.streamer_products.get(streamer, []), Source.FOLLOWED)
+            parts.append((Source.FOLLOWED, catalog.coded("streamer_products", streamer)))
         if context.top_category:
-            add(catalog.popular_by_category.get(context.top_category, [])[:50], Source.POPULAR)
-        add(catalog.popular[:100], Source.POPULAR)
-        live_products, in_live_room = self._live_products(live)
-        for product in sources:  # tags first: candidates found by other sources but sold live
-            if product in in_live_room:
-                sources[product].append(Source.LIVE.value)
-        # Then new ones, until full; a live room's products pass the live filter by definition.
-        unfiltered = wanted is None and filters.max_price is None
-        add(live_products, Source.LIVE, tag_existing=False, check=not unfiltered)
-        return Candidates(list(sources), sources, interest)
+            top = catalog.coded("popular_by_category", context.top_category, 50)
+            parts.append((Source.POPULAR, top))
+        parts.append((Source.POPULAR, catalog.coded("popular", "", 100)))
+        parts.append((Source.LIVE, now.codes))
+        eligible = self._eligible(request, now)
+        # A live room's products pass the live filter by definition: without category or price
+        # filters, they need no check.
+        filters = request.filters
+        live_unchecked = not filters.categories and filters.max_price is None
+        return Candidates.first_distinct(
+            catalog,
+            parts,
+            [live_unchecked and source == Source.LIVE for source, _ in parts],
+            eligible,
+            self.settings.candidates_per_request,
+            interest,
+        )
 
-    def _live_products(self, live: set[str]) -> tuple[list[str], frozenset[str]]:
-        """Products of the live rooms (bigger rooms first) and as a set; the live rooms change
-        every refresh, not every request, so this is kept for the last set of rooms."""
+    def _eligible(self, request: ViewerRequest, now: LiveNow) -> np.ndarray:
+        """Per product code (plus a last False for code -1): passes the request's filters."""
+        catalog, filters = self.catalog, request.filters
+        mask = np.ones(len(catalog.product_keys) + 1, dtype=bool)
+        mask[-1] = False
+        if filters.live_only and now.rooms:
+            mask[:-1] &= now.streamer_live[catalog.product_streamer]
+        if filters.categories:
+            wanted = catalog.category_keys.codes(filters.categories)
+            mask[:-1] &= np.isin(catalog.product_category, wanted)
+        if filters.max_price is not None:
+            mask[:-1] &= catalog.product_price <= filters.max_price
+        return mask
+
+    def _live(self, live: Iterable[str]) -> LiveNow:
+        """What the live rooms give retrieval; they change every refresh, not every request, so
+        this is kept for the last set of rooms."""
         key = frozenset(live)
-        if self._live_cache is None or self._live_cache[0] != key:
+        if self._live_cache is None or self._live_cache.rooms != key:
             catalog = self.catalog
             ordered = list(
                 dict.fromkeys(
                     product
                     for room in sorted(
-                        live, key=lambda r: (-len(catalog.room_products.get(r, [])), r)
+                        key, key=lambda r: (-len(catalog.room_products.get(r, [])), r)
                     )
                     for product in catalog.room_products.get(room, [])
+                    if product in catalog.streamer_of  # catalogue products only
                 )
             )
-            self._live_cache = (key, ordered, frozenset(ordered))
-        return self._live_cache[1], self._live_cache[2]
+            streamer_live = np.zeros(len(catalog.streamer_keys), dtype=bool)
+            live_streamers = catalog.streamer_keys.codes(catalog.live_streamers(key))
+            streamer_live[live_streamers[live_streamers >= 0]] = True
+            codes = catalog.product_keys.codes(ordered, len(ordered))
+            self._live_cache = LiveNow(key, codes, streamer_live)
+        return self._live_cache
+
+
+@dataclass(frozen=True)
+class LiveNow:
+    """The live rooms, their products' codes (bigger rooms first) and, per streamer code,
+    whether the streamer is live."""
+
+    rooms: frozenset[str]
+    codes: np.ndarray
+    streamer_live: np.ndarray
 
 
 def plan_service_for_view(store: FeatureStore, view_name: str) -> Any:

@@ -10,6 +10,7 @@ endpoint) as evidence, so a product that is clicking now rises and one that is i
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,15 +41,15 @@ def blend_scores(posterior_ctr: np.ndarray, p_purchase: np.ndarray) -> np.ndarra
 
 def select(
     order: list[int],
-    streamers: list[str],
-    categories: list[str],
+    streamers: Sequence[Hashable],
+    categories: Sequence[Hashable],
     allowed: np.ndarray,
     k: int,
     rules: RuleConfig,
 ) -> list[int]:
     """Greedy diverse pick of ``k`` indices from ``order`` (best first)."""
-    per_streamer: dict[str, int] = {}
-    per_category: dict[str, int] = {}
+    per_streamer: dict[Hashable, int] = {}
+    per_category: dict[Hashable, int] = {}
     chosen: list[int] = []
     for i in order:
         if not allowed[i]:

@@ -10,7 +10,8 @@ import torch
 from fastapi import HTTPException
 
 from livecart.feast_ops import feature_store
-from livecart.online.frames import plan_service, read_frame
+from livecart.online.frames import read_frame
+from livecart.online.plan import plan_service
 from livecart.settings import LivecartSettings
 from serving.catalog import load_catalog
 from serving.pipeline import ViewerPipeline

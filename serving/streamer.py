@@ -16,7 +16,8 @@ from feast import FeatureStore
 
 from livecart import contract as c
 from livecart import feature_names as f
-from livecart.online.frames import plan_service, read_frame
+from livecart.online.frames import read_frame
+from livecart.online.plan import plan_service
 from livecart.settings import LivecartSettings
 from ray_jobs.training.scoring import LoadedRanker
 from serving.catalog import Catalog

@@ -22,8 +22,14 @@ from livecart import feature_names as f
 )
 def price_vs_viewer_spend(inputs: pd.DataFrame) -> pd.DataFrame:
     """Product price relative to the viewer's average order value (1.0 when no orders yet)."""
-    # Literal names: Feast rebuilds this function from its source text, without module globals.
-    spend = inputs["viewer_avg_order_value"].astype("float64")
-    price = inputs["product_price"].astype("float64")
-    ratio = (price / spend.where(spend > 0)).fillna(1.0)
-    return pd.DataFrame({"price_to_typical_spend": ratio})
+    # Literal names and imports inside: Feast rebuilds this function from its source text,
+    # without module globals. numpy instead of pandas column ops: serving calls this for 500
+    # candidate rows per request, where pandas' per-operation overhead was 0.25 ms.
+    import numpy as np
+
+    spend = inputs["viewer_avg_order_value"].to_numpy(dtype="float64", na_value=np.nan)
+    price = inputs["product_price"].to_numpy(dtype="float64", na_value=np.nan)
+    ratio = np.full(len(price), np.nan)
+    np.divide(price, spend, out=ratio, where=spend > 0)
+    ratio = np.where(np.isnan(ratio), 1.0, ratio)
+    return pd.DataFrame({"price_to_typical_spend": ratio}, index=inputs.index)

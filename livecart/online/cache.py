@@ -27,6 +27,7 @@ from livecart.online.files import (
     read_manifest,
     read_snapshot,
 )
+from livecart.online.keys import KeyUniverse
 
 RETRIES = 5
 
@@ -44,6 +45,32 @@ class ViewState:
     combined: dict[str, pa.Array] = field(default_factory=dict)
     numeric: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     matrices: dict[tuple[str, ...], np.ndarray] = field(default_factory=dict)
+    # Per key universe: the position of each universe key's current row (-1: none). Kept
+    # across appends, patched for the keys a delta touches (single-key views only).
+    by_universe: dict[int, tuple[KeyUniverse, np.ndarray]] = field(default_factory=dict)
+    numeric_names: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
+
+    def numeric_columns(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        """Those of ``names`` whose column is numeric (the schema never changes by appends)."""
+        found = self.numeric_names.get(names)
+        if found is None:
+            assert self.table is not None
+            schema = self.table.schema
+            found = self.numeric_names[names] = tuple(n for n in names if _numeric(schema, n))
+        return found
+
+    def positions(self, universe: KeyUniverse) -> np.ndarray:
+        """int64 position of each key of ``universe`` (a single-key view's), -1 where absent."""
+        cached = self.by_universe.get(universe.token)
+        if cached is None:
+            get = self.index.get
+            found = np.fromiter(
+                (get((value,), -1) for value in universe.values),
+                dtype=np.int64,
+                count=len(universe),
+            )
+            cached = self.by_universe[universe.token] = (universe, found)
+        return cached[1]
 
     def matrix(self, names: tuple[str, ...]) -> np.ndarray:
         """``(rows, len(names))`` float64 of numeric columns, NaN where null (cached until the
@@ -125,6 +152,16 @@ class ViewState:
         return array
 
 
+def _numeric(schema: pa.Schema, name: str) -> bool:
+    kind = schema.field(name).type
+    return bool(
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_decimal(kind)
+    )
+
+
 def _micros(column: pa.ChunkedArray) -> np.ndarray:
     """Timestamps as int64 microseconds (nulls as -1, older than anything)."""
     values: np.ndarray = column.cast(pa.int64()).fill_null(-1).to_numpy()
@@ -192,6 +229,7 @@ class ReadCache:
                 combined={},
                 numeric={},
                 matrices={},
+                by_universe={t: (u, found.copy()) for t, (u, found) in state.by_universe.items()},
             )
         for name in entry.deltas[len(state.deltas) :]:
             _append(state, read_delta(self.directory, name), keys, trusted=False)
@@ -221,6 +259,7 @@ def _append(state: ViewState, rows: pa.Table, keys: Sequence[str], trusted: bool
     index = state.index
     if trusted:
         index.update(zip(key_tuples, range(offset, offset + rows.num_rows), strict=True))
+        state.by_universe = {}
         return
     for i, key in enumerate(key_tuples):
         current = index.get(key)
@@ -230,6 +269,10 @@ def _append(state: ViewState, rows: pa.Table, keys: Sequence[str], trusted: bool
         )
         if newer:
             index[key] = offset + i
+            for universe, found in state.by_universe.values():
+                code = universe.code.get(key[0], -1) if len(key) == 1 else -1
+                if code >= 0:
+                    found[code] = offset + i
 
 
 def dense_rows(array: pa.Array, dim: int) -> np.ndarray:

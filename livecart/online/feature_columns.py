@@ -25,7 +25,9 @@ from feast.transformation.mode import TransformationMode
 from livecart import feature_names as f
 from livecart.online.cache import ViewState
 from livecart.online.codec import arrow_type
-from livecart.online.frames import ServicePlan, ViewRows, view_rows
+from livecart.online.keys import CodedKeys, KeyUniverse
+from livecart.online.lookup import ViewRows, view_rows
+from livecart.online.plan import ServicePlan
 
 PAD, UNKNOWN = f.TOKEN_PAD, f.TOKEN_UNKNOWN
 
@@ -72,13 +74,15 @@ class OnlineColumns:
         block = self._blocks.get(key)
         if block is None:
             assert state.table is not None
-            names = [n for n in found.read.features if _is_numeric(state.table.schema, n)]
+            names = state.numeric_columns(found.read.features)
             unique = found.unique
             present = unique >= 0
             per_key = np.full((len(unique), len(names)), np.nan)
             per_key[present] = state.matrix(tuple(names))[unique[present]]
             rows = (
-                np.broadcast_to(per_key, (self.n, len(names)))
+                per_key
+                if found.identity
+                else np.broadcast_to(per_key, (self.n, len(names)))
                 if len(unique) == 1
                 else per_key[found.inverse]
             )
@@ -133,6 +137,8 @@ class OnlineColumns:
         present = unique >= 0
         per_key = np.full((len(unique), *per_row.shape[1:]), missing, dtype=per_row.dtype)
         per_key[present] = per_row[unique[present]]
+        if found.identity:
+            return per_key
         out: np.ndarray = per_key[found.inverse]
         return out
 
@@ -163,6 +169,9 @@ class OnlineColumns:
         return out
 
     def token_ids(self, name: str, ids: Mapping[str, int]) -> np.ndarray:
+        keys = self.entities.get(name)
+        if name not in self._where and isinstance(keys, CodedKeys):
+            return _universe_tokens(keys.universe, ids)[keys.codes]
         per_key, inverse = self._per_key(name, lambda v: ids.get(str(v), UNKNOWN))
         out: np.ndarray = np.asarray(per_key, dtype=np.int64)[inverse]
         return out
@@ -200,14 +209,20 @@ def read_columns(
     return columns
 
 
-def _is_numeric(schema: pa.Schema, name: str) -> bool:
-    kind = schema.field(name).type
-    return bool(
-        pa.types.is_integer(kind)
-        or pa.types.is_floating(kind)
-        or pa.types.is_boolean(kind)
-        or pa.types.is_decimal(kind)
-    )
+_TOKENS_BY_UNIVERSE: dict[tuple[int, int], tuple[Mapping[str, int], np.ndarray]] = {}
+
+
+def _universe_tokens(universe: KeyUniverse, ids: Mapping[str, int]) -> np.ndarray:
+    """Token id of each key of ``universe`` in vocabulary ``ids`` (kept per universe and
+    vocabulary: a ranker's vocabulary lives as long as the ranker)."""
+    key = (universe.token, id(ids))
+    cached = _TOKENS_BY_UNIVERSE.get(key)
+    if cached is None or cached[0] is not ids:
+        if len(_TOKENS_BY_UNIVERSE) > 16:
+            _TOKENS_BY_UNIVERSE.clear()
+        tokens = np.array([ids.get(str(v), UNKNOWN) for v in universe.values], dtype=np.int64)
+        cached = _TOKENS_BY_UNIVERSE[key] = (ids, tokens)
+    return cached[1]
 
 
 def _as_float(values: np.ndarray) -> np.ndarray:

@@ -12,161 +12,23 @@ against ``get_online_features``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import repeat
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from feast import FeatureService, FeatureStore, FeatureView
-from feast.on_demand_feature_view import OnDemandFeatureView
+from feast import FeatureStore, FeatureView
 
 from livecart.errors import LivecartError
-from livecart.online.cache import ViewState
 from livecart.online.codec import arrow_type, key_columns
+from livecart.online.lookup import view_rows
+from livecart.online.plan import ServicePlan
 from livecart.online.store import (
     STORE_TYPE,
     read_cache,
     table_name,
 )
 from livecart.online.vector import distances
-
-
-@dataclass(frozen=True)
-class _ViewRead:
-    view: FeatureView
-    features: tuple[str, ...]
-    join_keys: tuple[str, ...]  # the view's stored key columns, in store order
-
-
-@dataclass(frozen=True)
-class ServicePlan:
-    """What reading one feature service takes, resolved once from the registry."""
-
-    name: str
-    views: tuple[_ViewRead, ...]
-    on_demand: tuple[tuple[OnDemandFeatureView, tuple[str, ...]], ...]
-
-    @property
-    def entity_columns(self) -> tuple[str, ...]:
-        keys: dict[str, None] = {}
-        for read in self.views:
-            keys.update(dict.fromkeys(read.join_keys))
-        return tuple(keys)
-
-    @property
-    def feature_names(self) -> tuple[str, ...]:
-        names = [n for read in self.views for n in read.features]
-        names += [n for _, feats in self.on_demand for n in feats]
-        return tuple(names)
-
-
-def plan_service(store: FeatureStore, service: str | FeatureService) -> ServicePlan:
-    """Resolve a feature service into per-view reads (registry lookups happen here, once)."""
-    fs = store.get_feature_service(service) if isinstance(service, str) else service
-    views: list[_ViewRead] = []
-    on_demand: list[tuple[OnDemandFeatureView, tuple[str, ...]]] = []
-    for projection in fs.feature_view_projections:
-        features = tuple(f.name for f in projection.features)
-        try:
-            view: FeatureView | OnDemandFeatureView = store.get_feature_view(projection.name)
-        except Exception:
-            view = store.get_on_demand_feature_view(projection.name)
-        if isinstance(view, OnDemandFeatureView):
-            on_demand.append((view, features))
-        else:
-            views.append(_ViewRead(view, features, tuple(key_columns(view))))
-    return ServicePlan(fs.name, tuple(views), tuple(on_demand))
-
-
-@dataclass(frozen=True)
-class ViewRows:
-    """Where one view's rows for a batch of entity rows are: the view's state as this process
-    sees it, the distinct entity keys' positions (-1: absent or expired) and, per entity row,
-    which distinct key it has. A viewer's 500 candidate rows share one viewer key: it is looked
-    up once."""
-
-    read: _ViewRead
-    state: ViewState | None
-    unique: np.ndarray  # int64 positions in ``state.table`` of the distinct keys
-    inverse: np.ndarray  # int64 per entity row: its key's index in ``unique``
-
-    @property
-    def rows(self) -> np.ndarray:
-        """Per entity row, its position in ``state.table`` (-1: absent or expired)."""
-        rows: np.ndarray = self.unique[self.inverse]
-        return rows
-
-
-def view_rows(
-    store: FeatureStore, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]
-) -> tuple[int, list[ViewRows]]:
-    """(number of entity rows, :class:`ViewRows` per view of ``plan``) on this online store."""
-    lengths = {len(v) for v in entities.values()}
-    if len(lengths) > 1:
-        raise LivecartError(f"entity columns differ in length: {sorted(lengths)}")
-    n = lengths.pop() if lengths else 0
-    missing = [k for k in plan.entity_columns if k not in entities]
-    if missing:
-        raise LivecartError(f"feature service {plan.name!r} needs entity columns {missing}")
-    cache = read_cache(store.config)
-    manifest = cache.manifest()
-    if plan.views and not manifest.views:
-        # A store with no tables at all is gone (or never materialized): say so instead of
-        # answering "no features" for everyone, which callers would mistake for new entities.
-        raise LivecartError(
-            f"the online store at {cache.directory} has no tables; run `livecart materialize`"
-        )
-    distinct: dict[tuple[str, ...], tuple[list[tuple[Any, ...]], np.ndarray]] = {}
-    out: list[ViewRows] = []
-    for read in plan.views:
-        keys = distinct.get(read.join_keys)
-        if keys is None:
-            keys = distinct[read.join_keys] = _distinct_keys([entities[k] for k in read.join_keys])
-        uniques, inverse = keys
-        state = cache.view(table_name(store.config, read.view), read.join_keys, manifest)
-        positions = np.full(len(uniques), -1, dtype=np.int64)
-        if state is not None and state.table is not None and uniques:
-            get = state.index.get
-            positions = np.fromiter(
-                (get(key, -1) for key in uniques), dtype=np.int64, count=len(uniques)
-            )
-            positions = _expire(state, positions, read.view)
-        out.append(ViewRows(read, state, positions, inverse))
-    return n, out
-
-
-def _distinct_keys(
-    columns: Sequence[Sequence[Any]],
-) -> tuple[list[tuple[Any, ...]], np.ndarray]:
-    """The distinct key tuples of the entity rows, first-seen order, and each row's index.
-
-    Columns holding one value throughout (the viewer of a request's candidate rows) are not
-    walked row by row: only the varying ones are."""
-    n = len(columns[0]) if columns else 0
-    if n == 0:
-        return [], np.zeros(0, dtype=np.int64)
-    constant = [len(col) > 0 and list(col).count(col[0]) == n for col in columns]
-    varying = [col for col, same in zip(columns, constant, strict=True) if not same]
-    if not varying:
-        return [tuple(col[0] for col in columns)], np.zeros(n, dtype=np.int64)
-    values = varying[0] if len(varying) == 1 else list(zip(*varying, strict=True))
-    if len(set(values)) == n:  # all distinct (a request's candidate products): no dedupe walk
-        distinct, inverse = list(values), np.arange(n, dtype=np.int64)
-    else:
-        first: dict[Any, int] = {}
-        setdefault = first.setdefault
-        inverse = np.fromiter((setdefault(v, len(first)) for v in values), dtype=np.int64, count=n)
-        distinct = list(first)
-    parts = iter(
-        [distinct] if len(varying) == 1 else [list(x) for x in zip(*distinct, strict=True)]
-    )
-    key_columns_ = [
-        repeat(col[0], len(distinct)) if same else next(parts)
-        for col, same in zip(columns, constant, strict=True)
-    ]
-    return list(zip(*key_columns_, strict=False)), inverse
 
 
 def read_frame(
@@ -207,16 +69,22 @@ def read_frame(
     return table
 
 
-def _expire(state: Any, rows: np.ndarray, view: FeatureView) -> np.ndarray:
-    """``rows`` with positions older than the view's TTL set to -1 (vectorized TTL check)."""
-    ttl = view.ttl
-    if not ttl or ttl.total_seconds() <= 0:
-        return rows
-    cutoff = (datetime.now(UTC) - ttl).timestamp() * 1e6
-    found = rows >= 0
-    stale = np.zeros(len(rows), dtype=bool)
-    stale[found] = state.event_us[rows[found]] < cutoff
-    return np.where(stale, -1, rows)
+def read_row(store: FeatureStore, plan: ServicePlan, entity: Mapping[str, Any]) -> dict[str, Any]:
+    """One entity row's features as Python values: ``read_frame(...).to_pylist()[0]`` without
+    building a table (a request's viewer context is one row of many views)."""
+    if store.config.online_store.type != STORE_TYPE or plan.on_demand:
+        rows: list[dict[str, Any]] = read_frame(
+            store, plan, {k: [v] for k, v in entity.items()}
+        ).to_pylist()
+        return rows[0]
+    _, views = view_rows(store, plan, {k: [v] for k, v in entity.items()})
+    row: dict[str, Any] = {k: entity[k] for k in plan.entity_columns}
+    for found in views:
+        state, position = found.state, int(found.rows[0])
+        present = state is not None and state.table is not None and position >= 0
+        for name in found.read.features:
+            row[name] = state.column(name)[position].as_py() if present and state else None
+    return row
 
 
 def _read_through_feast(

@@ -262,18 +262,23 @@ def numeric_matrix(columns: FeatureColumns, numeric_features: Sequence[str]) -> 
     return values.astype(np.float32)
 
 
+def token_vocabulary(vocab: Sequence[str]) -> dict[str, int]:
+    """Product -> token id (0 and 1 are padding and unknown)."""
+    return {p: i + 2 for i, p in enumerate(vocab)}
+
+
 def ranker_inputs(
     source: FeatureColumns | pd.DataFrame,
     numeric_features: Sequence[str],
-    vocab: Sequence[str],
+    vocab: Sequence[str] | Mapping[str, int],
     text_dim: int = 0,
     graph_dim: int = 0,
 ) -> RankerInputs:
     """The inputs of every row (missing values as 0; ``text_dim``/``graph_dim`` 0 leave those
     inputs out, as in the ablation). ``source`` is a frame of feature-service columns or any
-    :class:`FeatureColumns`."""
+    :class:`FeatureColumns`; ``vocab`` the product vocabulary or its :func:`token_vocabulary`."""
     columns = FrameColumns(source) if isinstance(source, pd.DataFrame) else source
-    ids = {p: i + 2 for i, p in enumerate(vocab)}
+    ids = vocab if isinstance(vocab, Mapping) else token_vocabulary(vocab)
     return RankerInputs(
         numeric_matrix(columns, numeric_features),
         columns.vectors(f.TEXT_EMBEDDING, text_dim) if text_dim else None,

@@ -10,6 +10,7 @@ everything else comes from the online feature frame.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from ray_jobs.training.inputs import (
     FeatureColumns,
     RankerInputs,
     ranker_inputs,
+    token_vocabulary,
 )
 from ray_jobs.training.model import FusionRanker
 
@@ -57,13 +59,18 @@ class LoadedRanker:
         model.eval()
         return cls(record, model)
 
+    @cached_property
+    def token_ids(self) -> dict[str, int]:
+        """The product vocabulary's token ids (built once per loaded version)."""
+        return token_vocabulary(self.record.config.get("product_vocab", []))
+
     def inputs(self, columns: FeatureColumns | pd.DataFrame) -> RankerInputs:
         """Model inputs for feature-service columns (derived columns added here)."""
         config = self.record.config
         return ranker_inputs(
             columns,
             config.get("numeric_features", NUMERIC_FEATURES),
-            config.get("product_vocab", []),
+            self.token_ids,
             int(config.get("text_dim", 0)),
             int(config.get("graph_dim", 0)),
         )

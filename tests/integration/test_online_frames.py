@@ -11,7 +11,8 @@ import pyarrow as pa
 import pytest
 from feast import FeatureService, FeatureStore
 
-from livecart.online.frames import nearest, plan_service, read_frame, to_pandas
+from livecart.online.frames import nearest, read_frame, to_pandas
+from livecart.online.plan import plan_service
 from livecart.online.vector import distances, search
 from tests.integration.conftest import NOW, make_repo
 

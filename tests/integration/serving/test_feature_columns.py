@@ -18,7 +18,8 @@ from livecart import contract as c
 from livecart import feature_names as f
 from livecart.feast_ops import feature_store
 from livecart.online.feature_columns import read_columns
-from livecart.online.frames import nearest, plan_service, read_frame, to_pandas
+from livecart.online.frames import nearest, read_frame, to_pandas
+from livecart.online.plan import plan_service
 from livecart.settings import LivecartSettings
 from ray_jobs.training.inputs import FrameColumns
 from ray_jobs.training.scoring import LoadedRanker

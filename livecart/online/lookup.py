@@ -1,0 +1,176 @@
+"""Where a batch of entity rows is in each view's committed state: one position per distinct key.
+
+A request's 500 candidate rows share one viewer key (looked up once), and product or streamer
+keys given as :class:`CodedKeys` are found with one numpy take on the view's per-state position
+array instead of a dictionary probe per row. TTLs are applied here, vectorized, so every reader
+(frames, columns, single rows) sees expired rows as absent, as Feast does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+from feast import FeatureStore, FeatureView
+
+from livecart.errors import LivecartError
+from livecart.online.cache import ViewState
+from livecart.online.keys import CodedKeys
+from livecart.online.plan import ServicePlan, ViewRead
+from livecart.online.store import read_cache, table_name
+
+
+@dataclass(frozen=True)
+class ViewRows:
+    """Where one view's rows for a batch of entity rows are: the view's state as this process
+    sees it, the distinct entity keys' positions (-1: absent or expired) and, per entity row,
+    which distinct key it has (``identity``: row i has key i, the usual case for coded keys)."""
+
+    read: ViewRead
+    state: ViewState | None
+    unique: np.ndarray  # int64 positions in ``state.table`` of the distinct keys
+    inverse: np.ndarray  # int64 per entity row: its key's index in ``unique``
+    identity: bool = False
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Per entity row, its position in ``state.table`` (-1: absent or expired)."""
+        if self.identity:
+            return self.unique
+        rows: np.ndarray = self.unique[self.inverse]
+        return rows
+
+
+def view_rows(
+    store: FeatureStore, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]
+) -> tuple[int, list[ViewRows]]:
+    """(number of entity rows, :class:`ViewRows` per view of ``plan``) on this online store."""
+    lengths = {len(v) for v in entities.values()}
+    if len(lengths) > 1:
+        raise LivecartError(f"entity columns differ in length: {sorted(lengths)}")
+    n = lengths.pop() if lengths else 0
+    missing = [k for k in plan.entity_columns if k not in entities]
+    if missing:
+        raise LivecartError(f"feature service {plan.name!r} needs entity columns {missing}")
+    cache = read_cache(store.config)
+    manifest = cache.manifest()
+    if plan.views and not manifest.views:
+        # A store with no tables at all is gone (or never materialized): say so instead of
+        # answering "no features" for everyone, which callers would mistake for new entities.
+        raise LivecartError(
+            f"the online store at {cache.directory} has no tables; run `livecart materialize`"
+        )
+    distinct: dict[tuple[str, ...], tuple[list[tuple[Any, ...]], np.ndarray]] = {}
+    out: list[ViewRows] = []
+    for read in plan.views:
+        state = cache.view(table_name(store.config, read.view), read.join_keys, manifest)
+        table = state.table if state is not None else None
+        columns = [entities[k] for k in read.join_keys]
+        if n and table is not None and state is not None:
+            coded = _coded(read, state, columns, n)
+            if coded is not None:
+                out.append(coded)
+                continue
+        if n and table is None:  # no such table here: every row absent, no key walk needed
+            absent = np.full(1, -1, dtype=np.int64)
+            out.append(ViewRows(read, state, absent, np.zeros(n, dtype=np.int64)))
+            continue
+        keys = distinct.get(read.join_keys)
+        if keys is None:
+            keys = distinct[read.join_keys] = _distinct_keys(columns)
+        uniques, inverse = keys
+        positions = np.full(len(uniques), -1, dtype=np.int64)
+        if state is not None and table is not None and uniques:
+            positions = _lookup(state, uniques)
+            positions = expire(state, positions, read.view)
+        out.append(ViewRows(read, state, positions, inverse))
+    return n, out
+
+
+def _coded(
+    read: ViewRead, state: ViewState, columns: Sequence[Sequence[Any]], n: int
+) -> ViewRows | None:
+    """Fast paths for coded keys: a single-key view (one take on the state's position array),
+    or one coded key beside constant ones (a probe per distinct code); None otherwise."""
+    varying = [i for i, col in enumerate(columns) if isinstance(col, CodedKeys)]
+    if len(varying) != 1:
+        return None
+    coded = columns[varying[0]]
+    assert isinstance(coded, CodedKeys)
+    codes = coded.codes
+    if len(columns) == 1:
+        positions = state.positions(coded.universe)
+        rows = np.where(codes >= 0, positions[np.maximum(codes, 0)], -1)
+        rows = expire(state, rows, read.view)
+        return ViewRows(read, state, rows, np.arange(n, dtype=np.int64), identity=True)
+    others = [col for i, col in enumerate(columns) if i != varying[0]]
+    if not all(_constant(col, n) for col in others):
+        return None
+    codes_seen, inverse = np.unique(codes, return_inverse=True)
+    values = coded.universe.values
+    keys = [
+        tuple(
+            (values[code] if code >= 0 else None) if i == varying[0] else columns[i][0]
+            for i in range(len(columns))
+        )
+        for code in codes_seen.tolist()
+    ]
+    positions = expire(state, _lookup(state, keys), read.view)
+    return ViewRows(read, state, positions, inverse.astype(np.int64).reshape(-1))
+
+
+def _lookup(state: ViewState, keys: Sequence[tuple[Any, ...]]) -> np.ndarray:
+    get = state.index.get
+    return np.fromiter((get(key, -1) for key in keys), dtype=np.int64, count=len(keys))
+
+
+def _constant(column: Sequence[Any], n: int) -> bool:
+    return not isinstance(column, CodedKeys) and list(column).count(column[0]) == n
+
+
+def _distinct_keys(
+    columns: Sequence[Sequence[Any]],
+) -> tuple[list[tuple[Any, ...]], np.ndarray]:
+    """The distinct key tuples of the entity rows, first-seen order, and each row's index.
+
+    Columns holding one value throughout (the viewer of a request's candidate rows) are not
+    walked row by row: only the varying ones are."""
+    n = len(columns[0]) if columns else 0
+    if n == 0:
+        return [], np.zeros(0, dtype=np.int64)
+    constant = [len(col) > 0 and list(col).count(col[0]) == n for col in columns]
+    varying = [list(col) for col, same in zip(columns, constant, strict=True) if not same]
+    if not varying:
+        return [tuple(col[0] for col in columns)], np.zeros(n, dtype=np.int64)
+    values = varying[0] if len(varying) == 1 else list(zip(*varying, strict=True))
+    if len(set(values)) == n:  # all distinct (a request's candidate products): no dedupe walk
+        distinct, inverse = list(values), np.arange(n, dtype=np.int64)
+    else:
+        first: dict[Any, int] = {}
+        setdefault = first.setdefault
+        inverse = np.fromiter((setdefault(v, len(first)) for v in values), dtype=np.int64, count=n)
+        distinct = list(first)
+    parts = iter(
+        [distinct] if len(varying) == 1 else [list(x) for x in zip(*distinct, strict=True)]
+    )
+    key_columns_ = [
+        repeat(col[0], len(distinct)) if same else next(parts)
+        for col, same in zip(columns, constant, strict=True)
+    ]
+    return list(zip(*key_columns_, strict=False)), inverse
+
+
+def expire(state: Any, rows: np.ndarray, view: FeatureView) -> np.ndarray:
+    """``rows`` with positions older than the view's TTL set to -1 (vectorized TTL check)."""
+    ttl = view.ttl
+    if not ttl or ttl.total_seconds() <= 0:
+        return rows
+    cutoff = (datetime.now(UTC) - ttl).timestamp() * 1e6
+    found = rows >= 0
+    stale = np.zeros(len(rows), dtype=bool)
+    stale[found] = state.event_us[rows[found]] < cutoff
+    return np.where(stale, -1, rows)
