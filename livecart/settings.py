@@ -93,6 +93,12 @@ class LivecartSettings(BaseSettings):
         gt=0,
         description="Budget of the feature fetch; past it, popularity fallback.",
     )
+    store_follow_ms: float = Field(
+        default=20.0,
+        gt=0,
+        description="How often a recommend replica checks the online store for commits; its "
+        "requests then read memory only (past feature_timeout_ms without a check: fallback).",
+    )
     rank_timeout_ms: float = Field(default=1000.0, gt=0, description="Budget of the ranking stage.")
     batch_max_size: int = Field(
         default=8, gt=0, description="Requests ranked together (@serve.batch)."

@@ -73,7 +73,7 @@ class Recommender:
         ranker: DeploymentHandle[Any] | None = None,
     ) -> None:
         self.settings = LivecartSettings(**settings)
-        self.core = ServingCore(self.settings)
+        self.core = ServingCore(self.settings, follow_store=True)
         self.ingest = ingest
         self.ranker = ranker  # None: rank in this replica (the default layout)
         self.stats = ServingMetrics()
@@ -116,9 +116,14 @@ class Recommender:
         self.core.holder.poll()
         live = await self._live_rooms()
         try:
-            prepared: Prepared = await asyncio.wait_for(
-                asyncio.to_thread(pipeline.prepare, request, live), s.feature_timeout_ms / 1000
-            )
+            if self.core.follows_store:
+                # Reads come from memory (the store follower loads commits in the background;
+                # a slow store surfaces as OnlineStoreLagging, a TimeoutError): no thread hop.
+                prepared: Prepared = pipeline.prepare(request, live)
+            else:
+                prepared = await asyncio.wait_for(
+                    asyncio.to_thread(pipeline.prepare, request, live), s.feature_timeout_ms / 1000
+                )
         except TimeoutError:
             return pipeline.finish(pipeline.popular(request, live, "feature store timeout"), None)
         except Exception as exc:

@@ -12,6 +12,7 @@ from fastapi import HTTPException
 from livecart.feast_ops import feature_store
 from livecart.online.frames import read_frame
 from livecart.online.plan import plan_service
+from livecart.online.store import STORE_TYPE, read_cache
 from livecart.settings import LivecartSettings
 from serving.catalog import load_catalog
 from serving.pipeline import ViewerPipeline
@@ -38,11 +39,20 @@ def check_token(settings: LivecartSettings, authorization: str | None) -> None:
 class ServingCore:
     """Catalogue, feature store, model and stages of one replica."""
 
-    def __init__(self, settings: LivecartSettings, seed: int | None = None) -> None:
+    def __init__(
+        self, settings: LivecartSettings, seed: int | None = None, follow_store: bool = False
+    ) -> None:
         settings.export_env()
         torch.set_num_threads(1)  # small matmuls: threads only contend with other replicas
         self.settings = settings
         self.store = feature_store(settings)
+        # A replica follows livecart's online store in the background (reads from memory, on
+        # the event loop); other online stores are read per request, in a worker thread.
+        self.follows_store = follow_store and self.store.config.online_store.type == STORE_TYPE
+        if self.follows_store:
+            read_cache(self.store.config).follow(
+                settings.store_follow_ms / 1000, settings.feature_timeout_ms / 1000
+            )
         self.catalog = load_catalog(settings)
         self.holder = ModelHolder(settings)
         self.pipeline = ViewerPipeline(settings, self.store, self.catalog, self.holder, seed=seed)

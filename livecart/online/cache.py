@@ -1,24 +1,27 @@
 """Per-process read cache: each reader holds the committed state of the views it reads.
 
 Readers never open a file a writer is writing: snapshots and deltas are immutable, and the
-manifest is swapped atomically. A read first compares the manifest's stamp (one ``stat``); when a
-commit happened, the reader loads only what changed (new deltas, or a new compacted snapshot).
-Look-ups are a dictionary probe per entity key and one Arrow ``take`` per batch.
+manifest is swapped atomically. By default a read first compares the manifest's stamp (one
+``stat``); when a commit happened, the reader loads only what changed (new deltas, or a new
+compacted snapshot).
+
+A serving replica instead *follows* the store (:meth:`ReadCache.follow`): a background thread
+checks the stamp every few milliseconds, loads what changed and publishes manifest and view
+states together. Requests then never touch the disk, so they can run on the event loop without a
+thread hop; a store that is unreadable, or so slow that the follower has not completed a check
+within ``stale_after_s``, makes reads raise (:class:`OnlineStoreUnavailable`,
+:class:`OnlineStoreLagging`) and the caller degrades, as it would on a slow read.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from livecart.online.columns import CREATED_TS, EVENT_TS
+from livecart.errors import LivecartError
 from livecart.online.files import (
     Manifest,
     ViewEntry,
@@ -27,159 +30,60 @@ from livecart.online.files import (
     read_manifest,
     read_snapshot,
 )
-from livecart.online.keys import KeyUniverse
+from livecart.online.state import ViewState, append_rows
 
 RETRIES = 5
+Stamp = tuple[int, int, int] | None
 
 
-@dataclass
-class ViewState:
-    """The rows of one view as this process sees them."""
-
-    base: str | None = None
-    deltas: list[str] = field(default_factory=list)
-    table: pa.Table | None = None
-    index: dict[tuple[Any, ...], int] = field(default_factory=dict)
-    event_us: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    created_us: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    combined: dict[str, pa.Array] = field(default_factory=dict)
-    numeric: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    matrices: dict[tuple[str, ...], np.ndarray] = field(default_factory=dict)
-    # Per key universe: the position of each universe key's current row (-1: none). Kept
-    # across appends, patched for the keys a delta touches (single-key views only).
-    by_universe: dict[int, tuple[KeyUniverse, np.ndarray]] = field(default_factory=dict)
-    numeric_names: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
-
-    def numeric_columns(self, names: tuple[str, ...]) -> tuple[str, ...]:
-        """Those of ``names`` whose column is numeric (the schema never changes by appends)."""
-        found = self.numeric_names.get(names)
-        if found is None:
-            assert self.table is not None
-            schema = self.table.schema
-            found = self.numeric_names[names] = tuple(n for n in names if _numeric(schema, n))
-        return found
-
-    def positions(self, universe: KeyUniverse) -> np.ndarray:
-        """int64 position of each key of ``universe`` (a single-key view's), -1 where absent."""
-        cached = self.by_universe.get(universe.token)
-        if cached is None:
-            get = self.index.get
-            found = np.fromiter(
-                (get((value,), -1) for value in universe.values),
-                dtype=np.int64,
-                count=len(universe),
-            )
-            cached = self.by_universe[universe.token] = (universe, found)
-        return cached[1]
-
-    def matrix(self, names: tuple[str, ...]) -> np.ndarray:
-        """``(rows, len(names))`` float64 of numeric columns, NaN where null (cached until the
-        next append): one fancy index then reads every numeric feature of the view."""
-        cached = self.matrices.get(names)
-        if cached is None:
-            assert self.table is not None
-            cached = np.empty((self.table.num_rows, len(names)), dtype=np.float64)
-            for j, name in enumerate(names):
-                values, valid = self.numbers(name)
-                cached[:, j] = np.where(valid, values, np.nan)
-            self.matrices[names] = cached
-        return cached
-
-    def numbers(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """(values, valid) of a numeric column as numpy arrays (cached until the next append)."""
-        cached = self.numeric.get(name)
-        if cached is None:
-            array = self.column(name)
-            valid = np.ones(len(array), dtype=bool)
-            if array.null_count:
-                valid = array.is_valid().to_numpy(zero_copy_only=False)
-                array = array.fill_null(False if pa.types.is_boolean(array.type) else 0)
-            cached = self.numeric[name] = (array.to_numpy(zero_copy_only=False), valid)
-        return cached
-
-    def current(self) -> np.ndarray:
-        """Positions of the rows the index points at (one per key; cached until the next
-        append)."""
-        cached = self.matrices.get(("__current__",))
-        if cached is None:
-            cached = np.fromiter(self.index.values(), dtype=np.int64, count=len(self.index))
-            self.matrices[("__current__",)] = cached
-        return cached
-
-    def dense(self, name: str, dim: int) -> np.ndarray:
-        """``(rows, dim)`` float32 of a list-of-floats column, 0 where null or of another length
-        (cached until the next append)."""
-        key = ("__dense__", name, str(dim))
-        cached = self.matrices.get(key)
-        if cached is None:
-            cached = self.matrices[key] = dense_rows(self.column(name), dim)
-        return cached
-
-    def codes(self, name: str, labels: tuple[str, ...]) -> np.ndarray:
-        """int64 position of each row's string in ``labels``, -1 where null or unknown (cached
-        until the next append)."""
-        key = ("__codes__", name, *labels)
-        cached = self.matrices.get(key)
-        if cached is None:
-            found = pc.index_in(self.column(name), value_set=pa.array(labels, pa.string()))
-            cached = self.matrices[key] = (
-                found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-            )
-        return cached
-
-    def vectors(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(positions, float32 matrix, row norms) of the current rows whose fixed-size vector
-        ``name`` is not null (cached until the next append): what vector search scans."""
-        keys = [(kind, name) for kind in ("__vector_rows__", "__vectors__", "__vector_norms__")]
-        if keys[0] not in self.matrices:
-            current = self.current()
-            column = self.column(name)
-            valid = column.is_valid().to_numpy(zero_copy_only=False)[current]
-            matrix = self.dense(name, column.type.list_size)[current[valid]]
-            for key, value in zip(
-                keys, (current[valid], matrix, np.linalg.norm(matrix, axis=1)), strict=True
-            ):
-                self.matrices[key] = value
-        positions, matrix, norms = (self.matrices[key] for key in keys)
-        return positions, matrix, norms
-
-    def column(self, name: str) -> pa.Array:
-        """One contiguous array per column (cached until the next append)."""
-        array = self.combined.get(name)
-        if array is None:
-            assert self.table is not None
-            array = self.combined[name] = self.table.column(name).combine_chunks()
-        return array
+class OnlineStoreUnavailable(LivecartError):
+    """The followed store's last check failed (unreadable manifest or files)."""
 
 
-def _numeric(schema: pa.Schema, name: str) -> bool:
-    kind = schema.field(name).type
-    return bool(
-        pa.types.is_integer(kind)
-        or pa.types.is_floating(kind)
-        or pa.types.is_boolean(kind)
-        or pa.types.is_decimal(kind)
-    )
+class OnlineStoreLagging(LivecartError, TimeoutError):
+    """The store follower has not completed a check recently (slow or hung storage)."""
 
 
-def _micros(column: pa.ChunkedArray) -> np.ndarray:
-    """Timestamps as int64 microseconds (nulls as -1, older than anything)."""
-    values: np.ndarray = column.cast(pa.int64()).fill_null(-1).to_numpy()
-    return values
+@dataclass(frozen=True)
+class Published:
+    """What a followed cache serves: a manifest and view states loaded for it, swapped as one."""
+
+    stamp: Stamp
+    manifest: Manifest
+    views: dict[str, ViewState] = field(default_factory=dict)
 
 
 class ReadCache:
-    """The committed state of a store directory, refreshed on demand, view by view."""
+    """The committed state of a store directory, refreshed on demand or by a follower."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._stamp: tuple[int, int, int] | None = None
+        self._stamp: Stamp = None
         self._manifest = Manifest()
         self._views: dict[str, ViewState] = {}
         self._lock = threading.Lock()
+        self._follower: _Follower | None = None
+        self._published = Published(None, Manifest())
+        self._keys: dict[str, tuple[str, ...]] = {}
+
+    @property
+    def following(self) -> bool:
+        return self._follower is not None
+
+    def follow(self, interval_s: float, stale_after_s: float) -> None:
+        """From now on, refresh in a background thread and serve reads from memory only."""
+        with self._lock:
+            if self._follower is None:
+                self._published = Published(self._stamp, self._manifest, dict(self._views))
+                self._follower = _Follower(self, interval_s, stale_after_s)
+        self._follower.start_once()
 
     def manifest(self) -> Manifest:
-        """The latest committed manifest (one ``stat`` when nothing changed)."""
+        """The latest committed manifest (one ``stat`` when nothing changed; none when
+        following)."""
+        if self._follower is not None:
+            self._follower.check()
+            return self._published.manifest
         stamp = manifest_stamp(self.directory)
         if stamp != self._stamp:
             with self._lock:
@@ -191,6 +95,8 @@ class ReadCache:
     ) -> ViewState | None:
         """The view's rows as of the latest commit (or of ``manifest``, a just-read one, so
         one request reading many views checks the store once), None if there is no such view."""
+        if self._follower is not None:
+            return self._followed_view(name, keys)
         for attempt in range(RETRIES):
             current = manifest if manifest is not None and attempt == 0 else self.manifest()
             entry = current.views.get(name)
@@ -201,6 +107,7 @@ class ReadCache:
                 with self._lock:
                     state = self._sync(self._views.get(name), entry, keys)
                     self._views[name] = state
+                    self._keys[name] = tuple(keys)
                 return state
             except FileNotFoundError:
                 # The file was collected after a newer commit: read the manifest again.
@@ -208,6 +115,41 @@ class ReadCache:
                 if attempt == RETRIES - 1:
                     raise
         return None
+
+    def _followed_view(self, name: str, keys: Sequence[str]) -> ViewState | None:
+        published = self._published
+        state = published.views.get(name)
+        if state is not None or name not in published.manifest.views:
+            return state
+        with self._lock:  # first read of this view here: load it once, the follower keeps it
+            published = self._published
+            entry = published.manifest.views.get(name)
+            state = published.views.get(name)
+            if state is None and entry is not None:
+                state = self._sync(None, entry, keys)
+                self._keys[name] = tuple(keys)
+                self._published = replace(published, views={**published.views, name: state})
+        return state
+
+    def refresh(self) -> None:
+        """The follower's step: if the store committed, load what changed and publish it."""
+        stamp = manifest_stamp(self.directory)
+        published = self._published
+        if stamp == published.stamp:
+            return
+        manifest = read_manifest(self.directory)
+        views = {}
+        for name, keys in list(self._keys.items()):
+            entry = manifest.views.get(name)
+            if entry is not None:
+                views[name] = self._sync(published.views.get(name), entry, keys)
+        with self._lock:
+            # Views first loaded by a request meanwhile stay, if this manifest still has them.
+            for name, state in self._published.views.items():
+                entry = manifest.views.get(name)
+                if name not in views and entry is not None and _covers(state, entry):
+                    views[name] = state
+            self._published = Published(stamp, manifest, views)
 
     def _sync(self, state: ViewState | None, entry: ViewEntry, keys: Sequence[str]) -> ViewState:
         stale = (
@@ -218,7 +160,7 @@ class ReadCache:
         if state is None or stale:
             fresh = ViewState(base=entry.base)
             if entry.base is not None:
-                _append(fresh, read_snapshot(self.directory, entry.base), keys, trusted=True)
+                append_rows(fresh, read_snapshot(self.directory, entry.base), keys, trusted=True)
             state = fresh
         elif len(entry.deltas) > len(state.deltas):
             # Copy on write: a thread still reading the previous state keeps a consistent view.
@@ -232,64 +174,58 @@ class ReadCache:
                 by_universe={t: (u, found.copy()) for t, (u, found) in state.by_universe.items()},
             )
         for name in entry.deltas[len(state.deltas) :]:
-            _append(state, read_delta(self.directory, name), keys, trusted=False)
+            append_rows(state, read_delta(self.directory, name), keys, trusted=False)
             state.deltas.append(name)
         return state
 
 
-def _append(state: ViewState, rows: pa.Table, keys: Sequence[str], trusted: bool) -> None:
-    """Add rows; a row replaces the indexed one only if it is not older (event, then created).
-
-    ``trusted`` rows come from a compacted snapshot, already one per key.
-    """
-    if rows.num_rows == 0:
-        return
-    offset = 0 if state.table is None else state.table.num_rows
-    key_tuples = list(zip(*(rows.column(k).to_pylist() for k in keys), strict=True))
-    event_us, created_us = _micros(rows.column(EVENT_TS)), _micros(rows.column(CREATED_TS))
-    state.combined = {}
-    state.numeric = {}
-    state.matrices = {}
-    if state.table is None:
-        state.table = rows
-    else:
-        state.table = pa.concat_tables([state.table, rows.cast(state.table.schema)])
-    state.event_us = np.concatenate([state.event_us, event_us])
-    state.created_us = np.concatenate([state.created_us, created_us])
-    index = state.index
-    if trusted:
-        index.update(zip(key_tuples, range(offset, offset + rows.num_rows), strict=True))
-        state.by_universe = {}
-        return
-    for i, key in enumerate(key_tuples):
-        current = index.get(key)
-        newer = current is None or (event_us[i], created_us[i]) >= (
-            state.event_us[current],
-            state.created_us[current],
-        )
-        if newer:
-            index[key] = offset + i
-            for universe, found in state.by_universe.values():
-                code = universe.code.get(key[0], -1) if len(key) == 1 else -1
-                if code >= 0:
-                    found[code] = offset + i
+def _covers(state: ViewState, entry: ViewEntry) -> bool:
+    return state.base == entry.base and state.deltas == entry.deltas
 
 
-def dense_rows(array: pa.Array, dim: int) -> np.ndarray:
-    """``(len(array), dim)`` float32 of a list-of-floats array; null or misfit rows are 0."""
-    out = np.zeros((len(array), dim), dtype=np.float32)
-    kind = array.type
-    if len(array) == 0 or not (pa.types.is_list(kind) or pa.types.is_fixed_size_list(kind)):
-        return out
-    if array.offset:
-        array = array.take(pa.array(np.arange(len(array)), type=pa.int64()))  # ``values`` from 0
-    valid = array.is_valid().to_numpy(zero_copy_only=False)
-    values = array.values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-    if pa.types.is_fixed_size_list(kind):
-        if kind.list_size == dim:
-            out[valid] = values.reshape(len(array), dim)[valid]
-        return out
-    offsets = array.offsets.to_numpy()
-    fits = valid & (np.diff(offsets) == dim)
-    out[fits] = values[offsets[:-1][fits, None] + np.arange(dim)]
-    return out
+class _Follower:
+    """The thread behind :meth:`ReadCache.follow` and the health requests check."""
+
+    def __init__(self, cache: ReadCache, interval_s: float, stale_after_s: float) -> None:
+        self.cache, self.interval_s, self.stale_after_s = cache, interval_s, stale_after_s
+        self.last_ok = time.monotonic()
+        self.error: Exception | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Lock()
+
+    def start_once(self) -> None:
+        with self._started:
+            if self._thread is None:
+                self.step()  # publish the current state before the first request reads
+                self._thread = threading.Thread(
+                    target=self._run, name="online-store-follower", daemon=True
+                )
+                self._thread.start()
+
+    def step(self) -> None:
+        try:
+            self.cache.refresh()
+        except Exception as exc:  # kept for the requests to report; the next step retries
+            self.error = exc
+        else:
+            self.error = None
+            self.last_ok = time.monotonic()
+
+    def _run(self) -> None:
+        while True:
+            self.step()
+            time.sleep(self.interval_s)
+
+    def check(self) -> None:
+        error = self.error
+        if error is not None:
+            raise OnlineStoreUnavailable(
+                f"online store at {self.cache.directory} unreadable: "
+                f"{type(error).__name__}: {error}"
+            )
+        lag = time.monotonic() - self.last_ok
+        if lag > self.stale_after_s:
+            raise OnlineStoreLagging(
+                f"online store at {self.cache.directory} not checked for {lag:.1f} s "
+                "(slow or unreachable storage)"
+            )

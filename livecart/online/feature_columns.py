@@ -23,11 +23,11 @@ from feast import FeatureStore
 from feast.transformation.mode import TransformationMode
 
 from livecart import feature_names as f
-from livecart.online.cache import ViewState
 from livecart.online.codec import arrow_type
 from livecart.online.keys import CodedKeys, KeyUniverse
 from livecart.online.lookup import ViewRows, view_rows
 from livecart.online.plan import ServicePlan
+from livecart.online.state import ViewState
 
 PAD, UNKNOWN = f.TOKEN_PAD, f.TOKEN_UNKNOWN
 
@@ -213,14 +213,16 @@ _TOKENS_BY_UNIVERSE: dict[tuple[int, int], tuple[Mapping[str, int], np.ndarray]]
 
 
 def _universe_tokens(universe: KeyUniverse, ids: Mapping[str, int]) -> np.ndarray:
-    """Token id of each key of ``universe`` in vocabulary ``ids`` (kept per universe and
-    vocabulary: a ranker's vocabulary lives as long as the ranker)."""
+    """Token id of each key of ``universe`` in vocabulary ``ids``, and UNKNOWN last (for code
+    -1); kept per universe and vocabulary: a ranker's vocabulary lives as long as the ranker."""
     key = (universe.token, id(ids))
     cached = _TOKENS_BY_UNIVERSE.get(key)
     if cached is None or cached[0] is not ids:
         if len(_TOKENS_BY_UNIVERSE) > 16:
             _TOKENS_BY_UNIVERSE.clear()
-        tokens = np.array([ids.get(str(v), UNKNOWN) for v in universe.values], dtype=np.int64)
+        tokens = np.array(
+            [*(ids.get(str(v), UNKNOWN) for v in universe.values), UNKNOWN], dtype=np.int64
+        )
         cached = _TOKENS_BY_UNIVERSE[key] = (ids, tokens)
     return cached[1]
 

@@ -18,9 +18,9 @@ import numpy as np
 from feast import FeatureStore, FeatureView
 
 from livecart.errors import LivecartError
-from livecart.online.cache import ViewState
 from livecart.online.keys import CodedKeys
 from livecart.online.plan import ServicePlan, ViewRead
+from livecart.online.state import ViewState
 from livecart.online.store import read_cache, table_name
 
 

@@ -21,7 +21,7 @@ from feast.protos.feast.serving.ServingService_pb2 import FieldStatus, GetOnline
 from livecart.online.codec import proto_builder
 
 if TYPE_CHECKING:
-    from livecart.online.cache import ViewState
+    from livecart.online.state import ViewState
 
 FeatureVector = GetOnlineFeaturesResponse.FeatureVector
 SMALL = 8  # below this many rows, a Python loop beats numpy's per-call overhead

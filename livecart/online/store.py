@@ -31,7 +31,7 @@ from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.repo_config import FeastConfigBaseModel
 from pydantic import StrictInt, StrictStr
 
-from livecart.online.cache import ReadCache, ViewState
+from livecart.online.cache import ReadCache
 from livecart.online.codec import (
     arrow_type,
     entity_key_tuple,
@@ -50,6 +50,7 @@ from livecart.online.response import (
     timestamps_bytes,
     value_encoder,
 )
+from livecart.online.state import ViewState
 from livecart.online.vector import search
 from livecart.online.writer import SnapshotWriter, ViewWrite
 

@@ -19,6 +19,7 @@ from livecart import feature_names as f
 from livecart.feast_ops import feature_store
 from livecart.online.feature_columns import read_columns
 from livecart.online.frames import nearest, read_frame, to_pandas
+from livecart.online.keys import CodedKeys
 from livecart.online.plan import plan_service
 from livecart.settings import LivecartSettings
 from ray_jobs.training.inputs import FrameColumns
@@ -67,15 +68,27 @@ def test_online_columns__ranker_inputs__identical_to_frame_path(
             c.PRODUCT_ID: products,
             c.STREAMER_ID: [catalog.streamer_of.get(p, "no-such-streamer") for p in products],
         }
+        # The serving path passes products and streamers as catalogue codes (the unknown
+        # product and streamer as code -1): the same inputs again.
+        codes = catalog.product_keys.codes(products)
+        coded = {
+            **entities,
+            c.PRODUCT_ID: CodedKeys(catalog.product_keys, codes),
+            c.STREAMER_ID: CodedKeys(
+                catalog.streamer_keys, np.append(catalog.product_streamer[codes[:-1]], -1)
+            ),
+        }
         frame = to_pandas(read_frame(store, plan, entities))
         columns = read_columns(store, plan, entities)
         expected, got = ranker.inputs(FrameColumns(frame)), ranker.inputs(columns)
+        from_codes = ranker.inputs(read_columns(store, plan, coded))
         with_history += int(got.history[:, len(history) - 1].all())
         for part in ("numeric", "text", "graph", "history", "candidate"):
-            a, b = getattr(expected, part), getattr(got, part)
-            assert (a is None) == (b is None), part
+            a, b, b_coded = getattr(expected, part), getattr(got, part), getattr(from_codes, part)
+            assert (a is None) == (b is None) == (b_coded is None), part
             if a is not None:
                 np.testing.assert_array_equal(a, b, err_msg=f"{part} of viewer {viewer}")
+                np.testing.assert_array_equal(a, b_coded, err_msg=f"coded {part} of {viewer}")
         # Every numeric column, the on-demand one included, and the unknown product's nulls.
         for name in (f.PRICE_TO_TYPICAL_SPEND, f.PRODUCT_IMPRESSIONS_30M, f.VS_ENTERS):
             want = FrameColumns(frame).numbers(name)

@@ -1,0 +1,109 @@
+"""A followed read cache (serving replicas): commits become visible without a request touching
+the disk, an unreadable store and a stuck follower surface as errors the caller degrades on, and
+the store reads normally again once it is readable."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from feast import FeatureService
+from feast.data_source import PushMode
+
+from livecart.online.cache import OnlineStoreLagging, OnlineStoreUnavailable, ReadCache
+from livecart.online.frames import read_row
+from livecart.online.plan import plan_service
+from livecart.online.store import read_cache
+from tests.integration.conftest import NOW, MiniRepo, make_repo
+
+pytestmark = pytest.mark.integration
+
+
+def _score(repo: MiniRepo, item: str) -> object:
+    plan = plan_service(repo.store, "items_service")
+    return read_row(repo.store, plan, {"item_id": item})["score"]
+
+
+def _push(repo: MiniRepo, item: str, score: float) -> None:
+    frame = pd.DataFrame({
+        "item_id": [item], "score": [score], "count": [7], "label": ["pushed"], "tags": [["p"]],
+        "ratio": [0.5], "flag": [True], "small": [3],
+        "embedding": [[1.0, 0.0, 0.0, 0.0]], "event_timestamp": [NOW], "created": [NOW],
+    })
+    repo.store.push("items_push", frame, to=PushMode.ONLINE)
+
+
+def _eventually(check: object, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if callable(check) and check():
+            return
+        time.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+def _healthy(cache: ReadCache) -> bool:
+    try:
+        cache.manifest()
+    except (OnlineStoreLagging, OnlineStoreUnavailable):
+        return False
+    return True
+
+
+@pytest.fixture
+def followed(tmp_path: Path) -> MiniRepo:
+    repo = make_repo(tmp_path / "repo", n=30)
+    repo.store.materialize(NOW - timedelta(days=2), NOW)
+    repo.store.apply([FeatureService(name="items_service", features=[repo.view])])
+    assert _score(repo, "i4") == 4.0  # loaded before following: carried over
+    read_cache(repo.store.config).follow(interval_s=0.01, stale_after_s=0.5)
+    return repo
+
+
+def test_follow__commits_visible_within_the_interval__no_stat_per_read(followed: MiniRepo) -> None:
+    cache = read_cache(followed.store.config)
+    assert cache.following and _score(followed, "i4") == 4.0
+    began = time.monotonic()
+    _push(followed, "i4", 44.0)  # the store's writer commits a delta; the follower loads it
+    _eventually(lambda: _score(followed, "i4") == 44.0)
+    assert time.monotonic() - began < 2.0
+    assert _score(followed, "i5") == 5.0 and _score(followed, "nope") is None
+
+
+def test_follow__unreadable_manifest__raises_then_recovers(followed: MiniRepo) -> None:
+    cache = read_cache(followed.store.config)
+    manifest = cache.directory / "MANIFEST.json"
+    saved = manifest.read_bytes()
+    broken = manifest.with_name(".broken.tmp")
+    broken.write_bytes(b"{ not json")
+    os.replace(broken, manifest)
+    try:
+        _eventually(lambda: not _healthy(cache))
+        with pytest.raises(OnlineStoreUnavailable, match="unreadable"):
+            _score(followed, "i4")
+    finally:
+        broken.write_bytes(saved)
+        os.replace(broken, manifest)
+    _eventually(lambda: _healthy(cache))
+    assert _score(followed, "i4") == 4.0
+
+
+def test_follow__stuck_follower__reads_raise_lagging_a_timeout(
+    followed: MiniRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = read_cache(followed.store.config)
+    release = threading.Event()
+    monkeypatch.setattr(ReadCache, "refresh", lambda self: release.wait(30))  # hung storage
+    try:
+        time.sleep(0.7)  # past stale_after_s without a completed check
+        with pytest.raises(OnlineStoreLagging) as raised:
+            cache.manifest()
+        assert isinstance(raised.value, TimeoutError)  # the serving path's timeout fallback
+    finally:
+        release.set()
+    _eventually(lambda: _healthy(cache))  # checks complete again
