@@ -80,6 +80,7 @@ class Recommender:
         self.live: dict[str, int] = {}
         self._live_task: asyncio.Task[None] | None = None
         self._live_ready = asyncio.Event()
+        self._active = 0
         batch: Any = self._rank_batch
         batch.set_max_batch_size(self.settings.batch_max_size)
         batch.set_batch_wait_timeout_s(self.settings.batch_wait_ms / 1000)
@@ -112,6 +113,13 @@ class Recommender:
         return score_inputs(ranker, parts)
 
     async def _viewer(self, request: ViewerRequest) -> ViewerResponse:
+        self._active += 1  # viewer requests in this replica now (decides batching)
+        try:
+            return await self._viewer_pipeline(request)
+        finally:
+            self._active -= 1
+
+    async def _viewer_pipeline(self, request: ViewerRequest) -> ViewerResponse:
         s, pipeline = self.settings, self.core.pipeline
         self.core.holder.poll()
         live = await self._live_rooms()
@@ -136,13 +144,21 @@ class Recommender:
             and self.core.holder.ranker is not None
         ):
             began = time.perf_counter()
+            # Let requests that arrived meanwhile reach this point too (the pipeline above has
+            # no await): then they rank together, in one @serve.batch call.
+            await asyncio.sleep(0)
             try:
-                scores = await asyncio.wait_for(
-                    self._rank_batch(prepared.inputs)
-                    if self.ranker is None
-                    else self.ranker.score.remote(prepared.inputs),
-                    s.rank_timeout_ms / 1000,
-                )
+                if self.ranker is None and self._active == 1:
+                    # Alone in this replica: nothing to batch with, so no trip through the
+                    # batch queue.
+                    scores = score_inputs(self.core.holder.ranker, [prepared.inputs])[0]
+                else:
+                    scores = await asyncio.wait_for(
+                        self._rank_batch(prepared.inputs)
+                        if self.ranker is None
+                        else self.ranker.score.remote(prepared.inputs),
+                        s.rank_timeout_ms / 1000,
+                    )
             except Exception as exc:
                 prepared.degraded.append(f"ranking unavailable ({type(exc).__name__})")
             prepared.timings["rank"] = (time.perf_counter() - began) * 1000

@@ -66,6 +66,30 @@ class OnlineColumns:
         out: np.ndarray = block[:, j]
         return out
 
+    def number_matrix(self, names: Sequence[str]) -> np.ndarray:
+        """:meth:`numbers` of ``names`` side by side, one copy per view."""
+        out = np.full((self.n, len(names)), np.nan)
+        by_view: dict[int, tuple[ViewRows, list[int], list[str]]] = {}
+        for j, name in enumerate(names):
+            if name in self.computed:
+                out[:, j] = _as_float(self.computed[name])
+                continue
+            found = self._where.get(name)
+            if found is not None:
+                group = by_view.setdefault(id(found), (found, [], []))
+                group[1].append(j)
+                group[2].append(name)
+        for found, targets, wanted in by_view.values():
+            state = found.state
+            if state is None or state.table is None:
+                continue
+            columns, block = self._numeric_block(found, state)
+            pairs = [(j, columns[n]) for j, n in zip(targets, wanted, strict=True) if n in columns]
+            if pairs:
+                into, source = zip(*pairs, strict=True)
+                out[:, list(into)] = block[:, list(source)]
+        return out
+
     def _numeric_block(
         self, found: ViewRows, state: ViewState
     ) -> tuple[dict[str, int], np.ndarray]:
@@ -98,6 +122,18 @@ class OnlineColumns:
             return pa.nulls(self.n, type=arrow_type(field))
         rows = found.rows
         return state.column(name).take(pa.array(rows, type=pa.int64(), mask=rows < 0))
+
+    def array(self, name: str) -> np.ndarray:
+        """Arrow's numpy conversion of one feature column (nulls as NaN); float64 columns come
+        from the view's numeric block, without an Arrow take."""
+        state = self._where[name].state
+        table = state.table if state is not None else None
+        if table is not None and table.schema.field(name).type == pa.float64():
+            values = self.numbers(name)
+            assert values is not None
+            return np.array(values)  # a copy: the block may be a broadcast view
+        out: np.ndarray = self.arrow(name).to_numpy(zero_copy_only=False)
+        return out
 
     def _per_key(self, name: str, convert: Callable[[Any], Any]) -> tuple[list[Any], np.ndarray]:
         """``convert`` of each distinct key's value (None where absent) and each row's key."""
@@ -191,18 +227,18 @@ def read_columns(
             for feature in projection.features
             if feature.name in columns
         ]
-        inputs = {name: columns.arrow(name) for _, name in sources}
         transformation = odfv.feature_transformation
         if transformation is not None and odfv.mode == TransformationMode.PANDAS.value:
             # What Feast's pandas mode hands the UDF: short and view-qualified names, with
             # Arrow's conversion of each column (nulls as NaN, as ``Table.to_pandas`` gives).
-            arrays = {name: array.to_numpy(zero_copy_only=False) for name, array in inputs.items()}
+            arrays = {name: columns.array(name) for _, name in sources}
             qualified = {f"{view}__{name}": arrays[name] for view, name in sources}
             frame = pd.DataFrame({**arrays, **qualified})
             result = transformation.transform(frame)
             for name in features:
                 columns.computed[name] = result[name].to_numpy()
         else:
+            inputs = {name: columns.arrow(name) for _, name in sources}
             table = odfv.transform_arrow(pa.table(inputs), full_feature_names=False)
             for name in features:
                 columns.computed[name] = table.column(name).to_numpy()

@@ -134,6 +134,9 @@ class FeatureColumns(Protocol):
     def numbers(self, name: str) -> np.ndarray | None:
         """float64 values, NaN where missing or not numeric; None when there is no such column."""
 
+    def number_matrix(self, names: Sequence[str]) -> np.ndarray:
+        """``(n, len(names))`` float64 of :meth:`numbers` side by side (NaN for no column)."""
+
     def codes(self, name: str, labels: Sequence[str]) -> np.ndarray:
         """int64 position of each row's string in ``labels``; -1 where missing or unknown."""
 
@@ -168,6 +171,9 @@ class FrameColumns:
             column = pd.to_numeric(column, errors="coerce")
         values: np.ndarray = column.to_numpy(dtype=np.float64, na_value=np.nan)
         return values
+
+    def number_matrix(self, names: Sequence[str]) -> np.ndarray:
+        return numbers_side_by_side(self, names)
 
     def codes(self, name: str, labels: Sequence[str]) -> np.ndarray:
         if name not in self.frame.columns:
@@ -213,6 +219,17 @@ class FrameColumns:
         return tokens(list(self.frame[name]), ids)
 
 
+def numbers_side_by_side(columns: FeatureColumns, names: Sequence[str]) -> np.ndarray:
+    """:meth:`FeatureColumns.number_matrix` from one :meth:`~FeatureColumns.numbers` call per
+    name."""
+    values = np.full((len(columns), len(names)), np.nan)
+    for j, name in enumerate(names):
+        column = columns.numbers(name)
+        if column is not None:
+            values[:, j] = column
+    return values
+
+
 def derived_features(columns: FeatureColumns) -> dict[str, np.ndarray]:
     """The inputs the ranker derives from feature-service columns: the category one-hot, the
     viewer's affinity share for the product's category (0 without history) and whether the
@@ -249,11 +266,9 @@ def numeric_matrix(columns: FeatureColumns, numeric_features: Sequence[str]) -> 
     """``(n, len(numeric_features))`` float32: missing or non-numeric values as 0, heavy-tailed
     columns (:data:`LOG_FEATURES`) as ``log1p`` of their non-negative part."""
     derived = derived_features(columns)
-    values = np.zeros((len(columns), len(numeric_features)), dtype=np.float64)
+    values: np.ndarray = columns.number_matrix(numeric_features)
     for j, name in enumerate(numeric_features):
         column = derived.get(name)
-        if column is None:
-            column = columns.numbers(name)
         if column is not None:
             values[:, j] = column
     values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
