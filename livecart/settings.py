@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,6 +73,12 @@ class LivecartSettings(BaseSettings):
     )
     serve_replicas: int = Field(
         default=1, gt=0, description="Replicas of the recommend deployment."
+    )
+    serve_router: Literal["warm_first", "power_of_two"] = Field(
+        default="warm_first",
+        description="How the proxy picks a recommend replica: Serve's power of two choices, with "
+        "ties to the same replica (warm_first, keeps one replica's caches hot at low load) or at "
+        "random (power_of_two, Serve's default).",
     )
     serve_replica_cpus: float = Field(
         default=0.5, gt=0, description="CPUs per recommend replica (fractional on small machines)."

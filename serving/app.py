@@ -39,6 +39,7 @@ from serving.metrics import ServingMetrics
 from serving.pipeline import Prepared
 from serving.rank import score_inputs
 from serving.ranker_deployment import Ranker
+from serving.routing import router_options
 from serving.schemas import (
     HARD_MAX_K,
     ID_MAX,
@@ -368,6 +369,7 @@ def build(settings: LivecartSettings, split_ranker: bool = False) -> Application
     graph: Application = Recommender.options(  # type: ignore[attr-defined]
         num_replicas=settings.serve_replicas,
         ray_actor_options={"num_cpus": settings.serve_replica_cpus},
+        **router_options(settings),
     ).bind(ingest, payload, ranker)
     return graph
 

@@ -1,7 +1,7 @@
 """The machine's floor: a minimal Ray Serve endpoint with the same Serve settings as livecart.
 
-FastAPI ingress, same replica count, CPUs and concurrency limit as ``Recommender``, and trivial
-numpy work (score ~500 candidates, take the top k). ``livecart bench serve`` sweeps it beside the
+FastAPI ingress, same replica count, CPUs, concurrency limit and request router as
+``Recommender``, and trivial numpy work (score ~500 candidates, take the top k). ``livecart bench serve`` sweeps it beside the
 real app so the throughput ratio says what livecart's pipeline costs, not what this machine costs.
 """
 
@@ -13,6 +13,7 @@ from ray import serve
 from ray.serve import Application
 
 from livecart.settings import LivecartSettings
+from serving.routing import router_options
 from serving.schemas import ViewerRequest
 
 floor_api = FastAPI(title="livecart floor")
@@ -39,5 +40,6 @@ def build_floor(settings: LivecartSettings) -> Application:
     graph: Application = Floor.options(  # type: ignore[attr-defined]
         num_replicas=settings.serve_replicas,
         ray_actor_options={"num_cpus": settings.serve_replica_cpus},
+        **router_options(settings),
     ).bind()
     return graph
