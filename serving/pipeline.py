@@ -25,7 +25,7 @@ from ray_jobs.training.inputs import FeatureColumns, RankerInputs
 from serving.catalog import Catalog
 from serving.explain import drivers, explanation
 from serving.rank import ColumnsReader, ModelHolder, feature_columns, score_inputs
-from serving.retrieve import Candidates, Retriever, Source, ViewerContext
+from serving.retrieve import Candidates, LiveNow, Retriever, Source, ViewerContext
 from serving.rules import RuleConfig, blend_scores, explore_exploit, fresh_ctr_posterior, select
 from serving.schemas import (
     Driver,
@@ -73,7 +73,6 @@ class ViewerPipeline:
         self.rng = np.random.default_rng(seed)
         self._plans: dict[str, ServicePlan] = {}
         self.reader = reader  # how candidate features are read (the benchmark swaps it)
-        self._room_of: tuple[frozenset[str], dict[str, str], np.ndarray, list[str]] | None = None
 
     def _plan(self, service: str) -> ServicePlan:
         """The ranker's service plus the fresh product counters, read in one batched call."""
@@ -173,19 +172,18 @@ class ViewerPipeline:
         codes = prepared.candidates.codes
         recent = catalog.product_keys.codes(_recent_purchases(prepared))
         allowed = catalog.product_in_stock[codes] & ~np.isin(codes, recent)
-        streamer_codes = catalog.product_streamer[codes]
+        streamer_codes, category_codes = (
+            catalog.product_streamer[codes],
+            catalog.product_category[codes],
+        )
         streamers = CodedKeys(catalog.streamer_keys, streamer_codes)
-        categories = CodedKeys(catalog.category_keys, catalog.product_category[codes])
+        categories = CodedKeys(catalog.category_keys, category_codes)
         chosen = select(
-            order,
-            streamer_codes.tolist(),
-            categories.codes.tolist(),
-            allowed,
-            request.k,
-            self.rules,
+            order, streamer_codes.tolist(), category_codes.tolist(), allowed, request.k, self.rules
         )
         why = self._drivers(prepared, chosen, blended, explored)
-        room_of, _ = self._live_room_of(prepared.live)
+        now = self.retriever.live_now(prepared.live)
+        room_of = now.room_of
         items = []
         for i, (driver, _) in zip(chosen, why, strict=True):
             product = products[i]
@@ -209,7 +207,7 @@ class ViewerPipeline:
         return ViewerResponse(
             viewer_id=request.viewer_id,
             products=items,
-            rooms=self._rooms(products, streamer_codes, blended, prepared.live, request.k),
+            rooms=self._rooms(products, streamer_codes, blended, now, prepared.live, request.k),
             model_version=prepared.version if not cold else None,
             degraded=bool(degraded),
             degraded_reasons=degraded,
@@ -217,22 +215,6 @@ class ViewerPipeline:
             candidates=len(products),
             timings_ms={k: round(v, 3) for k, v in prepared.timings.items()},
         )
-
-    def _live_room_of(self, live: dict[str, int]) -> tuple[dict[str, str], np.ndarray]:
-        """Streamer -> its live room, and the same per streamer code (-1: not live), kept for
-        the last set of live rooms (they change every refresh, not every request)."""
-        key = frozenset(live)
-        if self._room_of is None or self._room_of[0] != key:
-            room_of = self.catalog.live_room_of(key)
-            rooms = list(dict.fromkeys(room_of.values()))
-            position = {room: j for j, room in enumerate(rooms)}
-            by_code = np.full(len(self.catalog.streamer_keys), -1, dtype=np.int64)
-            for streamer, room in room_of.items():
-                code = self.catalog.streamer_keys.code.get(streamer)
-                if code is not None:
-                    by_code[code] = position[room]
-            self._room_of = (key, room_of, by_code, rooms)
-        return self._room_of[1], self._room_of[2]
 
     def _fallback_scores(self, products: list[str], prepared: Prepared) -> np.ndarray:
         """Popularity in the viewer's context, plus text similarity to the current room."""
@@ -274,12 +256,12 @@ class ViewerPipeline:
         products: list[str],
         streamer_codes: np.ndarray,
         scores: np.ndarray,
+        now: LiveNow,
         live: dict[str, int],
         k: int,
     ) -> list[RecommendedRoom]:
         """Live rooms ranked by their best candidate's score (ties: the earlier candidate)."""
-        assert self._room_of is not None  # set by _live_room_of for this request's live rooms
-        by_code, rooms = self._room_of[2], self._room_of[3]
+        by_code, rooms = now.room_by_streamer, now.room_ids
         order = np.argsort(-scores, kind="stable")
         room_index = by_code[streamer_codes[order]]
         live_rows = room_index >= 0

@@ -152,7 +152,7 @@ class Retriever:
         popular, live now): the first ``candidates_per_request`` distinct eligible products,
         each tagged by the sources that found it. Vectorized over catalogue codes."""
         catalog = self.catalog
-        now = self._live(live_rooms)
+        now = self.live_now(live_rooms)
         parts: list[tuple[Source, np.ndarray]] = []
         if request.room_id:
             parts.append((Source.CURRENT_ROOM, catalog.coded("room_products", request.room_id)))
@@ -202,38 +202,51 @@ class Retriever:
             mask[:-1] &= catalog.product_price <= filters.max_price
         return mask
 
-    def _live(self, live: Iterable[str]) -> LiveNow:
-        """What the live rooms give retrieval; they change every refresh, not every request, so
-        this is kept for the last set of rooms."""
+    def live_now(self, live: Iterable[str]) -> LiveNow:
+        """What the live rooms give retrieval and rules; they change every refresh, not every
+        request, so this is kept for the last set of rooms."""
         key = frozenset(live)
         if self._live_cache is None or self._live_cache.rooms != key:
-            catalog = self.catalog
-            ordered = list(
-                dict.fromkeys(
-                    product
-                    for room in sorted(
-                        key, key=lambda r: (-len(catalog.room_products.get(r, [])), r)
-                    )
-                    for product in catalog.room_products.get(room, [])
-                    if product in catalog.streamer_of  # catalogue products only
-                )
-            )
-            streamer_live = np.zeros(len(catalog.streamer_keys), dtype=bool)
-            live_streamers = catalog.streamer_keys.codes(catalog.live_streamers(key))
-            streamer_live[live_streamers[live_streamers >= 0]] = True
-            codes = catalog.product_keys.codes(ordered, len(ordered))
-            self._live_cache = LiveNow(key, codes, streamer_live)
+            self._live_cache = LiveNow.of(self.catalog, key)
         return self._live_cache
 
 
 @dataclass(frozen=True)
 class LiveNow:
-    """The live rooms, their products' codes (bigger rooms first) and, per streamer code,
-    whether the streamer is live."""
+    """The live rooms; their products' codes (bigger rooms first); per streamer code, whether
+    the streamer is live and the index of its live room in ``room_ids`` (-1: none); and
+    streamer -> live room."""
 
     rooms: frozenset[str]
     codes: np.ndarray
     streamer_live: np.ndarray
+    room_by_streamer: np.ndarray
+    room_ids: list[str]
+    room_of: dict[str, str]
+
+    @classmethod
+    def of(cls, catalog: Catalog, rooms: frozenset[str]) -> LiveNow:
+        ordered = list(
+            dict.fromkeys(
+                product
+                for room in sorted(rooms, key=lambda r: (-len(catalog.room_products.get(r, [])), r))
+                for product in catalog.room_products.get(room, [])
+                if product in catalog.streamer_of  # catalogue products only
+            )
+        )
+        streamer_live = np.zeros(len(catalog.streamer_keys), dtype=bool)
+        live_streamers = catalog.streamer_keys.codes(catalog.live_streamers(rooms))
+        streamer_live[live_streamers[live_streamers >= 0]] = True
+        room_of = catalog.live_room_of(rooms)
+        room_ids = list(dict.fromkeys(room_of.values()))
+        position = {room: j for j, room in enumerate(room_ids)}
+        room_by_streamer = np.full(len(catalog.streamer_keys), -1, dtype=np.int64)
+        for streamer, room in room_of.items():
+            code = catalog.streamer_keys.code.get(streamer)
+            if code is not None:
+                room_by_streamer[code] = position[room]
+        codes = catalog.product_keys.codes(ordered, len(ordered))
+        return cls(rooms, codes, streamer_live, room_by_streamer, room_ids, room_of)
 
 
 def plan_service_for_view(store: FeatureStore, view_name: str) -> Any:
