@@ -24,7 +24,6 @@ from ray.serve.handle import DeploymentHandle
 
 from livecart import registry
 from livecart.settings import LivecartSettings
-from ray_jobs.training.inputs import RankerInputs
 from serving.console import (
     SUGGESTIONS,
     VIEWER_PRODUCTS,
@@ -56,6 +55,7 @@ from serving.schemas import (
 from serving.service import ServingCore, check_token, settings_payload
 
 LIVE_REFRESH_S = 0.5
+Ranked = tuple[Prepared, np.ndarray | None]  # a prepared request and its scores (None: unranked)
 
 api = FastAPI(
     title="livecart",
@@ -82,7 +82,7 @@ class Recommender:
         self._live_task: asyncio.Task[None] | None = None
         self._live_ready = asyncio.Event()
         self._active = 0
-        batch: Any = self._rank_batch
+        batch: Any = self._prepare_batch
         batch.set_max_batch_size(self.settings.batch_max_size)
         batch.set_batch_wait_timeout_s(self.settings.batch_wait_ms / 1000)
 
@@ -104,68 +104,74 @@ class Recommender:
             await asyncio.sleep(LIVE_REFRESH_S)
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.002)
-    async def _rank_batch(self, parts: list[RankerInputs]) -> list[np.ndarray]:
+    async def _prepare_batch(self, requests: list[ViewerRequest]) -> list[Ranked]:
+        """Requests that arrive together: one feature read, one input build, one forward pass."""
+        self.stats.rank_batch.observe(len(requests))
+        return await self._prepare_and_rank(requests)
+
+    async def _prepare_and_rank(self, requests: list[ViewerRequest]) -> list[Ranked]:
+        s, pipeline = self.settings, self.core.pipeline
+        live = await self._live_rooms()
+        if self.core.follows_store:
+            # Reads come from memory (the store follower loads commits in the background; a
+            # slow store surfaces as OnlineStoreLagging, a TimeoutError): no thread hop.
+            prepared = pipeline.prepare_many(requests, live)
+        else:
+            prepared = await asyncio.wait_for(
+                asyncio.to_thread(pipeline.prepare_many, requests, live),
+                s.feature_timeout_ms / 1000,
+            )
+        scored = [p for p in prepared if p.inputs is not None and p.rankable]
         ranker = self.core.holder.ranker
-        if ranker is None:
-            raise RuntimeError("no model loaded")
-        self.stats.rank_batch.observe(len(parts))
-        # On the event loop: one forward pass (about half a millisecond for 500 rows) costs less
-        # than a hop to a worker thread and back; requests queued meanwhile form the next batch.
-        return score_inputs(ranker, parts)
+        scores: dict[int, np.ndarray] = {}
+        if scored and ranker is not None:
+            began = time.perf_counter()
+            parts = [p.inputs for p in scored if p.inputs is not None]
+            try:
+                if self.ranker is None:
+                    # On the event loop: a forward pass (about half a millisecond per 500
+                    # rows) costs less than a hop to a worker thread and back.
+                    found = score_inputs(ranker, parts)
+                else:
+                    found = await asyncio.wait_for(
+                        asyncio.gather(*(self.ranker.score.remote(x) for x in parts)),
+                        s.rank_timeout_ms / 1000,
+                    )
+                scores = {id(p): out for p, out in zip(scored, found, strict=True)}
+            except Exception as exc:
+                for p in scored:
+                    p.degraded.append(f"ranking unavailable ({type(exc).__name__})")
+            for p in scored:
+                p.timings["rank"] = (time.perf_counter() - began) * 1000
+        return [(p, scores.get(id(p))) for p in prepared]
 
     async def _viewer(self, request: ViewerRequest) -> ViewerResponse:
         self._active += 1  # viewer requests in this replica now (decides batching)
         try:
+            # Let requests that arrived together all count themselves in before any of them
+            # decides: then they are prepared and ranked as one batch.
+            await asyncio.sleep(0)
             return await self._viewer_pipeline(request)
         finally:
             self._active -= 1
 
     async def _viewer_pipeline(self, request: ViewerRequest) -> ViewerResponse:
-        s, pipeline = self.settings, self.core.pipeline
+        pipeline = self.core.pipeline
         self.core.holder.poll()
-        live = await self._live_rooms()
         try:
-            if self.core.follows_store:
-                # Reads come from memory (the store follower loads commits in the background;
-                # a slow store surfaces as OnlineStoreLagging, a TimeoutError): no thread hop.
-                prepared: Prepared = pipeline.prepare(request, live)
+            if self._active == 1:  # alone in this replica: no trip through the batch queue
+                prepared, scores = (await self._prepare_and_rank([request]))[0]
             else:
-                prepared = await asyncio.wait_for(
-                    asyncio.to_thread(pipeline.prepare, request, live), s.feature_timeout_ms / 1000
-                )
+                prepared, scores = await self._prepare_batch(request)
         except TimeoutError:
+            live = await self._live_rooms()
             return pipeline.finish(pipeline.popular(request, live, "feature store timeout"), None)
         except Exception as exc:
+            live = await self._live_rooms()
             reason = f"feature store unavailable ({type(exc).__name__})"
             return pipeline.finish(pipeline.popular(request, live, reason), None)
-        scores = None
-        if (
-            prepared.inputs is not None
-            and prepared.rankable
-            and self.core.holder.ranker is not None
-        ):
-            began = time.perf_counter()
-            # Let requests that arrived meanwhile reach this point too (the pipeline above has
-            # no await): then they rank together, in one @serve.batch call.
-            await asyncio.sleep(0)
-            try:
-                if self.ranker is None and self._active == 1:
-                    # Alone in this replica: nothing to batch with, so no trip through the
-                    # batch queue.
-                    scores = score_inputs(self.core.holder.ranker, [prepared.inputs])[0]
-                else:
-                    scores = await asyncio.wait_for(
-                        self._rank_batch(prepared.inputs)
-                        if self.ranker is None
-                        else self.ranker.score.remote(prepared.inputs),
-                        s.rank_timeout_ms / 1000,
-                    )
-            except Exception as exc:
-                prepared.degraded.append(f"ranking unavailable ({type(exc).__name__})")
-            prepared.timings["rank"] = (time.perf_counter() - began) * 1000
         # Rules and explanations are CPU work of about a millisecond with no I/O: done here
-        # rather than through another thread hop (only the feature read, which waits on the
-        # store, runs in a worker thread under its timeout).
+        # rather than through another thread hop.
         return pipeline.finish(prepared, scores)
 
     @api.post("/v1/recommend/viewer", response_model=ViewerResponse)

@@ -19,6 +19,7 @@ from ray_jobs.training.inputs import (
     DECLARED_MATCH,
     PAD,
     RankerInputs,
+    TableRows,
     concat_inputs,
 )
 from serving.schemas import Driver
@@ -85,7 +86,11 @@ def occlude(
     if driver is Driver.TEXT:
         blanked = replace(
             blanked,
-            text=None if inputs.text is None else np.zeros_like(inputs.text),
+            text=None
+            if inputs.text is None
+            else inputs.text.blank()
+            if isinstance(inputs.text, TableRows)
+            else np.zeros_like(inputs.text),
             graph=None if inputs.graph is None else np.zeros_like(inputs.graph),
         )
     if driver is Driver.BEHAVIOR:

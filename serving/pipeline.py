@@ -10,15 +10,16 @@ simulation and tests).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from feast import FeatureStore
 
 from livecart import contract as c
 from livecart import feature_names as f
-from livecart.online.keys import CodedKeys
+from livecart.online.keys import CodedKeys, KeyUniverse
 from livecart.online.plan import ServicePlan, plan_service
 from livecart.settings import LivecartSettings
 from ray_jobs.training.inputs import FeatureColumns, RankerInputs
@@ -38,17 +39,24 @@ from serving.schemas import (
 LIVE_SERVICE = "product_live_v1"
 
 
+class FreshCounts(NamedTuple):
+    """Per candidate: its live impressions and clicks of the last 30 minutes (0 where none)."""
+
+    impressions: np.ndarray
+    clicks: np.ndarray
+
+
 @dataclass
 class Prepared:
     request: ViewerRequest
     context: ViewerContext | None
     candidates: Candidates
-    columns: FeatureColumns | None  # the candidates' feature columns (None: not read)
     live: dict[str, int]
     version: int | None
     timings: dict[str, float] = field(default_factory=dict)
     degraded: list[str] = field(default_factory=list)
-    inputs: RankerInputs | None = None  # the ranker's inputs of ``frame`` (known viewers only)
+    inputs: RankerInputs | None = None  # the ranker's inputs (known viewers only)
+    fresh: FreshCounts | None = None  # None: the features were not read
 
     @property
     def rankable(self) -> bool:
@@ -84,34 +92,63 @@ class ViewerPipeline:
         return plan
 
     def prepare(self, request: ViewerRequest, live: dict[str, int]) -> Prepared:
-        """Retrieval and the feature fetch (raises if the online store is unreachable)."""
-        timings: dict[str, float] = {}
-        began = time.perf_counter()
-        context = self.retriever.context(request.viewer_id)
-        candidates = self.retriever.retrieve(request, context, live)
-        timings["retrieve"] = _ms(began)
-        ranker = self.holder.ranker
-        began = time.perf_counter()
-        columns = None
-        if ranker is not None and candidates.products:
-            plan = self._plan(ranker.feature_service)
-            columns = self.reader(self.store, plan, self._entities(request, candidates))
-        timings["features"] = _ms(began)
-        version = ranker.version if ranker is not None else None
-        inputs = None
-        if ranker is not None and columns is not None and context.known:
-            began = time.perf_counter()
-            inputs = ranker.inputs(columns)
-            timings["inputs"] = _ms(began)
-        return Prepared(
-            request, context, candidates, columns, live, version, timings, inputs=inputs
-        )
+        """Retrieval and the feature fetch of one request (see :meth:`prepare_many`)."""
+        return self.prepare_many([request], live)[0]
 
-    def _entities(self, request: ViewerRequest, candidates: Candidates) -> dict[str, Any]:
-        """The candidate rows' entity columns: products and their streamers as catalogue codes."""
-        catalog, codes = self.catalog, candidates.codes
+    def prepare_many(self, requests: Sequence[ViewerRequest], live: dict[str, int]) -> list[Prepared]:
+        """Retrieval per request, then one feature read and one build of the ranker's inputs
+        over all their candidate rows (raises if the online store is unreachable).
+
+        A replica prepares the requests that arrive together as one batch (``@serve.batch``):
+        the read and the input build cost about the same for 8 x 500 rows as for 500, since
+        their cost is per view and per column, not per row. Each request's timings show its
+        batch's feature and input stages.
+        """
+        ranker = self.holder.ranker
+        version = ranker.version if ranker is not None else None
+        out: list[Prepared] = []
+        for request in requests:
+            began = time.perf_counter()
+            context = self.retriever.context(request.viewer_id)
+            candidates = self.retriever.retrieve(request, context, live)
+            timings = {"retrieve": _ms(began)}
+            out.append(Prepared(request, context, candidates, live, version, timings))
+        reading = [p for p in out if p.candidates.products] if ranker is not None else []
+        if ranker is None or not reading:
+            return out
+        began = time.perf_counter()
+        plan = self._plan(ranker.feature_service)
+        columns = self.reader(self.store, plan, self._entities(reading))
+        impressions = _counts(columns, f.PRODUCT_IMPRESSIONS_30M)
+        clicks = _counts(columns, f.PRODUCT_CLICKS_30M)
+        features_ms = _ms(began)
+        began = time.perf_counter()
+        known = any(p.context is not None and p.context.known for p in reading)
+        inputs = ranker.inputs(columns) if known else None
+        inputs_ms = _ms(began)
+        start = 0
+        for p in reading:
+            rows = slice(start, start + len(p.candidates.codes))
+            start = rows.stop
+            p.fresh = FreshCounts(impressions[rows], clicks[rows])
+            p.timings["features"] = features_ms
+            if inputs is not None and p.context is not None and p.context.known:
+                p.inputs = inputs.take(rows)
+                p.timings["inputs"] = inputs_ms
+        return out
+
+    def _entities(self, batch: list[Prepared]) -> dict[str, Any]:
+        """The candidate rows' entity columns, request after request, as codes: the catalogue's
+        products and their streamers, and the batch's own viewers."""
+        catalog = self.catalog
+        codes = np.concatenate([p.candidates.codes for p in batch])
+        viewers = KeyUniverse((p.request.viewer_id for p in batch), lasting=False)
+        viewer_codes = np.repeat(
+            [viewers.code[p.request.viewer_id] for p in batch],
+            [len(p.candidates.codes) for p in batch],
+        )
         return {
-            c.VIEWER_ID: [request.viewer_id] * len(codes),
+            c.VIEWER_ID: CodedKeys(viewers, viewer_codes),
             c.PRODUCT_ID: CodedKeys(catalog.product_keys, codes),
             c.STREAMER_ID: CodedKeys(catalog.streamer_keys, catalog.product_streamer[codes]),
         }
@@ -135,7 +172,7 @@ class ViewerPipeline:
         products = products[: self.settings.candidates_per_request]
         candidates = Candidates.of(catalog, products, Source.POPULAR)
         version = self.holder.version
-        return Prepared(request, None, candidates, None, live, version, degraded=[reason])
+        return Prepared(request, None, candidates, live, version, degraded=[reason])
 
     def recommend(self, request: ViewerRequest, live: dict[str, int]) -> ViewerResponse:
         prepared = self.prepare(request, live)
@@ -160,8 +197,8 @@ class ViewerPipeline:
         if scores is None:
             scores = self._fallback_scores(products, prepared)
         p_click, p_buy = scores[:, 0], scores[:, 1]
-        impressions = _counts(prepared.columns, f.PRODUCT_IMPRESSIONS_30M, len(products))
-        clicks = _counts(prepared.columns, f.PRODUCT_CLICKS_30M, len(products))
+        fresh = prepared.fresh or FreshCounts(np.zeros(len(products)), np.zeros(len(products)))
+        impressions, clicks = fresh
         alpha, beta = fresh_ctr_posterior(
             p_click, impressions, clicks, self.settings.exploration_prior_strength
         )
@@ -284,9 +321,11 @@ class ViewerPipeline:
         return out
 
 
-def _counts(columns: FeatureColumns | None, name: str, n: int) -> np.ndarray:
-    values = None if columns is None else columns.numbers(name)
-    return np.zeros(n) if values is None else np.nan_to_num(values, nan=0.0)
+def _counts(columns: FeatureColumns, name: str) -> np.ndarray:
+    values = columns.numbers(name)
+    if values is None:
+        return np.zeros(len(columns))
+    return np.where(np.isnan(values), 0.0, values)
 
 
 def _recent_purchases(prepared: Prepared) -> list[str]:

@@ -155,14 +155,17 @@ class _ArmRunner:
     def recommend(
         self, requests: list[ViewerRequest], live: dict[str, int]
     ) -> list[ViewerResponse]:
-        """As a Serve replica does: prepare each request, rank them in batches of
-        ``batch_max_size`` (one forward pass each, like ``@serve.batch``), finish each in order."""
-        prepared = [self.pipeline.prepare(r, live) for r in requests]
-        ranked = [i for i, p in enumerate(prepared) if p.rankable]  # as serving ranks them
-        scores: dict[int, np.ndarray] = {}
+        """As a Serve replica does: prepare and rank in batches of ``batch_max_size`` (one
+        feature read and one forward pass each, like ``@serve.batch``), finish each in order."""
         size = self.settings.batch_max_size
-        for lo in range(0, len(ranked), size):
-            batch = ranked[lo : lo + size]
+        prepared = [
+            p
+            for lo in range(0, len(requests), size)
+            for p in self.pipeline.prepare_many(requests[lo : lo + size], live)
+        ]
+        scores: dict[int, np.ndarray] = {}
+        for lo in range(0, len(prepared), size):
+            batch = [i for i in range(lo, min(lo + size, len(prepared))) if prepared[i].rankable]
             parts = [prepared[i].inputs for i in batch]
             scores.update(
                 zip(

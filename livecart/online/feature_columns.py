@@ -28,6 +28,7 @@ from livecart.online.keys import CodedKeys, KeyUniverse
 from livecart.online.lookup import ViewRows, view_rows
 from livecart.online.plan import ServicePlan
 from livecart.online.state import ViewState
+from ray_jobs.training.inputs import TableRows
 
 PAD, UNKNOWN = f.TOKEN_PAD, f.TOKEN_UNKNOWN
 
@@ -165,6 +166,13 @@ class OnlineColumns:
         if found is None or found.state is None or found.state.table is None:
             return np.zeros((self.n, dim), dtype=np.float32)
         return self._take_rows(found, found.state.dense(name, dim), 0)
+
+    def vector_rows(self, name: str, dim: int) -> TableRows:
+        """The view state's matrix itself and each entity row's position in it (no copy)."""
+        found = self._where.get(name)
+        if found is None or found.state is None or found.state.table is None:
+            return TableRows(np.zeros((0, dim), dtype=np.float32), np.full(self.n, -1))
+        return TableRows(found.state.dense(name, dim), found.rows)
 
     def _take_rows(self, found: ViewRows, per_row: np.ndarray, missing: Any) -> np.ndarray:
         """``per_row`` (one entry per stored row) for the ``n`` entity rows, ``missing`` where a

@@ -21,11 +21,17 @@ _TOKENS = itertools.count(1)
 
 
 class KeyUniverse:
-    """An immutable list of distinct key values and each value's code (its position)."""
+    """An immutable list of distinct key values and each value's code (its position).
 
-    def __init__(self, values: Iterable[Any]) -> None:
+    ``lasting``: the universe serves many requests (the catalogue's products and streamers), so
+    each view state keeps a position array over it. A short-lived one (the viewers of one batch
+    of requests) is looked up per distinct code instead, and leaves nothing behind in states.
+    """
+
+    def __init__(self, values: Iterable[Any], lasting: bool = True) -> None:
         self.values: tuple[Any, ...] = tuple(dict.fromkeys(values))
         self.code: dict[Any, int] = {v: i for i, v in enumerate(self.values)}
+        self.lasting = lasting
         self.token = next(_TOKENS)  # identifies this universe in per-state caches
 
     def __len__(self) -> int:

@@ -94,33 +94,50 @@ def view_rows(
 def _coded(
     read: ViewRead, state: ViewState, columns: Sequence[Sequence[Any]], n: int
 ) -> ViewRows | None:
-    """Fast paths for coded keys: a single-key view (one take on the state's position array),
-    or one coded key beside constant ones (a probe per distinct code); None otherwise."""
+    """Fast paths for coded keys beside constant ones: a single key of a lasting universe (one
+    take on the state's position array), otherwise one probe per distinct combination of codes
+    (a batch's viewers times their candidates' streamers); None without coded keys."""
     varying = [i for i, col in enumerate(columns) if isinstance(col, CodedKeys)]
-    if len(varying) != 1:
+    if not varying:
         return None
-    coded = columns[varying[0]]
-    assert isinstance(coded, CodedKeys)
-    codes = coded.codes
-    if len(columns) == 1:
-        positions = state.positions(coded.universe)
+    if not all(_constant(col, n) for i, col in enumerate(columns) if i not in varying):
+        return None
+    coded = [col for col in columns if isinstance(col, CodedKeys)]
+    if len(columns) == 1 and coded[0].universe.lasting:
+        codes = coded[0].codes
+        positions = state.positions(coded[0].universe)
         rows = np.where(codes >= 0, positions[np.maximum(codes, 0)], -1)
         rows = expire(state, rows, read.view)
         return ViewRows(read, state, rows, np.arange(n, dtype=np.int64), identity=True)
-    others = [col for i, col in enumerate(columns) if i != varying[0]]
-    if not all(_constant(col, n) for col in others):
-        return None
-    codes_seen, inverse = np.unique(codes, return_inverse=True)
-    values = coded.universe.values
-    keys = [
-        tuple(
-            (values[code] if code >= 0 else None) if i == varying[0] else columns[i][0]
-            for i in range(len(columns))
-        )
-        for code in codes_seen.tolist()
-    ]
+    seen, inverse = _distinct_codes(coded)
+    found = iter(
+        [[(col.universe.values[c] if c >= 0 else None) for c in codes] for col, codes in seen]
+    )
+    key_columns = [next(found) if i in varying else repeat(col[0]) for i, col in enumerate(columns)]
+    keys = list(zip(*key_columns, strict=False))
     positions = expire(state, _lookup(state, keys), read.view)
-    return ViewRows(read, state, positions, inverse.astype(np.int64).reshape(-1))
+    return ViewRows(read, state, positions, inverse)
+
+
+def _distinct_codes(
+    coded: Sequence[CodedKeys],
+) -> tuple[list[tuple[CodedKeys, list[int]]], np.ndarray]:
+    """The distinct code combinations of coded columns (per column, its codes in each), and
+    each row's combination: codes packed into one int64 (mixed radix), one ``np.unique``."""
+    bases = [len(col.universe) + 1 for col in coded]  # codes -1 .. len-1, shifted by one
+    if float(np.prod(np.asarray(bases, dtype=np.float64))) >= 2.0**62:
+        stacked = np.stack([col.codes for col in coded], axis=1)
+        rows, inverse = np.unique(stacked, axis=0, return_inverse=True)
+        return [(col, rows[:, j].tolist()) for j, col in enumerate(coded)], inverse.reshape(-1)
+    packed = np.zeros(len(coded[0].codes), dtype=np.int64)
+    for col, base in zip(coded, bases, strict=True):
+        packed = packed * base + (col.codes + 1)
+    unique, inverse = np.unique(packed, return_inverse=True)
+    out: list[tuple[CodedKeys, list[int]]] = []
+    for col, base in zip(reversed(coded), reversed(bases), strict=True):
+        out.append((col, (unique % base - 1).tolist()))
+        unique = unique // base
+    return out[::-1], inverse.astype(np.int64).reshape(-1)
 
 
 def _lookup(state: ViewState, keys: Sequence[tuple[Any, ...]]) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -79,13 +79,50 @@ LOG_FEATURES = frozenset(NUMERIC_FEATURES) - {
 
 
 @dataclass(frozen=True)
+class TableRows:
+    """Rows of a shared matrix, not copied out: row ``i`` is ``table[rows[i]]``, zeros where
+    ``rows[i]`` is -1.
+
+    Serving hands the candidates' text vectors to the ranker this way (the online store's
+    per-state matrix and the candidates' rows in it): the ranker projects each table once and
+    gathers projected rows, instead of copying 500 x 384 floats and projecting them on every
+    request. ``np.asarray`` gives the dense rows.
+    """
+
+    table: np.ndarray  # (m, dim)
+    rows: np.ndarray  # int64 (n,)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __array__(self, dtype: np.dtype[Any] | None = None, copy: bool | None = None) -> np.ndarray:
+        return self.dense() if dtype is None else self.dense().astype(dtype)
+
+    def dense(self) -> np.ndarray:
+        out = np.zeros((len(self.rows), self.table.shape[1]), dtype=self.table.dtype)
+        present = self.rows >= 0
+        out[present] = self.table[self.rows[present]]
+        return out
+
+    def take(self, rows: np.ndarray | slice) -> TableRows:
+        return TableRows(self.table, self.rows[rows])
+
+    def blank(self) -> TableRows:
+        """The same number of rows, all zeros."""
+        return TableRows(self.table, np.full(len(self.rows), -1, dtype=np.int64))
+
+
+Vectors = np.ndarray | TableRows
+
+
+@dataclass(frozen=True)
 class RankerInputs:
     """Model inputs of ``n`` rows: numeric features, optional text and graph vectors of the
     candidate, the viewer's recent products as token ids (oldest first, padded with ``PAD``
-    after them) and the candidate's token id."""
+    after them) and the candidate's token id. Serving's text vectors are :class:`TableRows`."""
 
     numeric: np.ndarray
-    text: np.ndarray | None
+    text: Vectors | None
     graph: np.ndarray | None
     history: np.ndarray
     candidate: np.ndarray
@@ -96,7 +133,9 @@ class RankerInputs:
     def take(self, rows: np.ndarray | slice) -> RankerInputs:
         return RankerInputs(
             self.numeric[rows],
-            None if self.text is None else self.text[rows],
+            None if self.text is None else self.text.take(rows)
+            if isinstance(self.text, TableRows)
+            else self.text[rows],
             None if self.graph is None else self.graph[rows],
             self.history[rows],
             self.candidate[rows],
@@ -114,11 +153,24 @@ def concat_inputs(parts: Sequence[RankerInputs]) -> RankerInputs:
 
     return RankerInputs(
         np.concatenate([p.numeric for p in parts]),
-        join([p.text for p in parts]),
+        join_vectors([p.text for p in parts]),
         join([p.graph for p in parts]),
         np.concatenate([p.history for p in parts]),
         np.concatenate([p.candidate for p in parts]),
     )
+
+
+def join_vectors(parts: Sequence[Vectors | None]) -> Vectors | None:
+    """Vectors of several row sets one after the other (rows of one shared table stay so)."""
+    if any(p is None for p in parts):
+        return None
+    tables = {id(p.table) for p in parts if isinstance(p, TableRows)}
+    if len(tables) == 1 and all(isinstance(p, TableRows) for p in parts):
+        first = parts[0]
+        assert isinstance(first, TableRows)
+        rows = np.concatenate([p.rows for p in parts if isinstance(p, TableRows)])
+        return TableRows(first.table, rows)
+    return np.concatenate([np.asarray(p) for p in parts])
 
 
 class FeatureColumns(Protocol):
@@ -142,6 +194,9 @@ class FeatureColumns(Protocol):
 
     def vectors(self, name: str, dim: int) -> np.ndarray:
         """``(n, dim)`` float32 of a list-of-floats column; missing or misfit rows are 0."""
+
+    def vector_rows(self, name: str, dim: int) -> TableRows:
+        """:meth:`vectors` as rows of a shared table (a matrix that outlives the request)."""
 
     def memberships(self, name: str, labels: Sequence[str]) -> np.ndarray:
         """``(n, len(labels))`` float32: 1 where the row's list of strings holds the label."""
@@ -192,6 +247,9 @@ class FrameColumns:
             if vector is not None and len(vector) == dim:
                 out[row] = np.asarray(vector, dtype=np.float32)
         return out
+
+    def vector_rows(self, name: str, dim: int) -> TableRows:
+        return TableRows(self.vectors(name, dim), np.arange(len(self.frame), dtype=np.int64))
 
     def memberships(self, name: str, labels: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(self.frame), len(labels)), dtype=np.float32)
@@ -288,15 +346,24 @@ def ranker_inputs(
     vocab: Sequence[str] | Mapping[str, int],
     text_dim: int = 0,
     graph_dim: int = 0,
+    shared_text: bool = False,
 ) -> RankerInputs:
     """The inputs of every row (missing values as 0; ``text_dim``/``graph_dim`` 0 leave those
     inputs out, as in the ablation). ``source`` is a frame of feature-service columns or any
-    :class:`FeatureColumns`; ``vocab`` the product vocabulary or its :func:`token_vocabulary`."""
+    :class:`FeatureColumns`; ``vocab`` the product vocabulary or its :func:`token_vocabulary`;
+    ``shared_text``: text vectors as :class:`TableRows` (scoring) instead of a dense matrix."""
     columns = FrameColumns(source) if isinstance(source, pd.DataFrame) else source
     ids = vocab if isinstance(vocab, Mapping) else token_vocabulary(vocab)
+    text: Vectors | None = None
+    if text_dim:
+        text = (
+            columns.vector_rows(f.TEXT_EMBEDDING, text_dim)
+            if shared_text
+            else columns.vectors(f.TEXT_EMBEDDING, text_dim)
+        )
     return RankerInputs(
         numeric_matrix(columns, numeric_features),
-        columns.vectors(f.TEXT_EMBEDDING, text_dim) if text_dim else None,
+        text,
         columns.vectors(f.GRAPH_VECTOR, graph_dim) if graph_dim else None,
         columns.token_rows(f.LAST_PRODUCTS, ids, f.LAST_ITEMS),
         columns.token_ids(c.PRODUCT_ID, ids),

@@ -93,9 +93,14 @@ class FusionRanker(nn.Module):
         graph: torch.Tensor | None = None,
         history: torch.Tensor | None = None,
         candidate: torch.Tensor | None = None,
+        text_projected: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """Logits ``(n, 2)``; ``text_projected``: the text branch's output, computed ahead
+        (scoring projects a whole table of text vectors once) in place of ``text``."""
         parts = [(numeric - self.mean) / self.std]
-        if self.text is not None and text is not None:
+        if text_projected is not None:
+            parts.append(text_projected)
+        elif self.text is not None and text is not None:
             parts.append(self.text(text))
         if self.graph_dim and graph is not None:
             parts.append(graph)

@@ -17,7 +17,9 @@ from ray_jobs.training.inputs import (
     PAD,
     UNKNOWN,
     FrameColumns,
+    TableRows,
     derived_features,
+    join_vectors,
     ranker_inputs,
     vocabulary,
 )
@@ -102,3 +104,28 @@ def test_fusion_ranker__all_parts__two_logits_per_row_and_config_round_trip() ->
         logits = model(*(None if a is None else torch.as_tensor(a) for a in arrays))
     assert logits.shape == (2, 2) and torch.isfinite(logits).all()
     FusionRanker.from_config(config).load_state_dict(model.state_dict())
+
+
+def test_table_rows__take_blank_join__same_rows_as_dense_matrices() -> None:
+    table = np.arange(12, dtype=np.float32).reshape(4, 3)
+    rows = TableRows(table, np.array([2, -1, 0, 2]))
+    assert np.asarray(rows).tolist() == [[6, 7, 8], [0, 0, 0], [0, 1, 2], [6, 7, 8]]
+    assert np.asarray(rows.take(slice(1, 3))).tolist() == [[0, 0, 0], [0, 1, 2]]
+    assert not np.asarray(rows.blank()).any() and len(rows.blank()) == 4
+    joined = join_vectors([rows, rows.take(np.array([3]))])
+    assert isinstance(joined, TableRows) and joined.table is table  # one table: still rows
+    assert np.asarray(joined).tolist() == [*np.asarray(rows).tolist(), [6, 7, 8]]
+    other = TableRows(table.copy(), np.array([1]))
+    mixed = join_vectors([rows, other, np.ones((1, 3), dtype=np.float32)])
+    assert isinstance(mixed, np.ndarray) and mixed[-2:].tolist() == [[3, 4, 5], [1, 1, 1]]
+    assert join_vectors([rows, None]) is None
+
+
+def test_fusion_ranker__projected_text__same_logits_as_raw_text() -> None:
+    model = FusionRanker(numeric_dim=2, text_dim=3, hidden=4).eval()
+    numeric, text = torch.randn(5, 2), torch.randn(5, 3)
+    assert model.text is not None
+    with torch.no_grad():
+        raw = model(numeric, text)
+        ahead = model(numeric, None, text_projected=model.text(text))
+    torch.testing.assert_close(raw, ahead)

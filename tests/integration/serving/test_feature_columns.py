@@ -8,6 +8,7 @@ and ``nearest`` must rank as the store's ``retrieve_online_documents_v2`` does.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -19,10 +20,10 @@ from livecart import feature_names as f
 from livecart.feast_ops import feature_store
 from livecart.online.feature_columns import read_columns
 from livecart.online.frames import nearest, read_frame, to_pandas
-from livecart.online.keys import CodedKeys
+from livecart.online.keys import CodedKeys, KeyUniverse
 from livecart.online.plan import plan_service
 from livecart.settings import LivecartSettings
-from ray_jobs.training.inputs import FrameColumns
+from ray_jobs.training.inputs import FrameColumns, RankerInputs, TableRows
 from ray_jobs.training.scoring import LoadedRanker
 from serving.catalog import load_catalog
 from serving.pipeline import LIVE_SERVICE
@@ -62,6 +63,7 @@ def test_online_columns__ranker_inputs__identical_to_frame_path(
     )
     viewers = [*world_ids(served_settings)["viewers"][:8], fresh, "no-such-viewer"]
     with_history = 0
+    one_by_one: list[RankerInputs] = []
     for viewer in viewers:
         entities = {
             c.VIEWER_ID: [viewer] * len(products),
@@ -82,6 +84,7 @@ def test_online_columns__ranker_inputs__identical_to_frame_path(
         columns = read_columns(store, plan, entities)
         expected, got = ranker.inputs(FrameColumns(frame)), ranker.inputs(columns)
         from_codes = ranker.inputs(read_columns(store, plan, coded))
+        one_by_one.append(from_codes)
         with_history += int(got.history[:, len(history) - 1].all())
         for part in ("numeric", "text", "graph", "history", "candidate"):
             a, b, b_coded = getattr(expected, part), getattr(got, part), getattr(from_codes, part)
@@ -96,6 +99,38 @@ def test_online_columns__ranker_inputs__identical_to_frame_path(
             np.testing.assert_array_equal(columns.numbers(name), want, err_msg=name)
         assert np.isnan(columns.numbers(f.PRODUCT_PRICE)[-1])  # type: ignore[index]
     assert with_history, "no viewer with history: the history inputs went untested"
+    # A replica's batch: every viewer's rows in one read, the viewers coded in a short-lived
+    # universe (composite viewer x streamer keys looked up per distinct pair).
+    codes = np.tile(catalog.product_keys.codes(products), len(viewers))
+    batch_viewers = KeyUniverse(viewers, lasting=False)
+    batched = ranker.inputs(
+        read_columns(
+            store,
+            plan,
+            {
+                c.VIEWER_ID: CodedKeys(
+                    batch_viewers, np.repeat(np.arange(len(viewers)), len(products))
+                ),
+                c.PRODUCT_ID: CodedKeys(catalog.product_keys, codes),
+                c.STREAMER_ID: CodedKeys(
+                    catalog.streamer_keys,
+                    np.where(codes >= 0, catalog.product_streamer[np.maximum(codes, 0)], -1),
+                ),
+            },
+        )
+    )
+    for k, (viewer, alone) in enumerate(zip(viewers, one_by_one, strict=True)):
+        part = batched.take(slice(k * len(products), (k + 1) * len(products)))
+        for name in ("numeric", "text", "graph", "history", "candidate"):
+            np.testing.assert_array_equal(
+                np.asarray(getattr(part, name)),
+                np.asarray(getattr(alone, name)),
+                err_msg=f"batched {name} of {viewer}",
+            )
+    # Text as rows of the store's table: projected once per table, the same scores as dense.
+    assert isinstance(batched.text, TableRows)
+    dense = replace(batched, text=batched.text.dense())
+    np.testing.assert_allclose(ranker.predict(batched), ranker.predict(dense), atol=1e-6)
 
 
 def test_nearest__same_ranking_as_retrieve_online_documents(
