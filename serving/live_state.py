@@ -92,12 +92,12 @@ def read_recent_events(
     try:
         con.execute("SET TimeZone = 'UTC'")
         try:
-            return con.execute(sql, [list(parts), since]).to_arrow_table()
+            return con.sql(sql, params=[list(parts), since]).to_arrow_table()
         except duckdb.Error:
             tables = []
             for part in parts:
                 try:
-                    tables.append(con.execute(sql, [[part], since]).to_arrow_table())
+                    tables.append(con.sql(sql, params=[[part], since]).to_arrow_table())
                 except duckdb.Error as exc:
                     log.error("skipping unreadable offline event part %s: %s", part, exc)
             if not tables:

@@ -51,7 +51,7 @@ def merge_latest(parts: Sequence[pa.Table], schema: pa.Schema, keys: Sequence[st
         union = " UNION ALL ".join(f"SELECT *, {i} AS {SEQ} FROM p{i}" for i in range(len(parts)))
         partition = ", ".join(f'"{k}"' for k in keys)
         columns = ", ".join(f'"{name}"' for name in schema.names)
-        merged: pa.Table = con.execute(
+        merged: pa.Table = con.sql(
             f"""
             SELECT {columns} FROM ({union})
             QUALIFY row_number() OVER (
