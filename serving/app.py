@@ -354,8 +354,7 @@ class Recommender:
             check_token(self.settings, authorization)
 
     def _observe(self, endpoint: str, began: float, status: int) -> None:
-        self.stats.requests.labels(endpoint=endpoint, status=str(status)).inc()
-        self.stats.latency.labels(endpoint=endpoint).observe(time.perf_counter() - began)
+        self.stats.observe(endpoint, status, time.perf_counter() - began)
 
     def check_health(self) -> None:
         self.core.holder.poll()

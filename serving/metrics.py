@@ -6,6 +6,8 @@ endpoint, where Ray exports its own Serve metrics beside these).
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0, 2.5)
@@ -50,6 +52,18 @@ class ServingMetrics:
         self.model_version = Gauge(
             "livecart_model_version", "Ranker version serving.", registry=self.registry
         )
+        self._series: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+    def observe(self, endpoint: str, status: int, seconds: float) -> None:
+        """One answered request (its labelled series are looked up once, then reused)."""
+        series = self._series.get((endpoint, status))
+        if series is None:
+            series = self._series[(endpoint, status)] = (
+                self.requests.labels(endpoint=endpoint, status=str(status)),
+                self.latency.labels(endpoint=endpoint),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

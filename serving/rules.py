@@ -87,19 +87,28 @@ def explore_exploit(
     """
     exploit = np.argsort(-scores, kind="stable")
     n_explore = round(budget * k)
-    if n_explore == 0 or len(scores) <= k:
+    n = len(scores)
+    if n_explore == 0 or n <= k:
         return exploit.tolist(), set()
-    sampled = np.argsort(-rng.beta(alpha, beta), kind="stable")
-    explored = sampled[~np.isin(sampled, exploit[: k - n_explore])][:n_explore]
+    # The explored items are the best samples outside the first k - n_explore exploit slots:
+    # among the k best samples, in the order a stable sort would give them.
+    samples = -rng.beta(alpha, beta)
+    best = np.argpartition(samples, k - 1)[:k]
+    sampled = best[np.lexsort((best, samples[best]))]
+    exploited = np.zeros(n, dtype=bool)
+    exploited[exploit[: k - n_explore]] = True
+    explored = sampled[~exploited[sampled]][:n_explore]
     # Every ``every``-th slot (1-based) holds the next explored item, all within the first k;
     # the rest keep score order.
     every = max(1, min(round(1 / budget), k // n_explore))
     slots = (np.arange(len(explored)) + 1) * every - 1
-    order = np.empty(len(scores), dtype=np.int64)
-    taken = np.zeros(len(scores), dtype=bool)
+    order = np.empty(n, dtype=np.int64)
+    taken = np.zeros(n, dtype=bool)
     taken[slots] = True
     order[slots] = explored
-    order[~taken] = exploit[~np.isin(exploit, explored)]
+    is_explored = np.zeros(n, dtype=bool)
+    is_explored[explored] = True
+    order[~taken] = exploit[~is_explored[exploit]]
     return order.tolist(), set(explored.tolist())
 
 

@@ -95,14 +95,22 @@ def _coded(
     read: ViewRead, state: ViewState, columns: Sequence[Sequence[Any]], n: int
 ) -> ViewRows | None:
     """Fast paths for coded keys beside constant ones: a single key of a lasting universe (one
-    take on the state's position array), otherwise one probe per distinct combination of codes
-    (a batch's viewers times their candidates' streamers); None without coded keys."""
-    varying = [i for i, col in enumerate(columns) if isinstance(col, CodedKeys)]
+    take on the state's position array), one probe when every key is constant (one request's
+    viewer), otherwise one probe per distinct combination of codes (a batch's viewers times
+    their candidates' streamers); None without coded keys."""
+    if not any(isinstance(col, CodedKeys) for col in columns):
+        return None
+    varying = [
+        i for i, col in enumerate(columns) if isinstance(col, CodedKeys) and not _one_key(col)
+    ]
+    steady = [col for i, col in enumerate(columns) if i not in varying]
+    if not all(isinstance(col, CodedKeys) or _constant(col, n) for col in steady):
+        return None
     if not varying:
-        return None
-    if not all(_constant(col, n) for i, col in enumerate(columns) if i not in varying):
-        return None
-    coded = [col for col in columns if isinstance(col, CodedKeys)]
+        key = tuple(col[0] for col in columns)
+        positions = expire(state, _lookup(state, [key]), read.view)
+        return ViewRows(read, state, positions, np.zeros(n, dtype=np.int64))
+    coded = [col for i, col in enumerate(columns) if i in varying and isinstance(col, CodedKeys)]
     if len(columns) == 1 and coded[0].universe.lasting:
         codes = coded[0].codes
         positions = state.positions(coded[0].universe)
@@ -117,6 +125,11 @@ def _coded(
     keys = list(zip(*key_columns, strict=False))
     positions = expire(state, _lookup(state, keys), read.view)
     return ViewRows(read, state, positions, inverse)
+
+
+def _one_key(column: CodedKeys) -> bool:
+    """Whether every row has the universe's only key (one request's viewer)."""
+    return len(column.universe) == 1 and len(column.codes) > 0 and not column.codes.any()
 
 
 def _distinct_codes(

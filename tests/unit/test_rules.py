@@ -60,3 +60,31 @@ def test_fresh_ctr_posterior__clicks_move_the_mean_and_never_exceed_impressions(
     mean = alpha / (alpha + beta)
     assert abs(mean[0] - 0.1) < 1e-3 and mean[1] > 0.5
     assert beta[2] > 0 and alpha[2] <= 0.1 * 20 + 5 + 1e-3  # 9 clicks on 5 impressions count as 5
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    n=st.integers(min_value=2, max_value=200),
+    k=st.integers(min_value=1, max_value=30),
+    seed=st.integers(min_value=0, max_value=10_000),
+    tied=st.booleans(),
+)
+def test_explore_exploit__explored_items_are_the_best_thompson_samples_outside_exploit(
+    n: int, k: int, seed: int, tied: bool
+) -> None:
+    """Same picks as sorting every sample (stable); ``tied``: alpha = beta huge gives samples
+    that differ only in their last digits."""
+    rng = np.random.default_rng(seed)
+    scores = rng.random(n)
+    alpha = np.full(n, 1e9) if tied else rng.random(n) * 5 + 0.1
+    beta = alpha.copy() if tied else rng.random(n) * 5 + 0.1
+    budget = 0.5
+    _, explored = explore_exploit(scores, alpha, beta, budget, k, np.random.default_rng(seed))
+    n_explore = round(budget * k)
+    if n_explore == 0 or n <= k:
+        assert explored == set()
+        return
+    samples = np.random.default_rng(seed).beta(alpha, beta)
+    exploit = np.argsort(-scores, kind="stable")[: k - n_explore]
+    reference = [i for i in np.argsort(-samples, kind="stable") if i not in set(exploit)]
+    assert explored == set(reference[:n_explore])
