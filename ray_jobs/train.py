@@ -28,8 +28,9 @@ from livecart.feature_names import GRAPH_DIM, GRAPH_VECTOR, TEXT_EMBEDDING
 from livecart.ray_runtime import ensure_ray
 from livecart.settings import LivecartSettings
 from ray_jobs.training.examples import CLICK, PURCHASE, SERVICE, build_examples, product_texts
-from ray_jobs.training.inputs import NUMERIC_FEATURES, RankerInputs, ranker_inputs, vocabulary
+from ray_jobs.training.inputs import NUMERIC_FEATURES, ranker_inputs, vocabulary
 from ray_jobs.training.model import FusionRanker, auc
+from ray_jobs.training.model_inputs import RankerInputs
 from ray_jobs.training.oracle import has_truth, purchase_probability
 
 STATE = "model.pt"

@@ -35,7 +35,7 @@ from serving.console import (
 )
 from serving.ingest import EventIngest
 from serving.metrics import ServingMetrics
-from serving.pipeline import Prepared
+from serving.prepared import Prepared
 from serving.rank import score_inputs
 from serving.ranker_deployment import Ranker
 from serving.routing import router_options

@@ -18,10 +18,8 @@ from ray_jobs.training.inputs import (
     CATEGORY_MATCH,
     DECLARED_MATCH,
     PAD,
-    RankerInputs,
-    TableRows,
-    concat_inputs,
 )
+from ray_jobs.training.model_inputs import RankerInputs, TableRows, concat_inputs
 from serving.schemas import Driver
 
 NUMERIC_GROUPS: dict[Driver, frozenset[str]] = {

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from feast import FeatureStore
@@ -22,46 +21,23 @@ from livecart import feature_names as f
 from livecart.online.keys import CodedKeys, KeyUniverse
 from livecart.online.plan import ServicePlan, plan_service
 from livecart.settings import LivecartSettings
-from ray_jobs.training.inputs import FeatureColumns, RankerInputs
+from ray_jobs.training.inputs import FeatureColumns
+from ray_jobs.training.model_inputs import RankerInputs
 from serving.catalog import Catalog
 from serving.explain import drivers, explanation
+from serving.prepared import FreshCounts, Prepared
 from serving.rank import ColumnsReader, ModelHolder, feature_columns, score_inputs
-from serving.retrieve import Candidates, LiveNow, Retriever, Source, ViewerContext
+from serving.retrieve import Candidates, Retriever, Source
+from serving.room_ranking import rank_live_rooms
 from serving.rules import RuleConfig, blend_scores, explore_exploit, fresh_ctr_posterior, select
 from serving.schemas import (
     Driver,
     RecommendedProduct,
-    RecommendedRoom,
     ViewerRequest,
     ViewerResponse,
 )
 
 LIVE_SERVICE = "product_live_v1"
-
-
-class FreshCounts(NamedTuple):
-    """Per candidate: its live impressions and clicks of the last 30 minutes (0 where none)."""
-
-    impressions: np.ndarray
-    clicks: np.ndarray
-
-
-@dataclass
-class Prepared:
-    request: ViewerRequest
-    context: ViewerContext | None
-    candidates: Candidates
-    live: dict[str, int]
-    version: int | None
-    timings: dict[str, float] = field(default_factory=dict)
-    degraded: list[str] = field(default_factory=list)
-    inputs: RankerInputs | None = None  # the ranker's inputs (known viewers only)
-    fresh: FreshCounts | None = None  # None: the features were not read
-
-    @property
-    def rankable(self) -> bool:
-        """Whether the model ranks this request (a known viewer with candidates and inputs)."""
-        return self.inputs is not None and len(self.inputs) > 0
 
 
 class ViewerPipeline:
@@ -244,7 +220,9 @@ class ViewerPipeline:
         return ViewerResponse(
             viewer_id=request.viewer_id,
             products=items,
-            rooms=self._rooms(products, streamer_codes, blended, now, prepared.live, request.k),
+            rooms=rank_live_rooms(
+                catalog, products, streamer_codes, blended, now, prepared.live, request.k
+            ),
             model_version=prepared.version if not cold else None,
             degraded=bool(degraded),
             degraded_reasons=degraded,
@@ -287,38 +265,6 @@ class ViewerPipeline:
             (Driver.EXPLORATION, 0.0) if i in explored else d
             for i, d in zip(chosen, found, strict=True)
         ]
-
-    def _rooms(
-        self,
-        products: list[str],
-        streamer_codes: np.ndarray,
-        scores: np.ndarray,
-        now: LiveNow,
-        live: dict[str, int],
-        k: int,
-    ) -> list[RecommendedRoom]:
-        """Live rooms ranked by their best candidate's score (ties: the earlier candidate)."""
-        by_code, rooms = now.room_by_streamer, now.room_ids
-        order = np.argsort(-scores, kind="stable")
-        room_index = by_code[streamer_codes[order]]
-        live_rows = room_index >= 0
-        _, first = np.unique(room_index[live_rows], return_index=True)
-        best = order[live_rows][np.sort(first)[:k]]  # best first: scores fall along ``order``
-        catalog = self.catalog
-        out = []
-        for i in best.tolist():
-            room = rooms[by_code[streamer_codes[i]]]
-            out.append(
-                RecommendedRoom(
-                    room_id=room,
-                    streamer_id=catalog.room_streamer[room],
-                    title=catalog.room_title[room],
-                    score=round(float(scores[i]), 6),
-                    explanation=f"{live.get(room, 0)} viewers live now; "
-                    f"best match: {catalog.title_of[products[i]]}",
-                )
-            )
-        return out
 
 
 def _counts(columns: FeatureColumns, name: str) -> np.ndarray:

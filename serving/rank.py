@@ -21,7 +21,8 @@ from livecart.online.frames import read_frame, to_pandas
 from livecart.online.plan import ServicePlan
 from livecart.online.store import STORE_TYPE
 from livecart.settings import LivecartSettings
-from ray_jobs.training.inputs import FeatureColumns, FrameColumns, RankerInputs, concat_inputs
+from ray_jobs.training.inputs import FeatureColumns, FrameColumns
+from ray_jobs.training.model_inputs import RankerInputs, concat_inputs
 from ray_jobs.training.scoring import DEFAULT_RANKER, LoadedRanker
 
 

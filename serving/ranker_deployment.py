@@ -14,7 +14,7 @@ import torch
 from ray import serve
 
 from livecart.settings import LivecartSettings
-from ray_jobs.training.inputs import RankerInputs
+from ray_jobs.training.model_inputs import RankerInputs
 from serving.rank import ModelHolder, score_inputs
 
 

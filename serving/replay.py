@@ -39,7 +39,8 @@ from livecart.settings import LivecartSettings
 from serving.catalog import Catalog, load_catalog
 from serving.ingest import EventIngestor
 from serving.live_state import LiveState
-from serving.pipeline import Prepared, ViewerPipeline
+from serving.pipeline import ViewerPipeline
+from serving.prepared import Prepared
 from serving.rank import ModelHolder, score_inputs
 from serving.replay_sim import (
     ARMS,

@@ -80,6 +80,14 @@ def bench_serve(
         str,
         typer.Option(help="Serving layouts to sweep: in_process, split_ranker (comma-separated)."),
     ] = "in_process",
+    active_viewers: Annotated[
+        bool,
+        typer.Option(
+            "--active-viewers",
+            help="Viewers click 3 live products first (recent history: vector and item-CF "
+            "retrieval at work).",
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print only the JSON object.")] = False,
 ) -> None:
     """livecart over HTTP vs a minimal Serve endpoint: latency, throughput, errors, freshness."""
@@ -93,7 +101,14 @@ def bench_serve(
     unknown = set(chosen) - {"in_process", "split_ranker"}
     if unknown:
         raise typer.BadParameter(f"unknown layouts {sorted(unknown)}")
-    result = run(settings, parsed, duration, freshness_samples=freshness_samples, layouts=chosen)
+    result = run(
+        settings,
+        parsed,
+        duration,
+        freshness_samples=freshness_samples,
+        layouts=chosen,
+        active_viewers=active_viewers,
+    )
     if not json_out:
         console.print("[bold]serving benchmark[/] (ratios = livecart / floor throughput)")
     typer.echo(json.dumps(result, indent=2, sort_keys=True))

@@ -109,6 +109,29 @@ def _event(kind: str, viewer: str, room: str, streamer: str, **extra: Any) -> di
     }
 
 
+def _activate(
+    url: str,
+    auth: dict[str, str],
+    viewers: list[str],
+    rooms: list[tuple[str, str, list[str]]],
+    per_request: int,
+    rng: np.random.Generator,
+) -> None:
+    """Each viewer clicks 3 products of live rooms now (pushed like any event)."""
+    clicks = []
+    for viewer in viewers:
+        for j in rng.choice(len(rooms), size=min(3, len(rooms)), replace=False):
+            room, streamer, items = rooms[int(j)]
+            product = str(rng.choice(items))
+            clicks.append(_event("click", viewer, room, streamer, product_id=product))
+    size = min(per_request, 500)
+    for lo in range(0, len(clicks), size):
+        batch = clicks[lo : lo + size]
+        answer = httpx.post(f"{url}/v1/events", json={"events": batch}, headers=auth, timeout=60)
+        if answer.status_code != 200 or answer.json()["accepted"] != len(batch):
+            raise LivecartError(f"could not push viewer activity: {answer.text[:500]}")
+
+
 def _freshness(url: str, auth: dict[str, str], viewers: list[str], samples: int) -> dict[str, Any]:
     """Push-to-recommendation freshness over ``samples`` viewers (see ``purchase_probe``)."""
     from serving.live_session import purchase_probe
@@ -139,8 +162,14 @@ def run(
     viewers: int = 400,
     freshness_samples: int = 30,
     layouts: tuple[str, ...] = ("in_process",),
+    active_viewers: bool = False,
 ) -> dict[str, Any]:
-    """Sweep each layout ("in_process", "split_ranker"), then the floor; the JSON report."""
+    """Sweep each layout ("in_process", "split_ranker"), then the floor; the JSON report.
+
+    ``active_viewers``: before the sweep every sampled viewer clicks 3 products in live rooms,
+    so requests carry a recent history (vector retrieval, item-CF and the behaviour inputs at
+    work). Without it, the world's own behaviour rows are older than the view's TTL and those
+    sources find nothing, as for viewers idle for a day."""
     from serving.floor import build_floor
     from serving.runner import APP_NAME, start, stop
 
@@ -162,6 +191,8 @@ def run(
                 )
                 if answer.status_code != 200 or answer.json()["accepted"] != len(entering):
                     raise LivecartError(f"could not make rooms live: {answer.text[:500]}")
+                if active_viewers:
+                    _activate(url, auth, known, rooms, settings.max_events_per_request, rng)
                 time.sleep(1.0)
                 probe = httpx.post(f"{url}/v1/recommend/viewer", json=bodies[0], timeout=30).json()
                 sizes = [
@@ -197,6 +228,7 @@ def run(
             "home": str(settings.home),
             "viewers_sampled": len(known),
             "live_rooms": len(rooms),
+            "active_viewers": active_viewers,
         },
         "candidates_per_request": {
             "mean": float(np.mean(sizes)),

@@ -152,6 +152,14 @@ class ReadCache:
             self._published = Published(stamp, manifest, views)
 
     def _sync(self, state: ViewState | None, entry: ViewEntry, keys: Sequence[str]) -> ViewState:
+        if state is not None and _folded_from(state, entry):
+            # The writer compacted what this state holds (plus deltas it lists): catch up with
+            # those deltas and take the new base's name, instead of loading the snapshot again.
+            assert entry.folded is not None
+            state = _copy_for_append(state)
+            for name in entry.folded.deltas[len(state.deltas) :]:
+                append_rows(state, read_delta(self.directory, name), keys, trusted=False)
+            state.base, state.deltas = entry.base, []
         stale = (
             state is None
             or state.base != entry.base
@@ -163,20 +171,39 @@ class ReadCache:
                 append_rows(fresh, read_snapshot(self.directory, entry.base), keys, trusted=True)
             state = fresh
         elif len(entry.deltas) > len(state.deltas):
-            # Copy on write: a thread still reading the previous state keeps a consistent view.
-            state = replace(
-                state,
-                deltas=list(state.deltas),
-                index=dict(state.index),
-                combined={},
-                numeric={},
-                matrices={},
-                by_universe={t: (u, found.copy()) for t, (u, found) in state.by_universe.items()},
-            )
+            state = _copy_for_append(state)
         for name in entry.deltas[len(state.deltas) :]:
             append_rows(state, read_delta(self.directory, name), keys, trusted=False)
             state.deltas.append(name)
         return state
+
+
+# A state that catches up across compactions keeps the rows later writes superseded; past this
+# share of its live keys, it loads the compacted snapshot instead (bounded memory).
+SUPERSEDED_SHARE = 0.25
+
+
+def _folded_from(state: ViewState, entry: ViewEntry) -> bool:
+    folded = entry.folded
+    if folded is None or state.base == entry.base or state.base != folded.base:
+        return False
+    if tuple(state.deltas) != folded.deltas[: len(state.deltas)]:
+        return False
+    rows = state.table.num_rows if state.table is not None else 0
+    return rows - len(state.index) <= SUPERSEDED_SHARE * max(len(state.index), 1)
+
+
+def _copy_for_append(state: ViewState) -> ViewState:
+    """Copy on write: a thread still reading ``state`` keeps a consistent view."""
+    return replace(
+        state,
+        deltas=list(state.deltas),
+        index=dict(state.index),
+        combined={},
+        numeric={},
+        matrices={},
+        by_universe={t: (u, found.copy()) for t, (u, found) in state.by_universe.items()},
+    )
 
 
 def _covers(state: ViewState, entry: ViewEntry) -> bool:

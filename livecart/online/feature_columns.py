@@ -28,7 +28,7 @@ from livecart.online.keys import CodedKeys, KeyUniverse
 from livecart.online.lookup import ViewRows, view_rows
 from livecart.online.plan import ServicePlan
 from livecart.online.state import ViewState
-from ray_jobs.training.inputs import TableRows
+from ray_jobs.training.model_inputs import TableRows
 
 PAD, UNKNOWN = f.TOKEN_PAD, f.TOKEN_UNKNOWN
 

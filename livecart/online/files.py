@@ -2,7 +2,8 @@
 
 Layout of the store directory::
 
-    MANIFEST.json            {"version": n, "views": {view: {"signature", "base", "deltas"}}}
+    MANIFEST.json            {"version": n, "views": {view: {"signature", "base", "deltas",
+                             "folded"}}}  (folded: what the base was compacted from)
     <view>.<n>.duckdb        an immutable DuckDB file with one table ``t`` (a compacted snapshot)
     <view>.<n>.arrow         an immutable Arrow IPC file of rows written since (push, small writes)
     .writer.lock             fcntl lock: one writer at a time, across processes
@@ -40,6 +41,16 @@ class ViewEntry:
     signature: str
     base: str | None = None
     deltas: list[str] = field(default_factory=list)
+    # What the base was compacted from (the previous base and the deltas merged into it, the
+    # last one holding the compacting write's own rows): a reader that already holds that
+    # previous state applies the missing deltas instead of loading the whole new snapshot.
+    folded: Folded | None = None
+
+
+@dataclass(frozen=True)
+class Folded:
+    base: str | None
+    deltas: tuple[str, ...]
 
 
 @dataclass
@@ -49,7 +60,16 @@ class Manifest:
 
     def to_json(self) -> str:
         views = {
-            name: {"signature": v.signature, "base": v.base, "deltas": v.deltas}
+            name: {
+                "signature": v.signature,
+                "base": v.base,
+                "deltas": v.deltas,
+                **(
+                    {"folded": {"base": v.folded.base, "deltas": list(v.folded.deltas)}}
+                    if v.folded is not None
+                    else {}
+                ),
+            }
             for name, v in self.views.items()
         }
         return json.dumps({"version": self.version, "views": views}, indent=1)
@@ -58,7 +78,14 @@ class Manifest:
     def from_json(cls, text: str) -> Manifest:
         raw: dict[str, Any] = json.loads(text)
         views = {
-            name: ViewEntry(v["signature"], v.get("base"), list(v.get("deltas", [])))
+            name: ViewEntry(
+                v["signature"],
+                v.get("base"),
+                list(v.get("deltas", [])),
+                Folded(v["folded"].get("base"), tuple(v["folded"].get("deltas", [])))
+                if v.get("folded")
+                else None,
+            )
             for name, v in raw.get("views", {}).items()
         }
         return cls(int(raw.get("version", 0)), views)
@@ -69,6 +96,8 @@ class Manifest:
             if view.base:
                 names.add(view.base)
             names.update(view.deltas)
+            if view.folded is not None:  # kept while readers may still catch up through them
+                names.update(view.folded.deltas)
         return names
 
 

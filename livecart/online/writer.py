@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from livecart.online.columns import CREATED_TS, EVENT_TS
 from livecart.online.files import (
+    Folded,
     ViewEntry,
     collect_garbage,
     read_delta,
@@ -101,15 +102,21 @@ class SnapshotWriter:
         rows = change.rows.cast(change.schema)
         too_many = len(entry.deltas) + 1 > self.compact_after_deltas
         big = rows.num_rows > self.compact_after_rows
+        delta = f"{view}.{version:010d}.arrow"
         if compact or too_many or big:
             parts = [*_current_parts(self.directory, entry), rows]
             merged = merge_latest(parts, change.schema, change.keys)
             name = f"{view}.{version:010d}.duckdb"
+            folded = None
+            if (entry.base is not None or entry.deltas) and not big:
+                # Followers hold the previous base and deltas already: with this write's rows
+                # as one more delta they catch up without loading the new snapshot.
+                write_delta(self.directory, delta, rows)
+                folded = Folded(entry.base, (*entry.deltas, delta))
             write_snapshot(self.directory, name, merged)
-            return ViewEntry(change.signature, name, [])
-        name = f"{view}.{version:010d}.arrow"
-        write_delta(self.directory, name, rows)
-        return ViewEntry(change.signature, entry.base, [*entry.deltas, name])
+            return ViewEntry(change.signature, name, [], folded)
+        write_delta(self.directory, delta, rows)
+        return ViewEntry(change.signature, entry.base, [*entry.deltas, delta], entry.folded)
 
     def sync_views(self, keep: Mapping[str, str], drop: Sequence[str]) -> None:
         """Register views (dropping data whose schema signature changed) and drop others."""

@@ -21,12 +21,11 @@ from livecart.settings import LivecartSettings
 from ray_jobs.training.inputs import (
     NUMERIC_FEATURES,
     FeatureColumns,
-    RankerInputs,
-    TableRows,
     ranker_inputs,
     token_vocabulary,
 )
 from ray_jobs.training.model import FusionRanker
+from ray_jobs.training.model_inputs import RankerInputs, TableRows
 
 DEFAULT_RANKER = "product_ranker"
 

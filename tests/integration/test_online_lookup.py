@@ -12,6 +12,9 @@ import pytest
 from feast import FeatureService, FeatureStore
 from feast.data_source import PushMode
 
+from livecart.online import cache as cache_module
+from livecart.online.cache import ReadCache
+from livecart.online.files import read_manifest
 from livecart.online.frames import read_frame, read_row
 from livecart.online.keys import KeyUniverse
 from livecart.online.plan import ServicePlan, plan_service
@@ -73,3 +76,40 @@ def test_read_row__equals_the_frame_row(tmp_path: Path) -> None:
     for item in ("i4", "missing"):
         frame_row = read_frame(repo.store, plan, {"item_id": [item]}).to_pylist()[0]
         assert read_row(repo.store, plan, {"item_id": item}) == frame_row
+
+
+def test_compaction__a_reader_holding_the_state_catches_up_without_reloading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer compacts every 3 deltas; a reader that held the previous base and deltas
+    applies the compacting write's delta instead of loading the new snapshot, and ends up with
+    the same rows as a reader that loads it."""
+    repo = make_repo(tmp_path / "repo", n=30)
+    config = repo.directory.parent / "feature_store.yaml"
+    text = config.read_text()
+    config.write_text(text.replace("online_store:\n", "online_store:\n  compact_after_deltas: 3\n"))
+    store = FeatureStore(repo_path=str(config.parent))
+    repo = MiniRepo(store, store.get_feature_view("items"), repo.source_path, repo.directory)
+    store.materialize(NOW - timedelta(days=2), NOW)
+    reader, view, keys = ReadCache(repo.directory), "mini__items", ["item_id"]
+    reader.view(view, keys)
+    loaded: list[str] = []
+    real = cache_module.read_snapshot
+    monkeypatch.setattr(
+        cache_module, "read_snapshot", lambda d, name: loaded.append(name) or real(d, name)
+    )
+    for k in range(5):  # deltas 1, 2, then a compaction, then deltas again
+        _push(repo, f"i{k}", 100.0 + k, NOW)
+        reader.view(view, keys)
+    entry = read_manifest(repo.directory).views[view]
+    assert entry.folded is not None and len(entry.deltas) == 2
+    caught_up = reader.view(view, keys)
+    assert loaded == [] and caught_up is not None  # never reloaded the compacted snapshot
+    fresh = ReadCache(repo.directory).view(view, keys)
+    assert fresh is not None and loaded == [entry.base]
+    assert caught_up.base == fresh.base and caught_up.deltas == fresh.deltas
+    assert set(caught_up.index) == set(fresh.index)
+    for key, row in fresh.index.items():
+        assert caught_up.table is not None and fresh.table is not None
+        mine = caught_up.table.slice(caught_up.index[key], 1).to_pylist()
+        assert mine == fresh.table.slice(row, 1).to_pylist(), key

@@ -17,13 +17,12 @@ from ray_jobs.training.inputs import (
     PAD,
     UNKNOWN,
     FrameColumns,
-    TableRows,
     derived_features,
-    join_vectors,
     ranker_inputs,
     vocabulary,
 )
 from ray_jobs.training.model import FusionRanker
+from ray_jobs.training.model_inputs import TableRows, join_vectors
 
 
 def test_behaviour_encoder__causal_mask__earlier_positions_never_see_later_items() -> None:

@@ -23,7 +23,8 @@ from livecart.online.frames import nearest, read_frame, to_pandas
 from livecart.online.keys import CodedKeys, KeyUniverse
 from livecart.online.plan import plan_service
 from livecart.settings import LivecartSettings
-from ray_jobs.training.inputs import FrameColumns, RankerInputs, TableRows
+from ray_jobs.training.inputs import FrameColumns
+from ray_jobs.training.model_inputs import RankerInputs, TableRows
 from ray_jobs.training.scoring import LoadedRanker
 from serving.catalog import load_catalog
 from serving.pipeline import LIVE_SERVICE
