@@ -24,6 +24,7 @@ from ray.serve.handle import DeploymentHandle
 
 from livecart import registry
 from livecart.settings import LivecartSettings
+from ray_jobs.training.model_inputs import concat_inputs
 from serving.console import (
     SUGGESTIONS,
     VIEWER_PRODUCTS,
@@ -133,10 +134,13 @@ class Recommender:
                     # rows) costs less than a hop to a worker thread and back.
                     found = score_inputs(ranker, parts)
                 else:
-                    found = await asyncio.wait_for(
-                        asyncio.gather(*(self.ranker.score.remote(x) for x in parts)),
+                    # One call for the batch, text as dense rows (rows of a table would carry
+                    # the whole table through the object store).
+                    joined = await asyncio.wait_for(
+                        self.ranker.score.remote(concat_inputs(parts).dense()),
                         s.rank_timeout_ms / 1000,
                     )
+                    found = np.split(joined, np.cumsum([len(x) for x in parts])[:-1])
                 scores = {id(p): out for p, out in zip(scored, found, strict=True)}
             except Exception as exc:
                 for p in scored:

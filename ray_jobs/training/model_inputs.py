@@ -65,6 +65,13 @@ class RankerInputs:
     def __len__(self) -> int:
         return len(self.numeric)
 
+    def dense(self) -> RankerInputs:
+        """The same inputs with text as a dense matrix (to send elsewhere: :class:`TableRows`
+        would carry its whole table)."""
+        if not isinstance(self.text, TableRows):
+            return self
+        return RankerInputs(self.numeric, self.text.dense(), self.graph, self.history, self.candidate)
+
     def take(self, rows: np.ndarray | slice) -> RankerInputs:
         return RankerInputs(
             self.numeric[rows],
