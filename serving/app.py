@@ -4,7 +4,8 @@ Layout (measured both ways, see README "Serving"): retrieve, features, rank, rul
 classes in one ``Recommender`` replica, scaled by replicas, because a hop per stage would serialize
 ~500 candidate rows each way for no gain: every stage wants the same CPU. Two things live apart:
 ``EventIngest`` (one replica: the online store's single writer and the live counters) and the
-ranking batch inside each replica (``@serve.batch`` over concurrent requests).
+batch inside each replica (``@serve.batch`` over concurrent requests: one feature read, one input
+build and one forward pass for all of them).
 
 Start it with ``livecart serve`` or ``serve run serving.app:app`` (``app`` is an application
 builder: nothing happens on import); ``serving/serve_config.yaml`` is the ``serve deploy`` config.

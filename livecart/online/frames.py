@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from feast import FeatureStore, FeatureView
+from feast import FeatureStore, FeatureView, Field
 
 from livecart.errors import LivecartError
 from livecart.online.codec import arrow_type, key_columns
@@ -126,10 +126,7 @@ def nearest(
     """
     if store.config.online_store.type != STORE_TYPE:
         return []  # vector retrieval is this store's; other stores skip this candidate source
-    view = store.get_feature_view(view_name)
-    vector = next((f for f in view.features if f.vector_index), None)
-    if vector is None:
-        raise LivecartError(f"feature view {view_name!r} has no vector-indexed field")
+    view, vector = _vector_view(store, view_name)
     state = read_cache(store.config).view(table_name(store.config, view), key_columns(view))
     if state is None or state.table is None or top_k <= 0:
         return []
@@ -185,3 +182,21 @@ def _vector_rows(array: pa.Array) -> list[np.ndarray | None]:
         starts, ends = offsets[:-1], offsets[1:]
     valid = array.is_valid().to_numpy(zero_copy_only=False)
     return [values[a:b] if ok else None for a, b, ok in zip(starts, ends, valid, strict=True)]
+
+
+_VECTOR_VIEWS: dict[tuple[int, str], tuple[FeatureStore, FeatureView, Field]] = {}
+
+
+def _vector_view(store: FeatureStore, view_name: str) -> tuple[FeatureView, Field]:
+    """The view and its vector-indexed field, looked up in the registry once per store object
+    (Feast rebuilds a FeatureView from its proto, type-checked, on every ``get_feature_view``:
+    about a millisecond, more than the search itself; feature plans are cached the same way)."""
+    key = (id(store), view_name)
+    found = _VECTOR_VIEWS.get(key)
+    if found is None or found[0] is not store:
+        view = store.get_feature_view(view_name)
+        vector = next((f for f in view.features if f.vector_index), None)
+        if vector is None:
+            raise LivecartError(f"feature view {view_name!r} has no vector-indexed field")
+        found = _VECTOR_VIEWS[key] = (store, view, vector)
+    return found[1], found[2]
