@@ -1,10 +1,11 @@
 """The viewer feed: retrieve -> fetch features -> rank -> rules and exploration -> explain.
 
 The stages run in-process (one replica does a whole request): every hop between deployments would
-serialize ~500 candidate rows, and these stages need the same CPU resources. ``prepare`` and
-``finish`` are split around ranking so the Serve deployment can batch the ranking of concurrent
-requests (``@serve.batch``); :meth:`ViewerPipeline.recommend` runs all of it directly (the replay
-simulation and tests).
+serialize ~500 candidate rows, and these stages need the same CPU resources.
+:meth:`ViewerPipeline.prepare_many` (retrieval, then one feature read and one input build for
+several requests) and ``finish`` (rules, exploration, explanations) are split around ranking, so
+the Serve deployment prepares and ranks concurrent requests as one ``@serve.batch``;
+:meth:`ViewerPipeline.recommend` runs all of it for one request (tests, benchmarks).
 """
 
 from __future__ import annotations
