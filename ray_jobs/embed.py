@@ -81,11 +81,11 @@ def item_texts(settings: LivecartSettings) -> dict[f.FeatureTable, pa.Table]:
             path = settings.feature_table_path(profile)
             if not path.exists():
                 raise StageError("embed", f"missing {path}", "run `livecart features` first")
-            out[target] = con.execute(
+            out[target] = con.sql(
                 f"SELECT {key}, min({c.EVENT_TIMESTAMP}) AS {c.EVENT_TIMESTAMP}, "
                 f"arg_max({text}, {c.EVENT_TIMESTAMP}) AS {TEXT} FROM read_parquet(?) GROUP BY {key} "
                 f"ORDER BY {key}",
-                [str(path)],
+                params=[str(path)],
             ).to_arrow_table()
     finally:
         con.close()

@@ -30,7 +30,7 @@ def latest_rows(
         created_expr = f'"{created}"' if created else f'"{timestamp}"'
         cols = ", ".join(f'"{c}"' for c in [*keys, *features])
         partition = ", ".join(f'"{k}"' for k in keys)
-        table: pa.Table = con.execute(
+        table: pa.Table = con.sql(
             f"""
             SELECT {cols}, "{timestamp}" AS {EVENT_TS}, {created_expr} AS {CREATED_TS}
             FROM read_parquet(?)
@@ -38,7 +38,7 @@ def latest_rows(
             QUALIFY row_number() OVER (PARTITION BY {partition}
                                        ORDER BY "{timestamp}" DESC, {created_expr} DESC) = 1
             """,
-            [path, start, end],
+            params=[path, start, end],
         ).to_arrow_table()
     finally:
         con.close()
