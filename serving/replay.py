@@ -159,23 +159,14 @@ class _ArmRunner:
         """As a Serve replica does: prepare and rank in batches of ``batch_max_size`` (one
         feature read and one forward pass each, like ``@serve.batch``), finish each in order."""
         size = self.settings.batch_max_size
-        prepared = [
-            p
-            for lo in range(0, len(requests), size)
-            for p in self.pipeline.prepare_many(requests[lo : lo + size], live)
-        ]
-        scores: dict[int, np.ndarray] = {}
-        for lo in range(0, len(prepared), size):
-            batch = [i for i in range(lo, min(lo + size, len(prepared))) if prepared[i].rankable]
-            parts = [prepared[i].inputs for i in batch]
-            scores.update(
-                zip(
-                    batch,
-                    score_inputs(self.ranker, [p for p in parts if p is not None]),
-                    strict=True,
-                )
-            )
-        return [self.pipeline.finish(p, scores.get(i)) for i, p in enumerate(prepared)]
+        out: list[ViewerResponse] = []
+        for lo in range(0, len(requests), size):
+            prepared = self.pipeline.prepare_many(requests[lo : lo + size], live)
+            ranked = [p for p in prepared if p.inputs is not None and p.rankable]
+            parts = [p.inputs for p in ranked if p.inputs is not None]
+            scores = dict(zip(map(id, ranked), score_inputs(self.ranker, parts), strict=True))
+            out += [self.pipeline.finish(p, scores.get(id(p))) for p in prepared]
+        return out
 
     def live(self, session: Session) -> dict[str, int]:
         """Live rooms as the ingest replica sees them (sorted: a stable candidate order)."""

@@ -162,10 +162,7 @@ class OnlineColumns:
         return self._take_rows(found, found.state.codes(name, tuple(labels)), -1)
 
     def vectors(self, name: str, dim: int) -> np.ndarray:
-        found = self._where.get(name)
-        if found is None or found.state is None or found.state.table is None:
-            return np.zeros((self.n, dim), dtype=np.float32)
-        return self._take_rows(found, found.state.dense(name, dim), 0)
+        return self.vector_rows(name, dim).dense()
 
     def vector_rows(self, name: str, dim: int) -> TableRows:
         """The view state's matrix itself and each entity row's position in it (no copy)."""
