@@ -36,10 +36,13 @@ class Floor:
         }
 
 
-def build_floor(settings: LivecartSettings) -> Application:
+def build_floor(settings: LivecartSettings, replica_cpus: float | None = None) -> Application:
+    """The floor with livecart's Serve settings; ``replica_cpus`` overrides the CPUs each replica
+    reserves (the benchmark deploys both apps at once, on what the cluster has left)."""
+    cpus = settings.serve_replica_cpus if replica_cpus is None else replica_cpus
     graph: Application = Floor.options(  # type: ignore[attr-defined]
         num_replicas=settings.serve_replicas,
-        ray_actor_options={"num_cpus": settings.serve_replica_cpus},
+        ray_actor_options={"num_cpus": cpus},
         **router_options(settings),
     ).bind()
     return graph

@@ -72,7 +72,9 @@ class ViewerPipeline:
         """Retrieval and the feature fetch of one request (see :meth:`prepare_many`)."""
         return self.prepare_many([request], live)[0]
 
-    def prepare_many(self, requests: Sequence[ViewerRequest], live: dict[str, int]) -> list[Prepared]:
+    def prepare_many(
+        self, requests: Sequence[ViewerRequest], live: dict[str, int]
+    ) -> list[Prepared]:
         """Retrieval per request, then one feature read and one build of the ranker's inputs
         over all their candidate rows (raises if the online store is unreachable).
 

@@ -39,5 +39,3 @@ def rank_live_rooms(
             )
         )
     return out
-
-

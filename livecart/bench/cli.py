@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -101,14 +103,16 @@ def bench_serve(
     unknown = set(chosen) - {"in_process", "split_ranker"}
     if unknown:
         raise typer.BadParameter(f"unknown layouts {sorted(unknown)}")
-    result = run(
-        settings,
-        parsed,
-        duration,
-        freshness_samples=freshness_samples,
-        layouts=chosen,
-        active_viewers=active_viewers,
-    )
+    # Ray's log monitor prints worker lines to stdout (at shutdown too): the JSON stays alone there.
+    with contextlib.redirect_stdout(sys.stderr):
+        result = run(
+            settings,
+            parsed,
+            duration,
+            freshness_samples=freshness_samples,
+            layouts=chosen,
+            active_viewers=active_viewers,
+        )
     if not json_out:
         console.print("[bold]serving benchmark[/] (ratios = livecart / floor throughput)")
     typer.echo(json.dumps(result, indent=2, sort_keys=True))

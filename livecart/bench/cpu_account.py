@@ -37,16 +37,26 @@ def snapshot() -> Snapshot:
     return out
 
 
-def per_request(before: Snapshot, after: Snapshot, requests: int) -> dict[str, float]:
-    """Core-milliseconds per request by group between two snapshots, and their total."""
-    spent: dict[str, float] = {}
+def spent(before: Snapshot, after: Snapshot) -> dict[str, float]:
+    """CPU seconds by group between two snapshots (processes started in between left out)."""
+    out: dict[str, float] = {}
     for pid, (title, seconds) in after.items():
         if pid not in before:
             continue
         group = next((name for key, name in GROUPS if key in title), None)
         if group is None:
             continue
-        spent[group] = spent.get(group, 0.0) + max(seconds - before[pid][1], 0.0)
-    out = {k: round(v * 1000 / max(requests, 1), 2) for k, v in sorted(spent.items())}
-    out["total"] = round(sum(spent.values()) * 1000 / max(requests, 1), 2)
+        out[group] = out.get(group, 0.0) + max(seconds - before[pid][1], 0.0)
     return out
+
+
+def per_request_of(seconds: dict[str, float], requests: int) -> dict[str, float]:
+    """Core-milliseconds per request by group, and their total."""
+    out = {k: round(v * 1000 / max(requests, 1), 2) for k, v in sorted(seconds.items())}
+    out["total"] = round(sum(seconds.values()) * 1000 / max(requests, 1), 2)
+    return out
+
+
+def per_request(before: Snapshot, after: Snapshot, requests: int) -> dict[str, float]:
+    """Core-milliseconds per request by group between two snapshots, and their total."""
+    return per_request_of(spent(before, after), requests)

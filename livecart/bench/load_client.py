@@ -2,8 +2,9 @@
 
 ``python -m livecart.bench.load_client '<json config>'`` keeps ``concurrency`` requests in flight
 against ``url`` for ``duration_s`` (after ``warmup_s``), cycling through ``bodies``, and prints one
-JSON object: latency percentiles, throughput, error count. Errors are non-2xx answers, timeouts and
-connection failures; every request is counted.
+JSON object: latency percentiles, throughput, error count, the measured time (and with
+``"raw": true`` every latency, for merging runs: :mod:`livecart.bench.sweep`). Errors are non-2xx
+answers, timeouts and connection failures; every request is counted.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
         measured = time.perf_counter() - measure_from
     ms = np.asarray(latencies) * 1000 if latencies else np.zeros(1)
     done = len(latencies) + len(errors)
+    raw = {"latencies_ms": np.round(ms[: len(latencies)], 3).tolist()} if config.get("raw") else {}
     return {
         "concurrency": concurrency,
         "requests": done,
@@ -89,6 +91,8 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
         "p50_ms": round(float(np.percentile(ms, 50)), 3),
         "p95_ms": round(float(np.percentile(ms, 95)), 3),
         "p99_ms": round(float(np.percentile(ms, 99)), 3),
+        "measured_s": round(measured, 4),
+        **raw,
     }
 
 

@@ -2,19 +2,18 @@
 
 Against the world in ``settings.home`` (prepared by ``livecart demo`` or the pipeline commands; the
 issue's reference is the medium world), it deploys the livecart app, makes rooms live with real
-``enter_room`` events until their products give about 500 candidates per request, and sweeps the
-concurrency levels with a closed-loop load generator in a separate process
-(:mod:`livecart.bench.load_client`). Then it measures push-to-recommendation freshness (a purchase
-event accepted -> the product leaves that viewer's recommendations, the "not just purchased" rule
-fed by the pushed ``viewer_behavior`` row), removes the app, deploys :mod:`serving.floor` with the
-same Serve settings and sweeps it the same way. Ratios are livecart / floor.
+``enter_room`` events until their products give about 500 candidates per request, and deploys
+:mod:`serving.floor` beside it with the same Serve settings. Both are swept over the concurrency
+levels together, interleaved (:func:`livecart.bench.sweep.interleaved_sweep`: A B B A per level,
+so the machine's drift costs both the same), with a closed-loop load generator in a separate
+process (:mod:`livecart.bench.load_client`). Then the floor is removed and push-to-recommendation
+freshness measured (a purchase event accepted -> the product leaves that viewer's
+recommendations, the "not just purchased" rule fed by the pushed ``viewer_behavior`` row).
+Ratios are livecart / floor. Other layouts are swept alone afterwards, for the layout comparison.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -27,36 +26,16 @@ from ray import serve
 from tqdm import tqdm
 
 from livecart import contract as c
-from livecart.bench import cpu_account
+from livecart.bench import sweep
 from livecart.errors import LivecartError
 from livecart.settings import LivecartSettings
 
 TARGET_CANDIDATES = 500
-
-
-def _load(
-    url: str, concurrency: int, bodies: list[dict[str, Any]], duration_s: float
-) -> dict[str, Any]:
-    config = {
-        "url": url,
-        "concurrency": concurrency,
-        "bodies": bodies,
-        "duration_s": duration_s,
-        "warmup_s": min(2.0, duration_s / 2),
-    }
-    before = cpu_account.snapshot()
-    done = subprocess.run(
-        [sys.executable, "-m", "livecart.bench.load_client", json.dumps(config)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    after = cpu_account.snapshot()
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    result["cpu_ms_per_request"] = cpu_account.per_request(
-        before, after, int(result["requests_with_warmup"])
-    )
-    return result
+FLOOR_APP = "floor"
+METHOD = (
+    "livecart and the floor deployed side by side; at each level A B B A runs of half the "
+    "level's duration (each its own load-generator process, 2 s warm-up), merged per endpoint"
+)
 
 
 def _world(
@@ -164,7 +143,8 @@ def run(
     layouts: tuple[str, ...] = ("in_process",),
     active_viewers: bool = False,
 ) -> dict[str, Any]:
-    """Sweep each layout ("in_process", "split_ranker"), then the floor; the JSON report.
+    """The first layout ("in_process" or "split_ranker") and the floor, interleaved; then each
+    other layout alone (for the layout comparison); the JSON report.
 
     ``active_viewers``: before the sweep every sampled viewer clicks 3 products in live rooms,
     so requests carry a recent history (vector retrieval, item-CF and the behaviour inputs at
@@ -176,47 +156,47 @@ def run(
     known, rooms = _world(settings, viewers)
     auth = {"authorization": f"Bearer {settings.api_token.get_secret_value()}"}
     bodies = [{"viewer_id": v, "k": 10} for v in known]
-    sweeps: dict[str, dict[str, Any]] = {}
+
+    def run_load(url: str, concurrency: int, seconds: float) -> dict[str, Any]:
+        return sweep.load(url, concurrency, bodies, seconds)
+
     try:
-        for n, layout in enumerate(layouts):
-            url = start(settings, split_ranker=layout == "split_ranker")
-            if n == 0:
-                rng = np.random.default_rng(0)
-                entering = [
-                    _event("enter_room", str(rng.choice(known)), room, streamer)
-                    for room, streamer, _ in rooms
-                ]
-                answer = httpx.post(
-                    f"{url}/v1/events", json={"events": entering}, headers=auth, timeout=60
-                )
-                if answer.status_code != 200 or answer.json()["accepted"] != len(entering):
-                    raise LivecartError(f"could not make rooms live: {answer.text[:500]}")
-                if active_viewers:
-                    _activate(url, auth, known, rooms, settings.max_events_per_request, rng)
-                time.sleep(1.0)
-                probe = httpx.post(f"{url}/v1/recommend/viewer", json=bodies[0], timeout=30).json()
-                sizes = [
-                    httpx.post(f"{url}/v1/recommend/viewer", json=b, timeout=30).json()[
-                        "candidates"
-                    ]
-                    for b in bodies[:20]
-                ]
-            sweeps[layout] = {
-                str(level): _load(f"{url}/v1/recommend/viewer", level, bodies, duration_s)
-                for level in tqdm(levels, desc=f"livecart sweep ({layout})")
-            }
-            if n == 0:
-                freshness = _freshness(url, auth, known[::-1], freshness_samples)
+        url = start(settings, split_ranker=layouts[0] == "split_ranker")
+        _make_rooms_live(url, auth, known, rooms)
+        if active_viewers:
+            rng = np.random.default_rng(1)
+            _activate(url, auth, known, rooms, settings.max_events_per_request, rng)
+        time.sleep(1.0)
+        recommend = f"{url}/v1/recommend/viewer"
+        probe = httpx.post(recommend, json=bodies[0], timeout=30).json()
+        sizes = [
+            httpx.post(recommend, json=b, timeout=30).json()["candidates"] for b in bodies[:20]
+        ]
+        floor_cpus = _spare_cpus(settings)
+        serve.run(
+            build_floor(settings, replica_cpus=floor_cpus),
+            name=FLOOR_APP,
+            route_prefix="/floor",
+            blocking=False,
+        )
+        floor_url = f"{url}/floor/v1/recommend/viewer"
+        _wait(floor_url)
+        both = sweep.interleaved_sweep(
+            {"livecart": recommend, "floor": floor_url}, levels, duration_s, run_load
+        )
+        serve.delete(FLOOR_APP)
+        freshness = _freshness(url, auth, known[::-1], freshness_samples)
+        sweeps = {layouts[0]: both["livecart"]}
+        for layout in layouts[1:]:
             serve.delete(APP_NAME)
-        serve.run(build_floor(settings), name="floor", route_prefix="/floor", blocking=False)
-        _wait(f"{url}/floor/v1/recommend/viewer")
-        floor = {
-            str(level): _load(f"{url}/floor/v1/recommend/viewer", level, bodies, duration_s)
-            for level in tqdm(levels, desc="floor sweep")
-        }
+            url = start(settings, split_ranker=layout == "split_ranker")
+            _make_rooms_live(url, auth, known, rooms)
+            sweeps[layout] = sweep.sweep(
+                f"{url}/v1/recommend/viewer", levels, duration_s, run_load, layout
+            )
     finally:
         stop()
-    livecart = sweeps[layouts[0]]
+    livecart, floor = both["livecart"], both["floor"]
     ratios = {
         level: round(
             livecart[level]["throughput_rps"] / max(floor[level]["throughput_rps"], 1e-9), 3
@@ -237,14 +217,15 @@ def run(
         },
         "model_version": probe.get("model_version"),
         "duration_s_per_level": duration_s,
+        "method": METHOD,
         "layout": layouts[0],
         "livecart": livecart,
         "layouts": {
             name: {
                 lvl: {k: v[k] for k in ("p50_ms", "p99_ms", "throughput_rps", "errors")}
-                for lvl, v in sweep.items()
+                for lvl, v in result.items()
             }
-            for name, sweep in sweeps.items()
+            for name, result in sweeps.items()
         },
         "floor": floor,
         "throughput_ratio": ratios,
@@ -258,10 +239,34 @@ def run(
         "settings": {
             "replicas": settings.serve_replicas,
             "replica_cpus": settings.serve_replica_cpus,
+            "floor_replica_cpus": floor_cpus,
             "batch_max_size": settings.batch_max_size,
             "batch_wait_ms": settings.batch_wait_ms,
         },
     }
+
+
+def _make_rooms_live(
+    url: str, auth: dict[str, str], known: list[str], rooms: list[tuple[str, str, list[str]]]
+) -> None:
+    """One ``enter_room`` event per chosen room (a sampled viewer enters it)."""
+    rng = np.random.default_rng(0)
+    entering = [
+        _event("enter_room", str(rng.choice(known)), room, streamer) for room, streamer, _ in rooms
+    ]
+    answer = httpx.post(f"{url}/v1/events", json={"events": entering}, headers=auth, timeout=60)
+    if answer.status_code != 200 or answer.json()["accepted"] != len(entering):
+        raise LivecartError(f"could not make rooms live: {answer.text[:500]}")
+
+
+def _spare_cpus(settings: LivecartSettings) -> float:
+    """CPUs per floor replica: the livecart replicas' share, or what the cluster has left when
+    both apps do not fit (Ray's ``num_cpus`` reserves for scheduling; it does not cap a
+    process, and every fractional share gets the same one-thread settings)."""
+    import ray
+
+    free = float(ray.available_resources().get("CPU", 0.0))  # type: ignore[no-untyped-call]
+    return round(max(min(settings.serve_replica_cpus, free / settings.serve_replicas), 0.0), 3)
 
 
 def _wait(url: str, timeout_s: float = 60.0) -> None:

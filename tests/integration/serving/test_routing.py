@@ -1,5 +1,5 @@
-"""The warm-first request router on a real Serve: sequential requests stay on one replica, a
-concurrent burst spreads over both (as Serve's default power of two choices would)."""
+"""The warm-first request router on a real Serve: back-to-back sequential requests stay on one
+replica, a concurrent burst spreads over both (as Serve's default power of two choices would)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,10 @@ def test_warm_first__idle_requests_one_replica__burst_spreads(
                 pass
             time.sleep(0.5)
         time.sleep(2.0)  # both replicas up and known to the proxy
-        sequential = {httpx.get(url, timeout=10).json() for _ in range(20)}
+        # One kept-alive connection, each request sent as soon as the previous one is answered
+        # (as the benchmark's concurrency-1 client does).
+        with httpx.Client(timeout=10) as client:
+            sequential = {client.get(url).json() for _ in range(60)}
         with cf.ThreadPoolExecutor(8) as pool:
             burst = set(pool.map(lambda _: httpx.get(url, params={"hold_ms": 150}, timeout=30).json(), range(16)))
     finally:
