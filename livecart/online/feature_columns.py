@@ -233,30 +233,20 @@ def read_columns(
             if feature.name in columns
         ]
         transformation = odfv.feature_transformation
-        if transformation is not None and odfv.mode == TransformationMode.PANDAS.value:
-            # What Feast's pandas mode hands the UDF: short and view-qualified names, with
-            # Arrow's conversion of each column (nulls as NaN, as ``Table.to_pandas`` gives).
+        if transformation is not None and odfv.mode == TransformationMode.PYTHON.value:
+            # What Feast's python mode hands the UDF: a dict of columns by short and
+            # view-qualified name; here numpy arrays (nulls as NaN) instead of lists.
             arrays = {name: columns.array(name) for _, name in sources}
             qualified = {f"{view}__{name}": arrays[name] for view, name in sources}
-            frame = _frame({**arrays, **qualified})
-            result = transformation.transform(frame)
+            result = transformation.udf({**arrays, **qualified})
             for name in features:
-                columns.computed[name] = result[name].to_numpy()
+                columns.computed[name] = np.asarray(result[name])
         else:
             inputs = {name: columns.arrow(name) for _, name in sources}
             table = odfv.transform_arrow(pa.table(inputs), full_feature_names=False)
             for name in features:
                 columns.computed[name] = table.column(name).to_numpy()
     return columns
-
-
-def _frame(arrays: Mapping[str, np.ndarray]) -> pd.DataFrame:
-    """A frame of equal-length columns; float64 ones side by side in one block (building a
-    frame column by column costs more than the on-demand transformation itself)."""
-    if all(a.dtype == np.float64 for a in arrays.values()):
-        block = np.column_stack(list(arrays.values())) if arrays else np.empty((0, 0))
-        return pd.DataFrame(block, columns=list(arrays), copy=False)
-    return pd.DataFrame(dict(arrays))
 
 
 _TOKENS_BY_UNIVERSE: dict[tuple[int, int], tuple[Mapping[str, int], np.ndarray]] = {}
