@@ -1,7 +1,7 @@
 """Where a serving benchmark's CPU goes: core-milliseconds per request, per kind of process.
 
 ``livecart bench serve`` snapshots the CPU time of every process on the machine around each load
-level and divides what each kind of process spent (recommend replicas, the HTTP proxy, the ingest
+run (:func:`spent`) and divides what each kind of process spent (recommend replicas, the HTTP proxy, the ingest
 replica, the floor's replicas, the rest of Ray) by the requests answered in that time. Throughput
 on a small machine is set by this sum: it says which part of a request costs what, side by side
 with the floor's. The load generator's own process is left out (it starts after the snapshot).
@@ -55,8 +55,3 @@ def per_request_of(seconds: dict[str, float], requests: int) -> dict[str, float]
     out = {k: round(v * 1000 / max(requests, 1), 2) for k, v in sorted(seconds.items())}
     out["total"] = round(sum(seconds.values()) * 1000 / max(requests, 1), 2)
     return out
-
-
-def per_request(before: Snapshot, after: Snapshot, requests: int) -> dict[str, float]:
-    """Core-milliseconds per request by group between two snapshots, and their total."""
-    return per_request_of(spent(before, after), requests)

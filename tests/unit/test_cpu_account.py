@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from livecart.bench.cpu_account import per_request, snapshot
+from livecart.bench.cpu_account import per_request_of, snapshot, spent
 
 
 def test_per_request__groups_titles_and_skips_processes_started_later() -> None:
@@ -21,7 +21,7 @@ def test_per_request__groups_titles_and_skips_processes_started_later() -> None:
         4: ("/usr/bin/vim", 3.0),  # not a serving process
         5: ("ray::ServeReplica:floor:Floor", 9.0),  # started after the first snapshot
     }
-    out = per_request(before, after, requests=500)
+    out = per_request_of(spent(before, after), requests=500)
     assert out == {"http_proxy": 1.0, "recommend_replicas": 4.0, "total": 5.0}
 
 
