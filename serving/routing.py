@@ -24,8 +24,8 @@ from livecart.settings import LivecartSettings
 ROUTER_PATH = "serving.routing:WarmFirstRouter"  # also in serving/serve_config.yaml
 
 
-# In flight at the warm replica, as the proxy's cache counts them, below which it takes the
-# next request outright. 1, not 0: the proxy decrements the count when a response stream ends,
+# Requests in flight at the warm replica, as the proxy's cache counts them, up to which it takes
+# the next request outright. 1, not 0: the proxy decrements the count when a response stream ends,
 # which can come after the client already sent its next request; with 0 a strictly sequential
 # client still landed about a quarter of its requests on the cold replica.
 WARM_SLACK = 1
@@ -40,13 +40,17 @@ class WarmFirstRouter(PowerOfTwoChoicesRequestRouter):
         candidate_replicas: list[RunningReplica],
         pending_request: PendingRequest | None = None,
     ) -> list[list[RunningReplica]]:
-        ordered = sorted(candidate_replicas, key=lambda r: r.replica_id.unique_id)
+        ordered = sorted(candidate_replicas, key=_by_id)
         if ordered:
             queued = self.replica_queue_len_cache.get(ordered[0].replica_id)
             if queued is not None and queued <= WARM_SLACK:
                 return [[ordered[0]]]
         ranks = await super().choose_replicas(candidate_replicas, pending_request)
-        return [sorted(rank, key=lambda r: r.replica_id.unique_id) for rank in ranks]
+        return [sorted(rank, key=_by_id) for rank in ranks]
+
+
+def _by_id(replica: RunningReplica) -> str:
+    return replica.replica_id.unique_id
 
 
 def router_options(settings: LivecartSettings) -> dict[str, Any]:
@@ -57,4 +61,3 @@ def router_options(settings: LivecartSettings) -> dict[str, Any]:
         config = RequestRouterConfig(request_router_class=ROUTER_PATH)  # type: ignore[arg-type]
         return {"request_router_config": config}
     return {}
-

@@ -233,9 +233,11 @@ def read_columns(
             if feature.name in columns
         ]
         transformation = odfv.feature_transformation
-        if transformation is not None and odfv.mode == TransformationMode.PYTHON.value:
+        python_columns = odfv.mode == TransformationMode.PYTHON.value and not odfv.singleton
+        if transformation is not None and python_columns:
             # What Feast's python mode hands the UDF: a dict of columns by short and
-            # view-qualified name; here numpy arrays (nulls as NaN) instead of lists.
+            # view-qualified name; here numpy arrays (nulls as NaN) instead of lists. A
+            # singleton UDF takes one row's values: Feast's own path below.
             arrays = {name: columns.array(name) for _, name in sources}
             qualified = {f"{view}__{name}": arrays[name] for view, name in sources}
             result = transformation.udf({**arrays, **qualified})
