@@ -194,12 +194,14 @@ def _distinct_keys(
     return list(zip(*key_columns_, strict=False)), inverse
 
 
-def expire(state: Any, rows: np.ndarray, view: FeatureView) -> np.ndarray:
+def expire(state: ViewState, rows: np.ndarray, view: FeatureView) -> np.ndarray:
     """``rows`` with positions older than the view's TTL set to -1 (vectorized TTL check)."""
     ttl = view.ttl
     if not ttl or ttl.total_seconds() <= 0:
         return rows
     cutoff = (datetime.now(UTC) - ttl).timestamp() * 1e6
+    if state.oldest_event_us() >= cutoff:  # no row of this state is that old
+        return rows
     found = rows >= 0
     stale = np.zeros(len(rows), dtype=bool)
     stale[found] = state.event_us[rows[found]] < cutoff

@@ -95,6 +95,15 @@ class ViewState:
             self.matrices[("__current__",)] = cached
         return cached
 
+    def oldest_event_us(self) -> int:
+        """The oldest event timestamp of any row (cached until the next append): a TTL cutoff
+        before it expires nothing."""
+        cached = self.matrices.get(("__oldest__",))
+        if cached is None:
+            oldest = self.event_us.min() if len(self.event_us) else np.iinfo(np.int64).max
+            cached = self.matrices[("__oldest__",)] = np.array([oldest], dtype=np.int64)
+        return int(cached[0])
+
     def dense(self, name: str, dim: int) -> np.ndarray:
         """``(rows, dim)`` float32 of a list-of-floats column, 0 where null or of another length
         (cached until the next append)."""

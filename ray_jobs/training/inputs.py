@@ -197,19 +197,32 @@ def derived_features(columns: FeatureColumns) -> dict[str, np.ndarray]:
     """The inputs the ranker derives from feature-service columns: the category one-hot, the
     viewer's affinity share for the product's category (0 without history) and whether the
     viewer declared that category at sign-up."""
-    n = len(columns)
     category = columns.codes(f.PRODUCT_CATEGORY, c.CATEGORIES)
     known = category >= 0
-    rows, picked = np.arange(n), np.where(known, category, 0)
-    affinity = columns.vectors(f.VIEWER_CATEGORY_AFFINITY, len(c.CATEGORIES))
+    picked = np.where(known, category, 0)
+    affinity = _at(columns.vector_rows(f.VIEWER_CATEGORY_AFFINITY, len(c.CATEGORIES)), picked)
     declared = columns.memberships(f.DECLARED_INTERESTS, c.CATEGORIES)
+    rows = np.arange(len(category))
+    flags = _ONE_HOT[np.where(known, category, len(c.CATEGORIES))]
     derived = {
-        CATEGORY_MATCH: np.where(known, affinity[rows, picked], 0.0).astype(np.float32),
+        CATEGORY_MATCH: np.where(known, affinity, 0.0).astype(np.float32),
         DECLARED_MATCH: np.where(known, declared[rows, picked], 0.0).astype(np.float32),
     }
     for k, name in enumerate(CATEGORY_FLAGS):
-        derived[name] = (category == k).astype(np.float32)
+        derived[name] = flags[:, k]
     return derived
+
+
+# Row k: the flags of category k; the last row (unknown category) all zero.
+_ONE_HOT = np.eye(len(c.CATEGORIES) + 1, len(c.CATEGORIES), dtype=np.float32)
+
+
+def _at(vectors: TableRows, picked: np.ndarray) -> np.ndarray:
+    """Row i's entry ``picked[i]`` of ``vectors`` (0 for an absent row), without densifying."""
+    out = np.zeros(len(picked), dtype=vectors.table.dtype)
+    present = vectors.rows >= 0
+    out[present] = vectors.table[vectors.rows[present], picked[present]]
+    return out
 
 
 def vocabulary(frame: pd.DataFrame, min_count: int = 2) -> list[str]:
@@ -234,7 +247,7 @@ def numeric_matrix(columns: FeatureColumns, numeric_features: Sequence[str]) -> 
         column = derived.get(name)
         if column is not None:
             values[:, j] = column
-    values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    np.copyto(values, 0.0, where=~np.isfinite(values))  # nan and +-inf as 0, in place
     logged = [j for j, name in enumerate(numeric_features) if name in LOG_FEATURES]
     values[:, logged] = np.log1p(np.maximum(values[:, logged], 0.0))
     return values.astype(np.float32)
@@ -252,11 +265,14 @@ def ranker_inputs(
     text_dim: int = 0,
     graph_dim: int = 0,
     shared_text: bool = False,
+    behaviour: bool = True,
 ) -> RankerInputs:
     """The inputs of every row (missing values as 0; ``text_dim``/``graph_dim`` 0 leave those
     inputs out, as in the ablation). ``source`` is a frame of feature-service columns or any
     :class:`FeatureColumns`; ``vocab`` the product vocabulary or its :func:`token_vocabulary`;
-    ``shared_text``: text vectors as :class:`TableRows` (scoring) instead of a dense matrix."""
+    ``shared_text``: text vectors as :class:`TableRows` (scoring) instead of a dense matrix;
+    ``behaviour`` False (a model without a behaviour encoder, which reads no tokens): no history
+    columns and every candidate token ``UNKNOWN``."""
     columns = FrameColumns(source) if isinstance(source, pd.DataFrame) else source
     ids = vocab if isinstance(vocab, Mapping) else token_vocabulary(vocab)
     text: Vectors | None = None
@@ -270,6 +286,10 @@ def ranker_inputs(
         numeric_matrix(columns, numeric_features),
         text,
         columns.vectors(f.GRAPH_VECTOR, graph_dim) if graph_dim else None,
-        columns.token_rows(f.LAST_PRODUCTS, ids, f.LAST_ITEMS),
-        columns.token_ids(c.PRODUCT_ID, ids),
+        columns.token_rows(f.LAST_PRODUCTS, ids, f.LAST_ITEMS)
+        if behaviour
+        else np.zeros((len(columns), 0), dtype=np.int64),
+        columns.token_ids(c.PRODUCT_ID, ids)
+        if behaviour
+        else np.full(len(columns), UNKNOWN, dtype=np.int64),
     )

@@ -93,14 +93,11 @@ class FusionRanker(nn.Module):
         graph: torch.Tensor | None = None,
         history: torch.Tensor | None = None,
         candidate: torch.Tensor | None = None,
-        text_projected: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Logits ``(n, 2)``; ``text_projected``: the text branch's output, computed ahead
-        (scoring projects a whole table of text vectors once) in place of ``text``."""
+        """Logits ``(n, 2)`` (scoring without a behaviour encoder uses the same weights folded:
+        :mod:`ray_jobs.training.folded`)."""
         parts = [(numeric - self.mean) / self.std]
-        if text_projected is not None:
-            parts.append(text_projected)
-        elif self.text is not None and text is not None:
+        if self.text is not None and text is not None:
             parts.append(self.text(text))
         if self.graph_dim and graph is not None:
             parts.append(graph)

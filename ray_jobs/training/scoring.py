@@ -18,6 +18,7 @@ import torch
 
 from livecart import registry
 from livecart.settings import LivecartSettings
+from ray_jobs.training.folded import FoldedRanker
 from ray_jobs.training.inputs import (
     NUMERIC_FEATURES,
     FeatureColumns,
@@ -75,49 +76,63 @@ class LoadedRanker:
             int(config.get("text_dim", 0)),
             int(config.get("graph_dim", 0)),
             shared_text=True,
+            behaviour=self.model.behaviour is not None,
         )
 
     def predict(self, inputs: RankerInputs) -> np.ndarray:
         """``(n, 2)`` probabilities ``[click, purchase]`` for prepared inputs.
 
-        Text given as :class:`TableRows` goes through the model's text projection once per
-        table (all of its rows, cached), and each request gathers its projected rows: the
-        projection of 500 x 384 text floats was a third of a forward pass. A model whose
-        behaviour encoder also reads the raw text gets the dense rows.
+        A model without a behaviour encoder is scored by its :class:`FoldedRanker` (the same
+        function in fewer numpy steps). Its text given as :class:`TableRows` goes through the
+        text branch and the first layer's text block once per table (all of its rows, cached),
+        and each request gathers its rows of the result: projecting 500 x 384 text floats per
+        request was a third of a forward pass. A model with a behaviour encoder (which also
+        reads the raw text) runs in torch on dense rows.
         """
         if len(inputs) == 0:
             return np.zeros((0, 2), dtype=np.float32)
-        text, projected = inputs.text, None
-        if isinstance(text, TableRows):
-            if self.model.text is not None and self.model.behaviour is None:
-                projected = torch.as_tensor(self._projected_text(text.table)[text.rows])
-                text = None
-            else:
-                text = text.dense()
+        folded = self.folded
+        if folded is not None:
+            text_first = None
+            if isinstance(inputs.text, TableRows):
+                text_first = self._text_first(inputs.text.table)[inputs.text.rows]
+            elif inputs.text is not None:
+                text_first = folded.text_first(inputs.text)
+            return folded.probabilities(inputs.numeric, text_first, inputs.graph)
+        dense = inputs.dense()
         with torch.inference_mode():
             logits = self.model(
                 *(
                     None if a is None else torch.as_tensor(a)
-                    for a in (inputs.numeric, text, inputs.graph, inputs.history, inputs.candidate)
-                ),
-                text_projected=projected,
+                    for a in (
+                        dense.numeric,
+                        dense.text,
+                        dense.graph,
+                        dense.history,
+                        dense.candidate,
+                    )
+                )
             )
             out: np.ndarray = torch.sigmoid(logits).numpy()
         return out
 
     @cached_property
+    def folded(self) -> FoldedRanker | None:
+        """The model folded for numpy scoring (None with a behaviour encoder)."""
+        return FoldedRanker.of(self.model)
+
+    @cached_property
     def _text_tables(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         return {}
 
-    def _projected_text(self, table: np.ndarray) -> np.ndarray:
-        """The text branch's output for each row of ``table``, and last for a zero vector (so
-        row -1, an absent vector, reads the projection of zeros), computed once per table."""
+    def _text_first(self, table: np.ndarray) -> np.ndarray:
+        """The folded first layer's text part for each row of ``table``, and last for a zero
+        vector (so row -1, an absent vector, reads that of zeros), computed once per table."""
         cached = self._text_tables.get(id(table))
         if cached is None or cached[0] is not table:
-            assert self.model.text is not None
+            assert self.folded is not None
             padded = np.concatenate([table, np.zeros((1, table.shape[1]), dtype=table.dtype)])
-            with torch.inference_mode():
-                out = self.model.text(torch.as_tensor(padded, dtype=torch.float32)).numpy()
+            out = self.folded.text_first(padded)
             if len(self._text_tables) >= 4:  # tables of past states: let them go
                 self._text_tables.clear()
             cached = self._text_tables[id(table)] = (table, out)

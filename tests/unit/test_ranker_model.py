@@ -118,13 +118,3 @@ def test_table_rows__take_blank_join__same_rows_as_dense_matrices() -> None:
     mixed = join_vectors([rows, other, np.ones((1, 3), dtype=np.float32)])
     assert isinstance(mixed, np.ndarray) and mixed[-2:].tolist() == [[3, 4, 5], [1, 1, 1]]
     assert join_vectors([rows, None]) is None
-
-
-def test_fusion_ranker__projected_text__same_logits_as_raw_text() -> None:
-    model = FusionRanker(numeric_dim=2, text_dim=3, hidden=4).eval()
-    numeric, text = torch.randn(5, 2), torch.randn(5, 3)
-    assert model.text is not None
-    with torch.no_grad():
-        raw = model(numeric, text)
-        ahead = model(numeric, None, text_projected=model.text(text))
-    torch.testing.assert_close(raw, ahead)

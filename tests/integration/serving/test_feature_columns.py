@@ -23,7 +23,7 @@ from livecart.online.frames import nearest, read_frame, to_pandas
 from livecart.online.keys import CodedKeys, KeyUniverse
 from livecart.online.plan import plan_service
 from livecart.settings import LivecartSettings
-from ray_jobs.training.inputs import FrameColumns
+from ray_jobs.training.inputs import FeatureColumns, FrameColumns, ranker_inputs
 from ray_jobs.training.model_inputs import RankerInputs, TableRows
 from ray_jobs.training.scoring import LoadedRanker
 from serving.catalog import load_catalog
@@ -39,6 +39,20 @@ def test_online_columns__ranker_inputs__identical_to_frame_path(
     store = feature_store(served_settings)
     ranker = LoadedRanker.load(served_settings)
     catalog = load_catalog(served_settings)
+    config = ranker.record.config
+
+    def inputs(columns: FeatureColumns) -> RankerInputs:
+        """The loaded ranker's inputs with the history tokens too: a ranker with a behaviour
+        encoder reads them (this one has none, so ``ranker.inputs`` leaves them out)."""
+        return ranker_inputs(
+            columns,
+            config["numeric_features"],
+            ranker.token_ids,
+            int(config.get("text_dim", 0)),
+            int(config.get("graph_dim", 0)),
+            shared_text=True,
+        )
+
     ranking, live = plan_service(store, ranker.feature_service), plan_service(store, LIVE_SERVICE)
     plan = type(ranking)(ranking.name, ranking.views + live.views, ranking.on_demand)
     products = [*catalog.popular[:120], "no-such-product"]
@@ -83,8 +97,12 @@ def test_online_columns__ranker_inputs__identical_to_frame_path(
         }
         frame = to_pandas(read_frame(store, plan, entities))
         columns = read_columns(store, plan, entities)
-        expected, got = ranker.inputs(FrameColumns(frame)), ranker.inputs(columns)
-        from_codes = ranker.inputs(read_columns(store, plan, coded))
+        expected, got = inputs(FrameColumns(frame)), inputs(columns)
+        from_codes = inputs(read_columns(store, plan, coded))
+        served = ranker.inputs(columns)  # what serving builds: no tokens for this ranker
+        assert served.history.shape == (len(products), 0)
+        for block in ("numeric", "graph"):
+            np.testing.assert_array_equal(getattr(served, block), getattr(got, block))
         one_by_one.append(from_codes)
         with_history += int(got.history[:, len(history) - 1].all())
         for part in ("numeric", "text", "graph", "history", "candidate"):
@@ -104,7 +122,7 @@ def test_online_columns__ranker_inputs__identical_to_frame_path(
     # universe (composite viewer x streamer keys looked up per distinct pair).
     codes = np.tile(catalog.product_keys.codes(products), len(viewers))
     batch_viewers = KeyUniverse(viewers, lasting=False)
-    batched = ranker.inputs(
+    batched = inputs(
         read_columns(
             store,
             plan,
