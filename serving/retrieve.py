@@ -25,6 +25,16 @@ from serving.schemas import ViewerRequest
 
 VECTOR_TOP_K = 50
 VIEWER_CONTEXT_SERVICE = "viewer_context_v1"
+# What retrieval and the rules read of the viewer's context (the service has more).
+CONTEXT_FIELDS = frozenset(
+    {
+        f.VIEWER_EVENTS_TOTAL,
+        f.LAST_PRODUCTS,
+        f.VIEWER_TOP_CATEGORY,
+        f.SEGMENT_NAME,
+        f.LAST_PURCHASES,
+    }
+)
 
 
 class Source(StrEnum):
@@ -120,7 +130,7 @@ class Retriever:
         self._live_cache: LiveNow | None = None
 
     def context(self, viewer_id: str) -> ViewerContext:
-        row = read_row(self.store, self.context_plan, {c.VIEWER_ID: viewer_id})
+        row = read_row(self.store, self.context_plan, {c.VIEWER_ID: viewer_id}, CONTEXT_FIELDS)
         known = row.get(f.VIEWER_EVENTS_TOTAL) is not None or bool(row.get(f.LAST_PRODUCTS))
         return ViewerContext(
             viewer_id=viewer_id,

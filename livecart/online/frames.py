@@ -11,7 +11,7 @@ against ``get_online_features``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,9 +69,15 @@ def read_frame(
     return table
 
 
-def read_row(store: FeatureStore, plan: ServicePlan, entity: Mapping[str, Any]) -> dict[str, Any]:
+def read_row(
+    store: FeatureStore,
+    plan: ServicePlan,
+    entity: Mapping[str, Any],
+    names: Collection[str] | None = None,
+) -> dict[str, Any]:
     """One entity row's features as Python values: ``read_frame(...).to_pylist()[0]`` without
-    building a table (a request's viewer context is one row of many views)."""
+    building a table (a request's viewer context is one row of many views); ``names``: only
+    those features (converting a value to Python is most of the cost)."""
     if store.config.online_store.type != STORE_TYPE or plan.on_demand:
         rows: list[dict[str, Any]] = read_frame(
             store, plan, {k: [v] for k, v in entity.items()}
@@ -83,7 +89,8 @@ def read_row(store: FeatureStore, plan: ServicePlan, entity: Mapping[str, Any]) 
         state, position = found.state, int(found.rows[0])
         present = state is not None and state.table is not None and position >= 0
         for name in found.read.features:
-            row[name] = state.column(name)[position].as_py() if present and state else None
+            if names is None or name in names:
+                row[name] = state.column(name)[position].as_py() if present and state else None
     return row
 
 

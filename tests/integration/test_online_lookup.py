@@ -86,6 +86,8 @@ def test_read_row__equals_the_frame_row(tmp_path: Path) -> None:
     for item in ("i4", "missing"):
         frame_row = read_frame(repo.store, plan, {"item_id": [item]}).to_pylist()[0]
         assert read_row(repo.store, plan, {"item_id": item}) == frame_row
+        only = read_row(repo.store, plan, {"item_id": item}, names={"score"})
+        assert only == {"item_id": item, "score": frame_row["score"]}
 
 
 def test_compaction__a_reader_holding_the_state_catches_up_without_reloading(
