@@ -70,16 +70,12 @@ class RankerInputs:
         would carry its whole table)."""
         if not isinstance(self.text, TableRows):
             return self
-        return RankerInputs(
-            self.numeric, self.text.dense(), self.graph, self.history, self.candidate
-        )
+        return RankerInputs(self.numeric, self.text.dense(), self.graph, self.history, self.candidate)
 
     def take(self, rows: np.ndarray | slice) -> RankerInputs:
         return RankerInputs(
             self.numeric[rows],
-            None
-            if self.text is None
-            else self.text.take(rows)
+            None if self.text is None else self.text.take(rows)
             if isinstance(self.text, TableRows)
             else self.text[rows],
             None if self.graph is None else self.graph[rows],

@@ -31,10 +31,7 @@ def item_entity() -> Entity:
 
 
 def mini_view(
-    source: FileSource | PushSource,
-    entity: Entity,
-    ttl: timedelta = timedelta(days=1),
-    extra: bool = False,
+    source: FileSource | PushSource, entity: Entity, ttl: timedelta = timedelta(days=1), extra: bool = False
 ) -> FeatureView:
     schema = [
         Field(name="score", dtype=Float64),
@@ -44,49 +41,36 @@ def mini_view(
         Field(name="flag", dtype=Bool),
         Field(name="small", dtype=Int32),
         Field(name="tags", dtype=Array(String)),
-        Field(
-            name="embedding",
-            dtype=Array(Float32),
-            vector_index=True,
-            vector_length=EMBEDDING_DIM,
-            vector_search_metric="COSINE",
-        ),
+        Field(name="embedding", dtype=Array(Float32), vector_index=True, vector_length=EMBEDDING_DIM,
+              vector_search_metric="COSINE"),
     ]
     if extra:
         schema.append(Field(name="extra", dtype=Float64))
-    return FeatureView(
-        name="items", entities=[entity], ttl=ttl, schema=schema, source=source, online=True
-    )
+    return FeatureView(name="items", entities=[entity], ttl=ttl, schema=schema, source=source, online=True)
 
 
 def offline_frame(n: int, at: datetime, version: float = 0.0) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "item_id": [f"i{k}" for k in range(n)],
-            "score": [k + version for k in range(n)],
-            "count": list(range(n)),
-            "label": [f"label {k}" if k % 7 else None for k in range(n)],
-            "ratio": np.array([k / 3 for k in range(n)], dtype=np.float32),
-            "flag": [k % 2 == 0 for k in range(n)],
-            "small": np.array([-k for k in range(n)], dtype=np.int32),
-            "tags": [["a", f"t{k}"] for k in range(n)],
-            "embedding": [[float(k), 1.0, 0.0, float(k % 3)] for k in range(n)],
-            "event_timestamp": [at] * n,
-            "created": [at] * n,
-        }
-    )
+    return pd.DataFrame({
+        "item_id": [f"i{k}" for k in range(n)],
+        "score": [k + version for k in range(n)],
+        "count": list(range(n)),
+        "label": [f"label {k}" if k % 7 else None for k in range(n)],
+        "ratio": np.array([k / 3 for k in range(n)], dtype=np.float32),
+        "flag": [k % 2 == 0 for k in range(n)],
+        "small": np.array([-k for k in range(n)], dtype=np.int32),
+        "tags": [["a", f"t{k}"] for k in range(n)],
+        "embedding": [[float(k), 1.0, 0.0, float(k % 3)] for k in range(n)],
+        "event_timestamp": [at] * n,
+        "created": [at] * n,
+    })
 
 
 def make_repo(root: Path, n: int = 50, ttl: timedelta = timedelta(days=1)) -> MiniRepo:
     root.mkdir(parents=True, exist_ok=True)
     path = root / "items.parquet"
     offline_frame(n, NOW - timedelta(hours=1)).to_parquet(path)
-    source = FileSource(
-        name="items_source",
-        path=str(path),
-        timestamp_field="event_timestamp",
-        created_timestamp_column="created",
-    )
+    source = FileSource(name="items_source", path=str(path), timestamp_field="event_timestamp",
+                        created_timestamp_column="created")
     push = PushSource(name="items_push", batch_source=source)
     entity = item_entity()
     view = mini_view(push, entity, ttl)

@@ -21,9 +21,7 @@ from validation.run import run as validate
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_embed__minilm_vectors_served_and_searchable(
-    settings: LivecartSettings, tiny_world: GenerateResult
-) -> None:
+def test_embed__minilm_vectors_served_and_searchable(settings: LivecartSettings, tiny_world: GenerateResult) -> None:
     validate(settings)
     build_features(settings)
     empty = pq.read_table(embedding_path(settings, f.FeatureTable.PRODUCT_EMBEDDING))
@@ -40,13 +38,7 @@ def test_embed__minilm_vectors_served_and_searchable(
     materialize(settings)
     store = feature_store(settings)
 
-    titles = dict(
-        zip(
-            products.column(c.PRODUCT_ID).to_pylist(),
-            products.column(c.TITLE).to_pylist(),
-            strict=True,
-        )
-    )
+    titles = dict(zip(products.column(c.PRODUCT_ID).to_pylist(), products.column(c.TITLE).to_pylist(), strict=True))
     target_id, target_title = next(iter(titles.items()))
     description = products.column(c.DESCRIPTION)[0].as_py()
     query = TextEncoder().encode([f"{target_title}. {description}"])[0].tolist()

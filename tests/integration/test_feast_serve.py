@@ -27,34 +27,18 @@ def test_feast_serve__http_get_online_features(mini_repo: MiniRepo) -> None:
     mini_repo.store.materialize(NOW - timedelta(days=2), NOW)
     port = _free_port()
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "feast.cli.cli",
-            "-c",
-            str(mini_repo.directory.parent),
-            "serve",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        [sys.executable, "-m", "feast.cli.cli", "-c", str(mini_repo.directory.parent), "serve",
+         "-h", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
-        body = json.dumps(
-            {"features": ["items:score", "items:label"], "entities": {"item_id": ["i3", "nobody"]}}
-        ).encode()
+        body = json.dumps({"features": ["items:score", "items:label"],
+                           "entities": {"item_id": ["i3", "nobody"]}}).encode()
         deadline, reply = time.time() + 90, None
         while time.time() < deadline and reply is None:
             try:
-                request = urllib.request.Request(
-                    f"http://127.0.0.1:{port}/get-online-features",
-                    data=body,
-                    headers={"Content-Type": "application/json"},
-                )
+                request = urllib.request.Request(f"http://127.0.0.1:{port}/get-online-features", data=body,
+                                                 headers={"Content-Type": "application/json"})
                 with urllib.request.urlopen(request, timeout=5) as response:
                     reply = json.loads(response.read())
             except OSError:
@@ -62,9 +46,7 @@ def test_feast_serve__http_get_online_features(mini_repo: MiniRepo) -> None:
                 time.sleep(0.5)
         assert reply is not None, "feast serve did not answer"
         names = reply["metadata"]["feature_names"]
-        values = {
-            name: result["values"] for name, result in zip(names, reply["results"], strict=True)
-        }
+        values = {name: result["values"] for name, result in zip(names, reply["results"], strict=True)}
         assert values["score"] == [3.0, None]
         assert values["label"] == ["label 3", None]
     finally:

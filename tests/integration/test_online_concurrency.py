@@ -85,9 +85,7 @@ def pusher(repo_path: str, seconds: float, out: Any) -> None:
     out.put(last)
 
 
-def test_store__readers_during_materialize_and_push__no_errors_no_torn_reads(
-    tmp_path: Path,
-) -> None:
+def test_store__readers_during_materialize_and_push__no_errors_no_torn_reads(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", n=ITEMS)
     repo.store.materialize(datetime.now(UTC) - timedelta(days=2), datetime.now(UTC))
     seconds = 30.0
@@ -102,12 +100,8 @@ def test_store__readers_during_materialize_and_push__no_errors_no_torn_reads(
     deadline, version, rounds = time.time() + seconds, 0, 0
     while time.time() < deadline:
         version += 1
-        _versioned_frame(version, datetime.now(UTC) - timedelta(seconds=1)).to_parquet(
-            repo.source_path
-        )
-        materialize(
-            settings, start=datetime.now(UTC) - timedelta(days=1), store=repo.store, use_ray=False
-        )
+        _versioned_frame(version, datetime.now(UTC) - timedelta(seconds=1)).to_parquet(repo.source_path)
+        materialize(settings, start=datetime.now(UTC) - timedelta(days=1), store=repo.store, use_ray=False)
         rounds += 1
     results = [queue.get(timeout=120) for _ in range(5)]
     for process in [*readers, push]:
@@ -118,11 +112,9 @@ def test_store__readers_during_materialize_and_push__no_errors_no_torn_reads(
     assert sum(s["errors"] for s in stats) == 0, [s["first_error"] for s in stats if s["errors"]]
     assert sum(s["torn"] for s in stats) == 0, stats
     assert all(s["reads"] > 50 for s in stats), stats
-    final = (
-        FeatureStore(repo_path=root)
-        .get_online_features(features=FEATURES, entity_rows=[{"item_id": k} for k in pushed])
-        .to_dict()
-    )
+    final = FeatureStore(repo_path=root).get_online_features(
+        features=FEATURES, entity_rows=[{"item_id": k} for k in pushed]
+    ).to_dict()
     assert final["count"] == list(pushed.values())
     assert final["score"][0] is not None
 
@@ -158,12 +150,8 @@ def test_store__materialize_killed_at_random__old_or_new_never_a_mix(tmp_path: P
     repo = make_repo(tmp_path / "repo", n=ITEMS)
     root = str(repo.directory.parent)
     _versioned_frame(0, datetime.now(UTC) - timedelta(seconds=1)).to_parquet(repo.source_path)
-    materialize(
-        LivecartSettings(home=tmp_path / "home"),
-        start=datetime.now(UTC) - timedelta(days=1),
-        store=repo.store,
-        use_ray=False,
-    )
+    materialize(LivecartSettings(home=tmp_path / "home"), start=datetime.now(UTC) - timedelta(days=1),
+                store=repo.store, use_ray=False)
     assert _versions_in_store(repo.directory) == {0.0}
     rng = random.Random(3)
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
@@ -171,9 +159,7 @@ def test_store__materialize_killed_at_random__old_or_new_never_a_mix(tmp_path: P
     for kill in range(6):
         loop = subprocess.Popen(
             [sys.executable, "-c", MATERIALIZE_LOOP, root, str(repo.source_path), str(kill * 1000)],
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
+            stdout=subprocess.PIPE, text=True, env=env,
         )
         assert loop.stdout is not None
         assert loop.stdout.readline().strip() == "ready"  # imports done: now it commits in a loop
@@ -186,18 +172,8 @@ def test_store__materialize_killed_at_random__old_or_new_never_a_mix(tmp_path: P
     assert committed > 0
     # A rerun completes: the newest offline version becomes the served one.
     final = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            MATERIALIZE_LOOP.replace("while True:", "for _ in range(1):"),
-            root,
-            str(repo.source_path),
-            "99000",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
+        [sys.executable, "-c", MATERIALIZE_LOOP.replace("while True:", "for _ in range(1):"), root,
+         str(repo.source_path), "99000"], capture_output=True, text=True, env=env, timeout=120,
     )
     assert final.returncode == 0, final.stderr[-2000:]
     assert final.stdout.split()[-1] == "99001"

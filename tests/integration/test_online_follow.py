@@ -30,21 +30,11 @@ def _score(repo: MiniRepo, item: str) -> object:
 
 
 def _push(repo: MiniRepo, item: str, score: float) -> None:
-    frame = pd.DataFrame(
-        {
-            "item_id": [item],
-            "score": [score],
-            "count": [7],
-            "label": ["pushed"],
-            "tags": [["p"]],
-            "ratio": [0.5],
-            "flag": [True],
-            "small": [3],
-            "embedding": [[1.0, 0.0, 0.0, 0.0]],
-            "event_timestamp": [NOW],
-            "created": [NOW],
-        }
-    )
+    frame = pd.DataFrame({
+        "item_id": [item], "score": [score], "count": [7], "label": ["pushed"], "tags": [["p"]],
+        "ratio": [0.5], "flag": [True], "small": [3],
+        "embedding": [[1.0, 0.0, 0.0, 0.0]], "event_timestamp": [NOW], "created": [NOW],
+    })
     repo.store.push("items_push", frame, to=PushMode.ONLINE)
 
 

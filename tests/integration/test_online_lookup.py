@@ -38,21 +38,11 @@ def _both(store: FeatureStore, plan: ServicePlan) -> tuple[dict[str, Any], dict[
 
 
 def _push(repo: MiniRepo, item: str, score: float, at: datetime) -> None:
-    frame = pd.DataFrame(
-        {
-            "item_id": [item],
-            "score": [score],
-            "count": [7],
-            "label": ["pushed"],
-            "tags": [["p"]],
-            "ratio": [0.5],
-            "flag": [True],
-            "small": [3],
-            "embedding": [[1.0, 0.0, 0.0, 0.0]],
-            "event_timestamp": [at],
-            "created": [at],
-        }
-    )
+    frame = pd.DataFrame({
+        "item_id": [item], "score": [score], "count": [7], "label": ["pushed"], "tags": [["p"]],
+        "ratio": [0.5], "flag": [True], "small": [3],
+        "embedding": [[1.0, 0.0, 0.0, 0.0]], "event_timestamp": [at], "created": [at],
+    })
     repo.store.push("items_push", frame, to=PushMode.ONLINE)
 
 

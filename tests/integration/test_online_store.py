@@ -28,38 +28,20 @@ pytestmark = pytest.mark.integration
 FEATURES = ["items:score", "items:count", "items:label", "items:tags", "items:embedding"]
 
 
-def _read(
-    repo: MiniRepo, ids: list[str], features: list[str] = FEATURES
-) -> dict[str, list[object]]:
-    return repo.store.get_online_features(
-        features=features, entity_rows=[{"item_id": i} for i in ids]
-    ).to_dict()
+def _read(repo: MiniRepo, ids: list[str], features: list[str] = FEATURES) -> dict[str, list[object]]:
+    return repo.store.get_online_features(features=features, entity_rows=[{"item_id": i} for i in ids]).to_dict()
 
 
-def _push(
-    repo: MiniRepo, item: str, score: float, at: datetime, created: datetime | None = None
-) -> None:
-    frame = pd.DataFrame(
-        {
-            "item_id": [item],
-            "score": [score],
-            "count": [7],
-            "label": ["pushed"],
-            "tags": [["p"]],
-            "ratio": [0.5],
-            "flag": [True],
-            "small": [3],
-            "embedding": [[1.0, 0.0, 0.0, 0.0]],
-            "event_timestamp": [at],
-            "created": [created or at],
-        }
-    )
+def _push(repo: MiniRepo, item: str, score: float, at: datetime, created: datetime | None = None) -> None:
+    frame = pd.DataFrame({
+        "item_id": [item], "score": [score], "count": [7], "label": ["pushed"], "tags": [["p"]],
+        "ratio": [0.5], "flag": [True], "small": [3],
+        "embedding": [[1.0, 0.0, 0.0, 0.0]], "event_timestamp": [at], "created": [created or at],
+    })
     repo.store.push("items_push", frame, to=PushMode.ONLINE)
 
 
-def test_store__feast_materialize__serves_typed_values_and_missing_keys(
-    mini_repo: MiniRepo,
-) -> None:
+def test_store__feast_materialize__serves_typed_values_and_missing_keys(mini_repo: MiniRepo) -> None:
     mini_repo.store.materialize(NOW - timedelta(days=2), NOW)
     out = _read(mini_repo, ["i3", "nobody"])
     assert out["score"] == [3.0, None]
@@ -68,9 +50,7 @@ def test_store__feast_materialize__serves_typed_values_and_missing_keys(
     assert out["tags"] == [["a", "t3"], None]
     assert out["embedding"][0] == pytest.approx([3.0, 1.0, 0.0, 0.0])
     assert len(out["embedding"][0]) == EMBEDDING_DIM
-    statuses = mini_repo.store.get_online_features(
-        features=["items:score"], entity_rows=[{"item_id": "nobody"}]
-    )
+    statuses = mini_repo.store.get_online_features(features=["items:score"], entity_rows=[{"item_id": "nobody"}])
     assert statuses.proto.results[1].statuses[0] == FieldStatus.NOT_FOUND
 
 
@@ -97,9 +77,7 @@ def test_store__ttl__expired_values_not_served(tmp_path: Path) -> None:
 def test_store__naive_and_foreign_timezones__treated_consistently(mini_repo: MiniRepo) -> None:
     utc_moment = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
     _push(mini_repo, "i4", 1.0, utc_moment.replace(tzinfo=None))  # naive = UTC
-    later_in_tokyo = (utc_moment + timedelta(seconds=30)).astimezone(
-        pd.Timestamp.now(tz="Asia/Tokyo").tzinfo
-    )
+    later_in_tokyo = (utc_moment + timedelta(seconds=30)).astimezone(pd.Timestamp.now(tz="Asia/Tokyo").tzinfo)
     _push(mini_repo, "i4", 2.0, later_in_tokyo)
     assert _read(mini_repo, ["i4"], ["items:score"])["score"] == [2.0]
     _push(mini_repo, "i4", 3.0, utc_moment.replace(tzinfo=None))  # older (naive UTC): ignored
@@ -149,19 +127,14 @@ def test_store__vector_search__nearest_first_with_filters(mini_repo: MiniRepo, m
 
     mini_repo.store.materialize(NOW - timedelta(days=2), NOW)
     response = mini_repo.store.retrieve_online_documents_v2(
-        features=["items:embedding", "items:label", "items:count"],
-        query=[7.0, 1.0, 0.0, 1.0],
-        top_k=3,
+        features=["items:embedding", "items:label", "items:count"], query=[7.0, 1.0, 0.0, 1.0], top_k=3,
         distance_metric=metric,
     ).to_dict()
     ranked = sorted(zip(response["distance"], response["item_id"], response["count"], strict=True))
     assert ranked[0][1] == "i7" and ranked[0][2] == 7  # values stay aligned with their entity
     assert all(f"i{count}" == item for _, item, count in ranked)
     filtered = mini_repo.store.retrieve_online_documents_v2(
-        features=["items:count"],
-        query=[7.0, 1.0, 0.0, 1.0],
-        top_k=5,
-        distance_metric=metric,
+        features=["items:count"], query=[7.0, 1.0, 0.0, 1.0], top_k=5, distance_metric=metric,
         filters=ComparisonFilter(type="lt", key="count", value=5),
     ).to_dict()
     assert filtered["count"] and all(c < 5 for c in filtered["count"])
@@ -175,15 +148,11 @@ def test_fast_materialize__same_as_feast_materialize_and_idempotent(tmp_path: Pa
     stock, fast = make_repo(tmp_path / "stock"), make_repo(tmp_path / "fast")
     stock.store.materialize(NOW - timedelta(days=2), NOW)
     settings = LivecartSettings(home=tmp_path / "home")
-    first = fast_materialize(
-        settings, start=NOW - timedelta(days=2), end=NOW, store=fast.store, use_ray=False
-    )
+    first = fast_materialize(settings, start=NOW - timedelta(days=2), end=NOW, store=fast.store, use_ray=False)
     assert first.rows["items"] == 50
     ids = [f"i{k}" for k in range(50)] + ["nobody"]
     assert _read(stock, ids) == _read(fast, ids)
-    fast_materialize(
-        settings, start=NOW - timedelta(days=2), end=NOW, store=fast.store, use_ray=False
-    )
+    fast_materialize(settings, start=NOW - timedelta(days=2), end=NOW, store=fast.store, use_ray=False)
     assert _read(stock, ids) == _read(fast, ids)
     intervals = fast.store.get_feature_view("items").materialization_intervals
     assert len(intervals) == 2 and intervals[-1][1] == NOW

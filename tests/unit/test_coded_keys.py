@@ -32,9 +32,9 @@ def _catalog() -> Catalog:
             c.STOCK: [0 if i % 9 == 0 else 5 for i in range(40)],
         }
     ).set_index(c.PRODUCT_ID)
-    rooms = pd.DataFrame({c.ROOM_ID: ["r0"], c.STREAMER_ID: ["s0"], c.TITLE: ["room"]}).set_index(
-        c.ROOM_ID
-    )
+    rooms = pd.DataFrame(
+        {c.ROOM_ID: ["r0"], c.STREAMER_ID: ["s0"], c.TITLE: ["room"]}
+    ).set_index(c.ROOM_ID)
     return Catalog(products, rooms, {}, {}, {}, list(PRODUCTS), {}, {}, {})
 
 

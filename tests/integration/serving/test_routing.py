@@ -55,11 +55,7 @@ def test_warm_first__idle_requests_one_replica__burst_spreads(
         with httpx.Client(timeout=10) as client:
             sequential = {client.get(url).json() for _ in range(60)}
         with cf.ThreadPoolExecutor(8) as pool:
-            burst = set(
-                pool.map(
-                    lambda _: httpx.get(url, params={"hold_ms": 150}, timeout=30).json(), range(16)
-                )
-            )
+            burst = set(pool.map(lambda _: httpx.get(url, params={"hold_ms": 150}, timeout=30).json(), range(16)))
     finally:
         serve.delete("router-probe")
     assert len(sequential) == 1, sequential
