@@ -17,7 +17,7 @@ from feast import FeatureService, FeatureStore
 
 from livecart import contract as c
 from livecart import feature_names as f
-from livecart.online.frames import nearest, read_frame, read_row
+from livecart.online.frames import nearest, read_frame, read_row, stored_vectors
 from livecart.online.plan import plan_service
 from livecart.settings import LivecartSettings
 from serving.catalog import Catalog
@@ -142,12 +142,16 @@ class Retriever:
         )
 
     def _embeddings(self, products: list[str]) -> np.ndarray | None:
+        """The mean text embedding of ``products`` (those that have one)."""
         if not products:
             return None
-        plan = plan_service_for_view(self.store, f.FeatureTable.PRODUCT_EMBEDDING.value)
-        rows = read_frame(self.store, plan, {c.PRODUCT_ID: products}).column(f.TEXT_EMBEDDING)
-        vectors = [np.asarray(v, dtype=np.float32) for v in rows.to_pylist() if v]
-        return np.mean(vectors, axis=0) if vectors else None
+        view = f.FeatureTable.PRODUCT_EMBEDDING.value
+        found = stored_vectors(self.store, view, [(p,) for p in products])
+        if found is None:  # another online store: through its frame
+            plan = plan_service_for_view(self.store, view)
+            rows = read_frame(self.store, plan, {c.PRODUCT_ID: products}).column(f.TEXT_EMBEDDING)
+            found = np.array([v for v in rows.to_pylist() if v], dtype=np.float32)
+        return np.mean(found, axis=0) if len(found) else None
 
     def _room_vector(self, room_id: str) -> np.ndarray | None:
         plan = plan_service_for_view(self.store, f.FeatureTable.ROOM_EMBEDDING.value)

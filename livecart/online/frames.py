@@ -21,7 +21,7 @@ from feast import FeatureStore, FeatureView, Field
 
 from livecart.errors import LivecartError
 from livecart.online.codec import arrow_type, key_columns
-from livecart.online.lookup import view_rows
+from livecart.online.lookup import expire, view_rows
 from livecart.online.plan import ServicePlan
 from livecart.online.store import (
     STORE_TYPE,
@@ -154,6 +154,27 @@ def nearest(
     rows = pa.array(positions[best], type=pa.int64())
     keys = [state.column(k).take(rows).to_pylist() for k in key_columns(view)]
     return list(zip(zip(*keys, strict=True), distance[best].tolist(), strict=True))
+
+
+def stored_vectors(
+    store: FeatureStore, view_name: str, keys: Sequence[tuple[Any, ...]]
+) -> np.ndarray | None:
+    """The vectors of ``keys`` in ``view_name``'s vector-indexed field, in order, leaving out
+    keys that are absent, expired or without a vector: the non-null cells of ``read_frame`` for
+    those keys, as float32 rows of the matrix :func:`nearest` searches (no Arrow table, no
+    Python lists). None on another online store (use :func:`read_frame` there)."""
+    if store.config.online_store.type != STORE_TYPE:
+        return None
+    view, vector = _vector_view(store, view_name)
+    state = read_cache(store.config).view(table_name(store.config, view), key_columns(view))
+    if state is None or state.table is None or not keys:
+        return np.zeros((0, vector.vector_length), dtype=np.float32)
+    get = state.index.get
+    rows = np.fromiter((get(tuple(key), -1) for key in keys), dtype=np.int64, count=len(keys))
+    rows = expire(state, rows, view)
+    slots = state.vector_slots(vector.name)[rows[rows >= 0]]
+    found: np.ndarray = state.vectors(vector.name)[1][slots[slots >= 0]]
+    return found
 
 
 def to_pandas(table: pa.Table) -> Any:

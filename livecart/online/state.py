@@ -141,6 +141,19 @@ class ViewState:
         positions, matrix, norms = (self.matrices[key] for key in keys)
         return positions, matrix, norms
 
+    def vector_slots(self, name: str) -> np.ndarray:
+        """Per stored row, its row in :meth:`vectors`' matrix (-1: not current or no vector;
+        cached until the next append)."""
+        key = ("__vector_slots__", name)
+        cached = self.matrices.get(key)
+        if cached is None:
+            assert self.table is not None
+            positions = self.vectors(name)[0]
+            cached = np.full(self.table.num_rows, -1, dtype=np.int64)
+            cached[positions] = np.arange(len(positions))
+            self.matrices[key] = cached
+        return cached
+
     def column(self, name: str) -> pa.Array:
         """One contiguous array per column (cached until the next append)."""
         array = self.combined.get(name)

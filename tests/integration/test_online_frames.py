@@ -11,10 +11,10 @@ import pyarrow as pa
 import pytest
 from feast import FeatureService, FeatureStore
 
-from livecart.online.frames import nearest, read_frame, to_pandas
+from livecart.online.frames import nearest, read_frame, stored_vectors, to_pandas
 from livecart.online.plan import plan_service
 from livecart.online.vector import distances, search
-from tests.integration.conftest import NOW, make_repo
+from tests.integration.conftest import EMBEDDING_DIM, NOW, make_repo
 
 pytestmark = pytest.mark.integration
 
@@ -61,6 +61,7 @@ def test_read_frame__other_online_store__reads_through_feast(tmp_path: Path) -> 
     store.materialize(NOW - timedelta(days=2), NOW)
     _assert_matches_feast(store, ["i1", "missing", "i7"])
     assert nearest(store, "items", [1.0, 1.0, 0.0, 0.0], 3) == []
+    assert stored_vectors(store, "items", [("i1",)]) is None
 
 
 def test_nearest__duckdb_store__nearest_first(tmp_path: Path) -> None:
@@ -68,6 +69,23 @@ def test_nearest__duckdb_store__nearest_first(tmp_path: Path) -> None:
     repo.store.materialize(NOW - timedelta(days=2), NOW)
     hits = nearest(repo.store, "items", [5.0, 1.0, 0.0, 2.0], 3)
     assert hits[0][0] == ("i5",) and [d for _, d in hits] == sorted(d for _, d in hits)
+
+
+@pytest.mark.parametrize("ttl", [timedelta(days=1), timedelta(minutes=30)])
+def test_stored_vectors__non_null_frame_cells_in_order(tmp_path: Path, ttl: timedelta) -> None:
+    """Absent keys, repeated keys and (with the short TTL) expired rows, as ``read_frame``."""
+    repo = make_repo(tmp_path / "repo", n=30, ttl=ttl)  # rows written an hour ago
+    repo.store.materialize(NOW - timedelta(days=2), NOW)
+    items = repo.store.get_feature_view("items")
+    repo.store.apply([FeatureService(name="items_service", features=[items])])
+    plan = plan_service(repo.store, "items_service")
+    ids = ["i3", "missing", "i0", "i3", "i29"]
+    cells = read_frame(repo.store, plan, {"item_id": ids}).column("embedding").to_pylist()
+    expected = np.array([v for v in cells if v is not None], dtype=np.float32)
+    found = stored_vectors(repo.store, "items", [(i,) for i in ids])
+    assert found is not None and found.dtype == np.float32
+    assert found.shape == (4 if ttl > timedelta(hours=1) else 0, EMBEDDING_DIM)
+    np.testing.assert_array_equal(found, expected.reshape(-1, EMBEDDING_DIM))
 
 
 @pytest.mark.parametrize("metric", ["cosine", "l2", "inner_product"])
