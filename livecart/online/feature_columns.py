@@ -184,6 +184,10 @@ class OnlineColumns:
         return out
 
     def memberships(self, name: str, labels: Sequence[str]) -> np.ndarray:
+        found = self._where.get(name)
+        if found is not None and found.state is not None and found.state.table is not None:
+            per_row = found.state.memberships(name, tuple(labels))
+            return self._take_rows(found, per_row, 0.0)
         index = {label: i for i, label in enumerate(labels)}
 
         def hot(items: Any) -> np.ndarray:

@@ -125,6 +125,23 @@ class ViewState:
             )
         return cached
 
+    def memberships(self, name: str, labels: tuple[str, ...]) -> np.ndarray:
+        """``(rows, len(labels))`` float32: 1 where the row's list of strings holds the label
+        (cached until the next append)."""
+        key = ("__memberships__", name, *labels)
+        cached = self.matrices.get(key)
+        if cached is None:
+            column = self.column(name)
+            items = pc.list_flatten(column)
+            owner = pc.list_parent_indices(column).to_numpy()
+            found = pc.index_in(items, value_set=pa.array(labels, pa.string()))
+            label = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            cached = np.zeros((len(column), len(labels)), dtype=np.float32)
+            hit = label >= 0
+            cached[owner[hit], label[hit]] = 1.0
+            self.matrices[key] = cached
+        return cached
+
     def vectors(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(positions, float32 matrix, row norms) of the current rows whose fixed-size vector
         ``name`` is not null (cached until the next append): what vector search scans."""
