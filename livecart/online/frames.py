@@ -12,7 +12,6 @@ against ``get_online_features``.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ from livecart.errors import LivecartError
 from livecart.online.codec import arrow_type, key_columns
 from livecart.online.lookup import expire, view_rows
 from livecart.online.plan import ServicePlan
+from livecart.online.state import ViewState
 from livecart.online.store import (
     STORE_TYPE,
     read_cache,
@@ -133,8 +133,7 @@ def nearest(
     """
     if store.config.online_store.type != STORE_TYPE:
         return []  # vector retrieval is this store's; other stores skip this candidate source
-    view, vector = _vector_view(store, view_name)
-    state = read_cache(store.config).view(table_name(store.config, view), key_columns(view))
+    view, vector, state = _vector_state(store, view_name)
     if state is None or state.table is None or top_k <= 0:
         return []
     positions, matrix, norms = state.vectors(vector.name)
@@ -142,10 +141,7 @@ def nearest(
     if q.shape != (matrix.shape[1],):
         raise LivecartError(f"query has {q.size} dimensions, {vector.name} has {matrix.shape[1]}")
     distance = distances(matrix, norms, q, vector.vector_search_metric or metric)
-    ttl = view.ttl
-    if ttl and ttl.total_seconds() > 0:
-        cutoff = (datetime.now(UTC) - ttl).timestamp() * 1e6
-        distance = np.where(state.event_us[positions] >= cutoff, distance, np.nan)
+    distance = np.where(expire(state, positions, view) >= 0, distance, np.nan)
     candidates = np.flatnonzero(~np.isnan(distance))
     if len(candidates) > top_k:
         part = np.argpartition(distance[candidates], top_k - 1)[:top_k]
@@ -165,8 +161,7 @@ def stored_vectors(
     Python lists). None on another online store (use :func:`read_frame` there)."""
     if store.config.online_store.type != STORE_TYPE:
         return None
-    view, vector = _vector_view(store, view_name)
-    state = read_cache(store.config).view(table_name(store.config, view), key_columns(view))
+    view, vector, state = _vector_state(store, view_name)
     if state is None or state.table is None or not keys:
         return np.zeros((0, vector.vector_length), dtype=np.float32)
     get = state.index.get
@@ -213,6 +208,15 @@ def _vector_rows(array: pa.Array) -> list[np.ndarray | None]:
 
 
 _VECTOR_VIEWS: dict[tuple[int, str], tuple[FeatureStore, FeatureView, Field]] = {}
+
+
+def _vector_state(
+    store: FeatureStore, view_name: str
+) -> tuple[FeatureView, Field, ViewState | None]:
+    """The view, its vector-indexed field and its state as this process sees it."""
+    view, vector = _vector_view(store, view_name)
+    state = read_cache(store.config).view(table_name(store.config, view), key_columns(view))
+    return view, vector, state
 
 
 def _vector_view(store: FeatureStore, view_name: str) -> tuple[FeatureView, Field]:

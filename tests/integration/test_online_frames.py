@@ -86,6 +86,8 @@ def test_stored_vectors__non_null_frame_cells_in_order(tmp_path: Path, ttl: time
     assert found is not None and found.dtype == np.float32
     assert found.shape == (4 if ttl > timedelta(hours=1) else 0, EMBEDDING_DIM)
     np.testing.assert_array_equal(found, expected.reshape(-1, EMBEDDING_DIM))
+    hits = nearest(repo.store, "items", [5.0, 1.0, 0.0, 2.0], 3)  # expired rows are no hits
+    assert len(hits) == (3 if ttl > timedelta(hours=1) else 0)
 
 
 @pytest.mark.parametrize("metric", ["cosine", "l2", "inner_product"])
