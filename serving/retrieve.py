@@ -55,7 +55,7 @@ class ViewerContext:
     recent_products: list[str] = field(default_factory=list)
     top_category: str | None = None
     segment: str | None = None
-    values: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)  # the CONTEXT_FIELDS read
 
 
 @dataclass
