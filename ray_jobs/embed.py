@@ -20,12 +20,12 @@ import numpy as np
 import pyarrow as pa
 import ray
 
-from livecart import contract as c
-from livecart import feature_names as f
-from livecart.errors import StageError
-from livecart.io import write_parquet_atomic
-from livecart.ray_runtime import ensure_ray
-from livecart.settings import LivecartSettings
+from livecart.core import contract as c
+from livecart.core import feature_names as f
+from livecart.core.errors import StageError
+from livecart.core.io import write_parquet_atomic
+from livecart.core.ray_runtime import ensure_ray
+from livecart.core.settings import LivecartSettings
 from ray_jobs import item_graph
 
 TEXT = "text"
@@ -96,7 +96,7 @@ class EmbedBatch:
     """A Ray Data actor: loads the encoder once, embeds batches of texts."""
 
     def __init__(self, encoder_path: str | None) -> None:
-        from ray_jobs.text.encoder import TextEncoder
+        from livecart.model.text_encoder import TextEncoder
 
         self.encoder = TextEncoder(Path(encoder_path) if encoder_path else None)
 
@@ -109,7 +109,7 @@ def run(settings: LivecartSettings, batch_size: int = 128) -> EmbedResult:
     """Embed every item text and write the embedding tables."""
     import torch
 
-    from ray_jobs.text.encoder import encoder_dim
+    from livecart.model.text_encoder import encoder_dim
 
     started = time.perf_counter()
     created = datetime.now(UTC)

@@ -2,7 +2,7 @@
 
 Each table is written to ``<home>/features/<table>.parquet`` through a temporary file and an
 atomic rename, so Feast never reads half a table. Every row holds state strictly before its
-timestamp (see ray_jobs/feature_tables/base.py), the property the leakage test checks.
+timestamp (see livecart/features/sql/base.py), the property the leakage test checks.
 """
 
 from __future__ import annotations
@@ -16,26 +16,26 @@ from pathlib import Path
 import duckdb
 from tqdm import tqdm
 
-from livecart import contract as c
-from livecart.errors import StageError
-from livecart.feature_names import FeatureTable
-from livecart.io import source_exists
-from livecart.settings import LivecartSettings
-from ray_jobs.comment_signals import ensure_signals_table
-from ray_jobs.embed import ensure_embedding_tables
-from ray_jobs.feature_tables.base import connect, q, world_start
-from ray_jobs.feature_tables.profiles import (
+from livecart.core import contract as c
+from livecart.core.errors import StageError
+from livecart.core.feature_names import FeatureTable
+from livecart.core.io import source_exists
+from livecart.core.settings import LivecartSettings
+from livecart.features.sql.base import connect, q, world_start
+from livecart.features.sql.profiles import (
     product_profile_sql,
     room_profile_sql,
     viewer_interest_sql,
     viewer_profile_sql,
 )
-from ray_jobs.feature_tables.realtime import (
+from livecart.features.sql.realtime import (
     product_live_stats_sql,
     room_live_stats_sql,
     viewer_behavior_sql,
     viewer_streamer_affinity_sql,
 )
+from livecart.model.comment_signals import ensure_signals_table
+from ray_jobs.embed import ensure_embedding_tables
 from ray_jobs.item_graph import ensure_graph_table
 from ray_jobs.segments import run as segment_viewers
 from validation.feature_gate import check_feature_tables

@@ -3,7 +3,7 @@
 Training pairs are products the same viewer clicked, carted or bought on the same day (from the
 clean events; only days before ``until`` so that a later evaluation window stays unseen), each
 product read as its title and description. The loss is in-batch InfoNCE over mean-pooled,
-L2-normalised embeddings (the pooling :class:`~ray_jobs.text.encoder.TextEncoder` uses), so
+L2-normalised embeddings (the pooling :class:`~livecart.model.text_encoder.TextEncoder` uses), so
 the fine-tuned encoder is a drop-in ``LIVECART_ENCODER_PATH``. ``layers="last"`` trains only the
 last transformer layer (cheap on CPU); ``"full"`` trains all of it. It runs as a ``TorchTrainer``
 with ``ScalingConfig(num_workers=N, use_gpu=<CUDA present>)``, mixed precision on GPU, and reports
@@ -30,14 +30,14 @@ from ray.train import Checkpoint, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 from transformers import AutoModel, AutoTokenizer
 
-from livecart import contract as c
-from livecart import feature_names as f
-from livecart import registry
-from livecart.io import table_path
-from livecart.ray_runtime import ensure_ray
-from livecart.settings import LivecartSettings
+from livecart.core import contract as c
+from livecart.core import feature_names as f
+from livecart.core.io import table_path
+from livecart.core.ray_runtime import ensure_ray
+from livecart.core.settings import LivecartSettings
+from livecart.model import registry
+from livecart.model.text_encoder import MAX_TOKENS, default_encoder_path
 from ray_jobs.embed import TEXT, item_texts
-from ray_jobs.text.encoder import MAX_TOKENS, default_encoder_path
 
 ENCODER = "text_encoder"
 TEMPERATURE = 0.05
@@ -216,7 +216,7 @@ def run(settings: LivecartSettings, cfg: FinetuneConfig | None = None) -> Finetu
 def refresh_embeddings(settings: LivecartSettings, encoder_dir: Path) -> LivecartSettings:
     """Re-embed item texts with ``encoder_dir`` and materialize them; the settings that use it."""
     from ray_jobs.embed import run as embed
-    from ray_jobs.materialize import run as materialize
+    from ray_jobs.materialize import materialize
 
     tuned = settings.model_copy(update={"encoder_path": encoder_dir})
     embed(tuned)

@@ -23,10 +23,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 
-from livecart import contract as c
-from livecart import feature_names as f
-from livecart.io import table_path, write_parquet_atomic
-from livecart.settings import LivecartSettings
+from livecart.core import contract as c
+from livecart.core import feature_names as f
+from livecart.core.io import table_path, write_parquet_atomic
+from livecart.core.settings import LivecartSettings
 
 # Interactions that link products, with their weight (a purchase says more than a click).
 EDGE_WEIGHTS: dict[str, float] = {"click": 1.0, "add_to_cart": 1.0, "purchase": 2.0}

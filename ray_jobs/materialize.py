@@ -22,11 +22,12 @@ from feast import FeatureStore, FeatureView
 from feast.infra.offline_stores.file_source import FileSource
 from tqdm import tqdm
 
-from livecart.errors import StageError
+from livecart.core.errors import StageError
+from livecart.core.ray_runtime import ensure_ray
+from livecart.core.settings import LivecartSettings
+from livecart.features.feast_store import check_registry_home, feature_store
 from livecart.online.codec import key_columns, view_schema
 from livecart.online.store import STORE_TYPE, write_arrow
-from livecart.ray_runtime import ensure_ray
-from livecart.settings import LivecartSettings
 from ray_jobs.online_rows import latest_rows
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -38,7 +39,7 @@ class MaterializeResult:
     end: datetime
     rows: dict[str, int]
     seconds: float
-    version: int
+    version: int | None  # the online store's commit; None on a store other than livecart's
 
 
 def _window_start(view: FeatureView, end: datetime, start: datetime | None) -> datetime:
@@ -79,9 +80,8 @@ def run(
     store: FeatureStore | None = None,
     use_ray: bool = True,
 ) -> MaterializeResult:
-    """Materialize every online feature view (incrementally unless ``start`` is given)."""
-    from livecart.feast_ops import check_registry_home, feature_store
-
+    """Materialize every online feature view (incrementally unless ``start`` is given) into
+    livecart's DuckDB store; :func:`materialize` picks this or Feast's own for the home's store."""
     if store is None:  # the home's own repo: its sources must point into this home
         store = feature_store(settings)
         check_registry_home(settings, store)
@@ -132,3 +132,28 @@ def run(
         round(time.perf_counter() - began, 3),
         version,
     )
+
+
+def materialize(
+    settings: LivecartSettings, start: datetime | None = None, use_ray: bool = True
+) -> MaterializeResult:
+    """Load feature values into the home's online store up to now.
+
+    On livecart's DuckDB store this is :func:`run` (Ray tasks, one atomic commit); on any other
+    store, Feast's own materialize. Without ``start`` it is incremental (each view from where it
+    stopped, or from now minus its TTL); with ``start`` a full window up to now. Every caller
+    (CLI, demo, refresh, encoder fine-tuning) goes through here, so none skips the store check.
+    """
+    end = datetime.now(UTC)
+    store = feature_store(settings)
+    check_registry_home(settings, store)
+    if store.config.online_store.type == STORE_TYPE:
+        return run(settings, start=start, end=end, store=store, use_ray=use_ray)
+    began = time.perf_counter()
+    views = [v for v in store.list_feature_views() if v.online]
+    starts = {v.name: _window_start(v, end, start) for v in views}
+    if start is None:
+        store.materialize_incremental(end_date=end)
+    else:
+        store.materialize(start_date=start, end_date=end)
+    return MaterializeResult(starts, end, {}, round(time.perf_counter() - began, 3), None)

@@ -10,7 +10,7 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from livecart.online.columns import CREATED_TS, EVENT_TS
+from livecart.online.bookkeeping import CREATED_TS, EVENT_TS
 
 
 def latest_rows(

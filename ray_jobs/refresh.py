@@ -21,17 +21,17 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from livecart import contract as c
-from livecart import registry
-from livecart.io import table_path
-from livecart.settings import LivecartSettings
+from livecart.core import contract as c
+from livecart.core.io import table_path
+from livecart.core.settings import LivecartSettings
+from livecart.model import registry
+from livecart.model.ranker import auc
+from livecart.model.scoring import LoadedRanker
 from ray_jobs.features import run as build_features
-from ray_jobs.materialize import run as materialize
+from ray_jobs.materialize import materialize
 from ray_jobs.train import TrainConfig
 from ray_jobs.train import run as train
 from ray_jobs.training.examples import CLICK, PURCHASE, build_examples
-from ray_jobs.training.model import auc
-from ray_jobs.training.scoring import LoadedRanker
 
 
 class RefreshConfig(BaseModel):
@@ -71,7 +71,7 @@ def _rebase_live_counters(settings: LivecartSettings) -> bool:
         return False  # a local Ray of this process cannot see another process's Serve app
     from ray import serve
 
-    from livecart.ray_runtime import ensure_ray
+    from livecart.core.ray_runtime import ensure_ray
 
     try:
         ensure_ray(settings)

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from livecart import contract as c
-from livecart import feature_names as f
-from livecart.errors import StageError
-from livecart.io import write_parquet_atomic
-from livecart.settings import LivecartSettings
+from livecart.core import contract as c
+from livecart.core import feature_names as f
+from livecart.core.errors import StageError
+from livecart.core.io import write_parquet_atomic
+from livecart.core.settings import LivecartSettings
 
 ACTIVITY = (f.VIEWER_EVENTS_TOTAL, f.VIEWER_SPEND_TOTAL, f.VIEWER_WATCH_MINUTES_TOTAL)
 

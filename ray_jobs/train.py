@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import ray
 import ray.train
 import ray.train.torch
@@ -23,15 +25,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from ray.train import Checkpoint, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
-from livecart import registry
-from livecart.feature_names import GRAPH_DIM, GRAPH_VECTOR, TEXT_EMBEDDING
-from livecart.ray_runtime import ensure_ray
-from livecart.settings import LivecartSettings
+from livecart.core.feature_names import GRAPH_DIM, GRAPH_VECTOR, TEXT_EMBEDDING
+from livecart.core.ray_runtime import ensure_ray
+from livecart.core.settings import LivecartSettings
+from livecart.model import registry
+from livecart.model.build_inputs import NUMERIC_FEATURES, ranker_inputs, vocabulary
+from livecart.model.input_arrays import RankerInputs
+from livecart.model.ranker import FusionRanker, auc
 from ray_jobs.training.examples import CLICK, PURCHASE, SERVICE, build_examples, product_texts
-from ray_jobs.training.inputs import NUMERIC_FEATURES, ranker_inputs, vocabulary
-from ray_jobs.training.model import FusionRanker, auc
-from ray_jobs.training.model_inputs import RankerInputs
-from ray_jobs.training.oracle import has_truth, purchase_probability
 
 STATE = "model.pt"
 
@@ -184,8 +185,17 @@ def _validate(
     }
 
 
-def run(settings: LivecartSettings, cfg: TrainConfig) -> TrainResult:
-    """Build examples, train on Ray Train, and register the model."""
+Reference = Callable[[pd.DataFrame], np.ndarray]
+
+
+def run(
+    settings: LivecartSettings, cfg: TrainConfig, reference: Reference | None = None
+) -> TrainResult:
+    """Build examples, train on Ray Train, and register the model.
+
+    ``reference``: a known purchase probability per validation row (a generated world's oracle,
+    :func:`livecart.simulation.oracle.purchase_probability`); its AUC is recorded beside the
+    model's as ``oracle_auc_purchase``, the ceiling the model can approach."""
     examples = build_examples(settings, cfg.limit)
     frame = examples.frame
     labels = frame[[CLICK, PURCHASE]].to_numpy(dtype=np.float32)
@@ -242,9 +252,8 @@ def run(settings: LivecartSettings, cfg: TrainConfig) -> TrainResult:
         history = [{str(k): v for k, v in row.items()} for row in records]
     final = history[-1] if history else {}
     oracle_auc = None
-    if has_truth(settings):
-        valid = frame.iloc[cut:]
-        oracle_auc = auc(labels[cut:, 1], purchase_probability(settings, valid))
+    if reference is not None:
+        oracle_auc = auc(labels[cut:, 1], reference(frame.iloc[cut:]))
     record = registry.save(
         settings,
         cfg.name,

@@ -23,9 +23,9 @@ from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
-from livecart import registry
-from livecart.settings import LivecartSettings
-from ray_jobs.training.model_inputs import concat_inputs
+from livecart.core.settings import LivecartSettings
+from livecart.model import registry
+from livecart.model.input_arrays import concat_inputs
 from serving.console import (
     SUGGESTIONS,
     VIEWER_PRODUCTS,
@@ -35,7 +35,7 @@ from serving.console import (
     room_events,
     room_snapshot,
 )
-from serving.ingest import EventIngest
+from serving.event_ingest import EventIngest
 from serving.metrics import ServingMetrics
 from serving.prepared import Prepared
 from serving.rank import score_inputs

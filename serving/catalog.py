@@ -17,11 +17,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from livecart import contract as c
-from livecart.errors import LivecartError
-from livecart.io import event_parts, table_path
+from livecart.core import contract as c
+from livecart.core.errors import LivecartError
+from livecart.core.io import event_parts, table_path
+from livecart.core.settings import LivecartSettings
 from livecart.online.keys import KeyUniverse
-from livecart.settings import LivecartSettings
 
 CF_NEIGHBOURS = 20
 POPULAR = 200

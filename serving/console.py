@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from livecart import contract as c
+from livecart.core import contract as c
 from serving.catalog import Catalog
 from serving.schemas import StreamerResponse, ViewerResponse
 

@@ -13,13 +13,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from livecart import feature_names as f
-from ray_jobs.training.inputs import (
+from livecart.core import feature_names as f
+from livecart.model.build_inputs import (
     CATEGORY_MATCH,
     DECLARED_MATCH,
     PAD,
 )
-from ray_jobs.training.model_inputs import RankerInputs, TableRows, concat_inputs
+from livecart.model.input_arrays import RankerInputs, TableRows, concat_inputs
 from serving.schemas import Driver
 
 NUMERIC_GROUPS: dict[Driver, frozenset[str]] = {

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from ray import serve
 from ray.serve import Application
 
-from livecart.settings import LivecartSettings
+from livecart.core.settings import LivecartSettings
 from serving.routing import router_options
 from serving.schemas import ViewerRequest
 

@@ -1,7 +1,7 @@
 """Live comment signals: each accepted comment scored by the registered probe as it arrives.
 
 The same probe and the same 5-minute aggregation as the batch job
-(:mod:`ray_jobs.comment_signals`), so ``room_comment_signals`` and ``streamer_comment_signals``
+(:mod:`livecart.model.comment_signals`), so ``room_comment_signals`` and ``streamer_comment_signals``
 move while a room is live instead of waiting for ``livecart comments``. Without a registered
 probe (before ``livecart comments`` has run) there are no live signals, and nothing fails.
 """
@@ -15,10 +15,10 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from livecart import contract as c
-from livecart import feature_names as f
-from livecart.settings import LivecartSettings
-from ray_jobs.comment_signals import CommentProbe, aggregate_sql
+from livecart.core import contract as c
+from livecart.core import feature_names as f
+from livecart.core.settings import LivecartSettings
+from livecart.model.comment_signals import CommentProbe, aggregate_sql
 
 log = logging.getLogger(__name__)
 KEYS: dict[f.FeatureTable, str] = {

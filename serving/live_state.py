@@ -3,7 +3,7 @@
 The event ingest deployment holds the recent events (``horizon_minutes``, loaded from the offline
 store at start, so a restart loses nothing) in an in-memory DuckDB table. For each accepted batch it
 recomputes the push-fed views for the touched keys only, with the very SQL of
-:mod:`ray_jobs.feature_tables.realtime` (one definition, so online and offline cannot drift), and
+:mod:`livecart.features.sql.realtime` (one definition, so online and offline cannot drift), and
 pushes the newest row per key with ``FeatureStore.push``. Lifetime totals of
 ``viewer_streamer_affinity`` add the recent counts to the total the online store held when the pair
 was first touched (its materialized value), so a long history need not stay in memory.
@@ -26,12 +26,12 @@ import pandas as pd
 import pyarrow as pa
 from feast import FeatureStore
 
-from livecart import contract as c
-from livecart import feature_names as f
-from livecart.errors import LivecartError
-from livecart.io import event_parts
-from livecart.settings import LivecartSettings
-from ray_jobs.feature_tables.realtime import (
+from livecart.core import contract as c
+from livecart.core import feature_names as f
+from livecart.core.errors import LivecartError
+from livecart.core.io import event_parts
+from livecart.core.settings import LivecartSettings
+from livecart.features.sql.realtime import (
     product_live_stats_sql,
     room_live_stats_sql,
     viewer_behavior_sql,

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 from feast import FeatureStore
 
-from livecart import contract as c
-from livecart import feature_names as f
+from livecart.core import contract as c
+from livecart.core import feature_names as f
+from livecart.core.settings import LivecartSettings
+from livecart.model.build_inputs import FeatureColumns
+from livecart.model.input_arrays import RankerInputs
 from livecart.online.keys import CodedKeys, KeyUniverse
 from livecart.online.plan import ServicePlan, plan_service
-from livecart.settings import LivecartSettings
-from ray_jobs.training.inputs import FeatureColumns
-from ray_jobs.training.model_inputs import RankerInputs
 from serving.catalog import Catalog
 from serving.explain import drivers, explanation
 from serving.prepared import FreshCounts, Prepared

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ray_jobs.training.model_inputs import RankerInputs
+from livecart.model.input_arrays import RankerInputs
 from serving.retrieve import Candidates, ViewerContext
 from serving.schemas import ViewerRequest
 

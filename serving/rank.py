@@ -15,15 +15,15 @@ from typing import Any
 import numpy as np
 from feast import FeatureStore
 
-from livecart import registry
-from livecart.online.feature_columns import read_columns
+from livecart.core.settings import LivecartSettings
+from livecart.features.online_columns import read_columns
+from livecart.model import registry
+from livecart.model.build_inputs import FeatureColumns, FrameColumns
+from livecart.model.input_arrays import RankerInputs, concat_inputs
+from livecart.model.scoring import DEFAULT_RANKER, LoadedRanker
 from livecart.online.frames import read_frame, to_pandas
 from livecart.online.plan import ServicePlan
 from livecart.online.store import STORE_TYPE
-from livecart.settings import LivecartSettings
-from ray_jobs.training.inputs import FeatureColumns, FrameColumns
-from ray_jobs.training.model_inputs import RankerInputs, concat_inputs
-from ray_jobs.training.scoring import DEFAULT_RANKER, LoadedRanker
 
 
 class ModelHolder:

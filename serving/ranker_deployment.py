@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from ray import serve
 
-from livecart.settings import LivecartSettings
-from ray_jobs.training.model_inputs import RankerInputs
+from livecart.core.settings import LivecartSettings
+from livecart.model.input_arrays import RankerInputs
 from serving.rank import ModelHolder, score_inputs
 
 

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 from feast import FeatureService, FeatureStore
 
-from livecart import contract as c
-from livecart import feature_names as f
+from livecart.core import contract as c
+from livecart.core import feature_names as f
+from livecart.core.settings import LivecartSettings
 from livecart.online.frames import nearest, read_frame, read_row, stored_vectors
 from livecart.online.plan import plan_service
-from livecart.settings import LivecartSettings
 from serving.catalog import Catalog
 from serving.schemas import ViewerRequest
 

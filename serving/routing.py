@@ -19,7 +19,7 @@ from ray.serve._private.request_router.pow_2_router import PowerOfTwoChoicesRequ
 from ray.serve.config import RequestRouterConfig
 from ray.serve.request_router import PendingRequest, RunningReplica
 
-from livecart.settings import LivecartSettings
+from livecart.core.settings import LivecartSettings
 
 ROUTER_PATH = "serving.routing:WarmFirstRouter"  # also in serving/serve_config.yaml
 

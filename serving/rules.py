@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from livecart import feature_names as f
+from livecart.core import feature_names as f
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ import time
 import httpx
 from ray import serve
 
-from livecart.errors import LivecartError
-from livecart.ray_runtime import ensure_ray
-from livecart.settings import LivecartSettings
+from livecart.core.errors import LivecartError
+from livecart.core.ray_runtime import ensure_ray
+from livecart.core.settings import LivecartSettings
 from serving.app import build
 
 APP_NAME = "livecart"

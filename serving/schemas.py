@@ -1,7 +1,7 @@
 """Request and response models of the serving API (one pair per endpoint, OpenAPI from these).
 
 Limits that depend on settings (k, batch size, text length) are checked in the routes against
-:class:`~livecart.settings.LivecartSettings`; the hard ceilings here keep absurd payloads out
+:class:`~livecart.core.settings.LivecartSettings`; the hard ceilings here keep absurd payloads out
 before any work is done.
 """
 

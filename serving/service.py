@@ -9,11 +9,11 @@ from typing import Any
 import torch
 from fastapi import HTTPException
 
-from livecart.feast_ops import feature_store
+from livecart.core.settings import LivecartSettings
+from livecart.features.feast_store import feature_store
 from livecart.online.frames import read_frame
 from livecart.online.plan import plan_service
 from livecart.online.store import STORE_TYPE, read_cache
-from livecart.settings import LivecartSettings
 from serving.catalog import load_catalog
 from serving.pipeline import ViewerPipeline
 from serving.rank import ModelHolder

@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 from feast import FeatureStore
 
-from livecart import contract as c
-from livecart import feature_names as f
+from livecart.core import contract as c
+from livecart.core import feature_names as f
+from livecart.core.settings import LivecartSettings
+from livecart.model.scoring import LoadedRanker
 from livecart.online.frames import read_frame
 from livecart.online.plan import plan_service
-from livecart.settings import LivecartSettings
-from ray_jobs.training.scoring import LoadedRanker
 from serving.catalog import Catalog
 from serving.rank import ModelHolder, feature_columns
 from serving.retrieve import VIEWER_CONTEXT_SERVICE

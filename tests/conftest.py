@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from livecart.settings import LivecartSettings, get_settings
-from ray_jobs.generate import GenerateResult
-from ray_jobs.generate import run as generate
-from ray_jobs.world.config import WorldConfig, world_config
+from livecart.core.settings import LivecartSettings, get_settings
+from livecart.simulation.generate import GenerateResult
+from livecart.simulation.generate import run as generate
+from livecart.simulation.world.config import WorldConfig, world_config
 
 
 @pytest.fixture

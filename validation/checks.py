@@ -25,7 +25,7 @@ from great_expectations.expectations.core.expect_table_row_count_to_be_between i
 )
 from great_expectations.expectations.expectation import Expectation
 
-from livecart.contract import (
+from livecart.core.contract import (
     AGE_BAND,
     AGE_BANDS,
     CATEGORIES,

@@ -22,8 +22,8 @@ from great_expectations.core import ExpectationSuiteValidationResult
 from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 from great_expectations.core.run_identifier import RunIdentifier
 
-from livecart.contract import Table
-from livecart.errors import StageError
+from livecart.core.contract import Table
+from livecart.core.errors import StageError
 from validation import docs
 from validation.checks import META_CHECK, table_suite, table_suite_name
 from validation.suites import KIND_ROW, META_KIND, META_REASON, row_suite, row_suite_name
@@ -69,7 +69,7 @@ def _fail_on_exception(suite: str, result: ExpectationValidationResult) -> None:
     raise StageError(
         "validate",
         f"suite {suite!r}: {what} could not be evaluated: {info.get('exception_message')}",
-        "conform the batch with livecart.conform.conform before validating it",
+        "conform the batch with livecart.core.conform.conform before validating it",
     )
 
 

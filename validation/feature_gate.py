@@ -31,9 +31,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from livecart.errors import StageError
-from livecart.feature_names import FeatureTable
-from livecart.settings import LivecartSettings
+from livecart.core.errors import StageError
+from livecart.core.feature_names import FeatureTable
+from livecart.core.settings import LivecartSettings
 from validation import docs
 from validation.feature_suites import (
     META_COLUMN,

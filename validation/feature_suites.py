@@ -38,9 +38,9 @@ from great_expectations.expectations.core.expect_compound_columns_to_be_unique i
 )
 from great_expectations.expectations.expectation import Expectation
 
-from livecart.contract import EVENT_TIMESTAMP
-from livecart.errors import GateBlocked
-from livecart.feature_names import (
+from livecart.core.contract import EVENT_TIMESTAMP
+from livecart.core.errors import GateBlocked
+from livecart.core.feature_names import (
     ENTITY_KEYS,
     LAST_ITEMS,
     LAST_PRODUCTS,
@@ -52,7 +52,7 @@ from livecart.feature_names import (
     VIEWER_CATEGORY_AFFINITY,
     FeatureTable,
 )
-from livecart.settings import LivecartSettings
+from livecart.core.settings import LivecartSettings
 from validation.suites import EARLIEST_TIMESTAMP, PARAM_MAX_TIMESTAMP, PARAM_MIN_TIMESTAMP
 
 META_COLUMN: Final = "livecart_column"

@@ -23,10 +23,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from livecart.contract import PRIMARY_KEYS, QUARANTINE_REASON, QUARANTINE_SOURCE, SCHEMAS, Table
-from livecart.errors import ContractError, GateBlocked
-from livecart.io import source_exists, table_path
-from livecart.settings import LivecartSettings
+from livecart.core.contract import (
+    PRIMARY_KEYS,
+    QUARANTINE_REASON,
+    QUARANTINE_SOURCE,
+    SCHEMAS,
+    Table,
+)
+from livecart.core.errors import ContractError, GateBlocked
+from livecart.core.io import source_exists, table_path
+from livecart.core.settings import LivecartSettings
 from validation.engine import ROW_INDEX, GxEngine, RuleOutcome, TableCheck
 from validation.suites import (
     KIND_DUPLICATE,

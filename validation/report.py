@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from livecart.contract import Table
+from livecart.core.contract import Table
 from validation.engine import TableCheck
 from validation.gate import GateResult
 

@@ -5,7 +5,7 @@ its parents' *clean* rows. Catalog tables are validated whole; events one part f
 one shared GX engine, so memory stays bounded by a part (plus the set of event ids already seen,
 which catches duplicates across parts). Outputs:
 
-* ``clean_dir``: good rows via :func:`livecart.io.write_source` (events keep their part names);
+* ``clean_dir``: good rows via :func:`livecart.core.io.write_source` (events keep their part names);
 * ``quarantine_dir / "<table>.parquet"``: quarantined rows with reasons (events: all parts in one
   file, streamed), always written, empty when nothing failed;
 * ``reports_dir / "data_docs"``: GX Data Docs of the run.
@@ -27,10 +27,10 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from livecart.conform import conform
-from livecart.contract import VALIDATION_ORDER, Table
-from livecart.errors import ContractError, GateBlocked
-from livecart.io import (
+from livecart.core.conform import conform
+from livecart.core.contract import VALIDATION_ORDER, Table
+from livecart.core.errors import ContractError, GateBlocked
+from livecart.core.io import (
     clear_events,
     event_parts,
     read_source,
@@ -39,7 +39,7 @@ from livecart.io import (
     write_parquet_atomic,
     write_source,
 )
-from livecart.settings import LivecartSettings
+from livecart.core.settings import LivecartSettings
 from validation.docs import data_docs_dir
 from validation.engine import GxEngine
 from validation.gate import (

@@ -44,7 +44,7 @@ from great_expectations.expectations.core.expect_compound_columns_to_be_unique i
 from great_expectations.expectations.expectation import Expectation
 from great_expectations.expectations.row_conditions import Column
 
-from livecart.contract import (
+from livecart.core.contract import (
     AMOUNT,
     DESCRIPTION,
     END_TIMESTAMP,
@@ -71,7 +71,7 @@ from livecart.contract import (
     EventType,
     Table,
 )
-from livecart.settings import LivecartSettings
+from livecart.core.settings import LivecartSettings
 
 META_REASON: Final = "livecart_reason"
 """``meta`` key of a row expectation: the quarantine reason it stands for."""

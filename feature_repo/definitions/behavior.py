@@ -10,7 +10,7 @@ from feast.types import Array, Int64, String
 
 from feature_repo.definitions.entities import viewer
 from feature_repo.definitions.sources import file_source, push_source
-from livecart import feature_names as f
+from livecart.core import feature_names as f
 
 _batch = file_source(f.FeatureTable.VIEWER_BEHAVIOR)
 viewer_behavior_push = push_source(f.FeatureTable.VIEWER_BEHAVIOR, _batch)

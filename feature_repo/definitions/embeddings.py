@@ -7,7 +7,7 @@ from feast.types import Array, Float32, Int64
 
 from feature_repo.definitions.entities import product, room
 from feature_repo.definitions.sources import EMBEDDING_DIM, file_source
-from livecart import feature_names as f
+from livecart.core import feature_names as f
 
 
 def _embedding_field() -> Field:

@@ -2,7 +2,7 @@
 
 from feast import Entity, ValueType
 
-from livecart import contract as c
+from livecart.core import contract as c
 
 viewer = Entity(
     name="viewer",

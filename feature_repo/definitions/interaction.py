@@ -7,7 +7,7 @@ from feast.types import Float64, Int64
 
 from feature_repo.definitions.entities import room, streamer, viewer
 from feature_repo.definitions.sources import file_source, push_source
-from livecart import feature_names as f
+from livecart.core import feature_names as f
 
 _affinity_batch = file_source(f.FeatureTable.VIEWER_STREAMER_AFFINITY)
 viewer_streamer_affinity_push = push_source(

@@ -8,7 +8,7 @@ from feast.types import Float64
 
 from feature_repo.definitions.product import product_profile
 from feature_repo.definitions.viewer import viewer_profile
-from livecart import feature_names as f
+from livecart.core import feature_names as f
 
 
 # Sources projected to the two columns the transformation reads: Feast hands the UDF every column

@@ -7,7 +7,7 @@ from feast.types import Float64, Int64, String
 
 from feature_repo.definitions.entities import product
 from feature_repo.definitions.sources import file_source, push_source
-from livecart import feature_names as f
+from livecart.core import feature_names as f
 
 product_profile = FeatureView(
     name=f.FeatureTable.PRODUCT_PROFILE.value,

@@ -7,7 +7,7 @@ from feast.types import Int64, String
 
 from feature_repo.definitions.entities import room
 from feature_repo.definitions.sources import file_source
-from livecart import feature_names as f
+from livecart.core import feature_names as f
 
 room_profile = FeatureView(
     name=f.FeatureTable.ROOM_PROFILE.value,

@@ -10,9 +10,9 @@ import os
 from feast import FileSource, PushSource
 from feast.data_format import ParquetFormat
 
-from livecart import contract as c
-from livecart.feature_names import FeatureTable
-from livecart.settings import LivecartSettings
+from livecart.core import contract as c
+from livecart.core.feature_names import FeatureTable
+from livecart.core.settings import LivecartSettings
 
 if "LIVECART_HOME" not in os.environ:
     raise RuntimeError(

@@ -7,8 +7,8 @@ from feast.types import Array, Float32, Float64, Int64, String
 
 from feature_repo.definitions.entities import viewer
 from feature_repo.definitions.sources import file_source
-from livecart import contract as c
-from livecart import feature_names as f
+from livecart.core import contract as c
+from livecart.core import feature_names as f
 
 viewer_profile = FeatureView(
     name=f.FeatureTable.VIEWER_PROFILE.value,

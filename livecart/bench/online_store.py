@@ -23,8 +23,8 @@ from feast.data_source import PushMode
 from feast.types import Float64
 from tqdm import tqdm
 
+from livecart.core.settings import LivecartSettings
 from livecart.online.store import STORE_TYPE
-from livecart.settings import LivecartSettings
 
 VIEW = "bench"
 
@@ -173,7 +173,7 @@ def run(
         store.apply(_definitions(source, features))
     result: dict[str, Any] = {"entities": entities, "features": features, "cpu_count": _cpus()}
     t0 = time.perf_counter()
-    from livecart.ray_runtime import ensure_ray
+    from livecart.core.ray_runtime import ensure_ray
 
     ensure_ray(settings)
     result["duckdb_ray_init_s"] = round(time.perf_counter() - t0, 2)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from livecart.settings import LivecartSettings
+from livecart.core.settings import LivecartSettings
 
 STAGES = ("retrieve", "features", "inputs", "rank", "rules_explain")
 

@@ -25,10 +25,10 @@ import numpy as np
 from ray import serve
 from tqdm import tqdm
 
-from livecart import contract as c
 from livecart.bench import sweep
-from livecart.errors import LivecartError
-from livecart.settings import LivecartSettings
+from livecart.core import contract as c
+from livecart.core.errors import LivecartError
+from livecart.core.settings import LivecartSettings
 
 TARGET_CANDIDATES = 500
 FLOOR_APP = "floor"
@@ -113,7 +113,7 @@ def _activate(
 
 def _freshness(url: str, auth: dict[str, str], viewers: list[str], samples: int) -> dict[str, Any]:
     """Push-to-recommendation freshness over ``samples`` viewers (see ``purchase_probe``)."""
-    from serving.live_session import purchase_probe
+    from livecart.simulation.live_session import purchase_probe
 
     with httpx.Client(timeout=30.0) as client:
         probes = [

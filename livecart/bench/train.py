@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from livecart.settings import LivecartSettings
+from livecart.core.settings import LivecartSettings
 
 
 def run(

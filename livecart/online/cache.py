@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from livecart.errors import LivecartError
+from livecart.core.errors import LivecartError
 from livecart.online.files import (
     Manifest,
     ViewEntry,

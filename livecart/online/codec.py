@@ -17,7 +17,7 @@ from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.types import Array, FeastType, PrimitiveFeastType
 
-from livecart.online.columns import CREATED_TS, EVENT_TS
+from livecart.online.bookkeeping import CREATED_TS, EVENT_TS
 
 TS_TYPE = pa.timestamp("us", tz="UTC")
 

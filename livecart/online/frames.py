@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 from feast import FeatureStore, FeatureView, Field
 
-from livecart.errors import LivecartError
+from livecart.core.errors import LivecartError
 from livecart.online.codec import arrow_type, key_columns
 from livecart.online.lookup import expire, view_rows
 from livecart.online.plan import ServicePlan

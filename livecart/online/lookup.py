@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from feast import FeatureStore, FeatureView
 
-from livecart.errors import LivecartError
+from livecart.core.errors import LivecartError
 from livecart.online.keys import CodedKeys
 from livecart.online.plan import ServicePlan, ViewRead
 from livecart.online.state import ViewState

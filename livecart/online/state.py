@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from livecart.online.columns import CREATED_TS, EVENT_TS
+from livecart.online.bookkeeping import CREATED_TS, EVENT_TS
 from livecart.online.keys import KeyUniverse
 
 

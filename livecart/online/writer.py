@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from livecart.online.columns import CREATED_TS, EVENT_TS
+from livecart.online.bookkeeping import CREATED_TS, EVENT_TS
 from livecart.online.files import (
     Folded,
     ViewEntry,

@@ -20,9 +20,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from livecart.contract import EVENT_TIMESTAMP, EVENT_TYPE, STREAMER_ID, VIEWER_ID, EventType, Table
-from livecart.errors import ContractError
-from livecart.io import read_source, source_exists
+from livecart.core.contract import (
+    EVENT_TIMESTAMP,
+    EVENT_TYPE,
+    STREAMER_ID,
+    VIEWER_ID,
+    EventType,
+    Table,
+)
+from livecart.core.errors import ContractError
+from livecart.core.io import read_source, source_exists
 from ray_jobs.evaluation._types import BoolArray, IntArray
 
 DEFAULT_TIME_UNIT_SECONDS: Final = 600.0

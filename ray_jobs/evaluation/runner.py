@@ -20,10 +20,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tqdm import tqdm
 
-from livecart.contract import EventType, Table
-from livecart.errors import StageError
-from livecart.io import source_exists
-from livecart.settings import LivecartSettings
+from livecart.core.contract import EventType, Table
+from livecart.core.errors import StageError
+from livecart.core.io import source_exists
+from livecart.core.settings import LivecartSettings
 from ray_jobs.evaluation import metrics as m
 from ray_jobs.evaluation._types import FloatArray, IntArray
 from ray_jobs.evaluation.base import ObservesLog, Recommender

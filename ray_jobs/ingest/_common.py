@@ -16,10 +16,10 @@ from typing import Final
 
 import pyarrow as pa
 
-from livecart.contract import SCHEMAS, Table
-from livecart.io import clear_events, table_path, write_source
-from livecart.privacy import pseudonymize_many
-from livecart.settings import LivecartSettings
+from livecart.core.contract import SCHEMAS, Table
+from livecart.core.io import clear_events, table_path, write_source
+from livecart.core.privacy import pseudonymize_many
+from livecart.core.settings import LivecartSettings
 
 DATASET_MANIFEST: Final = "dataset.json"
 EVENTS_PER_PART: Final = 1_000_000

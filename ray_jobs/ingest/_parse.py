@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from livecart.contract import EVENT_TYPE, EventType
-from livecart.errors import ContractError
+from livecart.core.contract import EVENT_TYPE, EventType
+from livecart.core.errors import ContractError
 
 # Column names of the generic interactions format (input names, not contract names).
 IN_USER: Final = "user_id"

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
-from livecart.contract import (
+from livecart.core.contract import (
     CATEGORY,
     DISPLAY_NAME,
     END_TIMESTAMP,
@@ -43,9 +43,9 @@ from livecart.contract import (
     VIEWER_ID,
     Table,
 )
-from livecart.errors import ContractError
-from livecart.io import write_parquet_atomic
-from livecart.settings import LivecartSettings
+from livecart.core.errors import ContractError
+from livecart.core.io import write_parquet_atomic
+from livecart.core.settings import LivecartSettings
 from ray_jobs.ingest._common import sha256_file, to_contract, viewer_ids, write_world
 from ray_jobs.ingest._parse import ParsedRows, read_csv, read_parquet, read_whitespace
 

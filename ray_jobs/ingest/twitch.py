@@ -23,7 +23,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
-from livecart.contract import (
+from livecart.core.contract import (
     CATEGORY,
     DISPLAY_NAME,
     END_TIMESTAMP,
@@ -43,8 +43,8 @@ from livecart.contract import (
     EventType,
     Table,
 )
-from livecart.errors import ContractError
-from livecart.settings import PROJECT_ROOT, LivecartSettings
+from livecart.core.errors import ContractError
+from livecart.core.settings import PROJECT_ROOT, LivecartSettings
 from ray_jobs.ingest._common import sha256_file, to_contract, viewer_ids, write_world
 
 log = logging.getLogger(__name__)

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from livecart import contract as c
-from livecart import feature_names as f
-from livecart.feast_ops import historical_features
-from livecart.io import table_path
-from livecart.settings import LivecartSettings
+from livecart.core import contract as c
+from livecart.core import feature_names as f
+from livecart.core.io import table_path
+from livecart.core.settings import LivecartSettings
+from livecart.features.feast_store import historical_features
 
 SERVICE = "product_ranking_v3"
 CLICK, PURCHASE = "label_click", "label_purchase"

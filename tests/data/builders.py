@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from livecart.contract import (
+from livecart.core.contract import (
     AGE_BAND,
     AMOUNT,
     BRAND,
@@ -45,7 +45,7 @@ from livecart.contract import (
     EventType,
     Table,
 )
-from livecart.io import write_source
+from livecart.core.io import write_source
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 EARLIER = NOW - timedelta(days=10)

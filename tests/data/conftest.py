@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from livecart.contract import Table
-from livecart.settings import LivecartSettings
+from livecart.core.contract import Table
+from livecart.core.settings import LivecartSettings
 from tests.data.builders import NOW, Row, table, valid_rows
 from validation.engine import GxEngine
 from validation.gate import GateResult, ReferenceSets, validate_frame

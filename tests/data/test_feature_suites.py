@@ -18,9 +18,9 @@ import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
-from livecart.contract import EVENT_TIMESTAMP, STREAMER_ID, VIEWER_ID
-from livecart.errors import GateBlocked, StageError
-from livecart.feature_names import (
+from livecart.core.contract import EVENT_TIMESTAMP, STREAMER_ID, VIEWER_ID
+from livecart.core.errors import GateBlocked, StageError
+from livecart.core.feature_names import (
     EMBEDDING_TABLES,
     ENTITY_KEYS,
     LAST_ITEMS,
@@ -31,11 +31,11 @@ from livecart.feature_names import (
     VIEWER_CTR,
     FeatureTable,
 )
-from livecart.settings import LivecartSettings
+from livecart.core.settings import LivecartSettings
+from livecart.simulation.generate import GenerateResult
+from livecart.simulation.generate import run as generate
+from livecart.simulation.world.config import WorldConfig
 from ray_jobs.features import run as build_features
-from ray_jobs.generate import GenerateResult
-from ray_jobs.generate import run as generate
-from ray_jobs.world.config import WorldConfig
 from validation.docs import data_docs_dir
 from validation.feature_gate import (
     check_feature_tables,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from livecart.contract import (
+from livecart.core.contract import (
     AMOUNT,
     DESCRIPTION,
     END_TIMESTAMP,
@@ -35,8 +35,8 @@ from livecart.contract import (
     EventType,
     Table,
 )
-from livecart.errors import ContractError, GateBlocked
-from livecart.settings import LivecartSettings
+from livecart.core.errors import ContractError, GateBlocked
+from livecart.core.settings import LivecartSettings
 from tests.data.builders import (
     NOW,
     Row,

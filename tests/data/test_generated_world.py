@@ -6,12 +6,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from livecart import contract as c
-from livecart.io import read_source
-from livecart.settings import LivecartSettings
-from ray_jobs.generate import GenerateResult
-from ray_jobs.generate import run as generate
-from ray_jobs.world.config import WorldConfig
+from livecart.core import contract as c
+from livecart.core.io import read_source
+from livecart.core.settings import LivecartSettings
+from livecart.simulation.generate import GenerateResult
+from livecart.simulation.generate import run as generate
+from livecart.simulation.world.config import WorldConfig
 from validation.run import run as validate
 
 pytestmark = pytest.mark.data

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
-from livecart.contract import (
+from livecart.core.contract import (
     EVENT_ID,
     PRODUCT_ID,
     QUARANTINE_REASON,
@@ -19,9 +19,9 @@ from livecart.contract import (
     EventType,
     Table,
 )
-from livecart.errors import ContractError, GateBlocked
-from livecart.io import event_parts, read_source, table_path, write_source
-from livecart.settings import LivecartSettings
+from livecart.core.errors import ContractError, GateBlocked
+from livecart.core.io import event_parts, read_source, table_path, write_source
+from livecart.core.settings import LivecartSettings
 from tests.data.builders import NOW, event, room, streamer, table, valid_rows, write_world
 from validation.gate import load_references
 from validation.report import print_summary

@@ -77,7 +77,7 @@ def make_repo(root: Path, n: int = 50, ttl: timedelta = timedelta(days=1)) -> Mi
     (root / "feature_store.yaml").write_text(
         "project: mini\nprovider: local\n"
         f"registry:\n  path: {root / 'registry.db'}\n"
-        "  registry_store_type: livecart.feast_registry.AtomicFileRegistryStore\n"
+        "  registry_store_type: livecart.features.registry_store.AtomicFileRegistryStore\n"
         "offline_store:\n  type: duckdb\n"
         f"online_store:\n  type: {STORE_TYPE}\n  path: {root / 'online'}\n"
         "entity_key_serialization_version: 3\n"

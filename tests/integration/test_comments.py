@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from livecart import registry
-from livecart.settings import LivecartSettings
-from ray_jobs.generate import run as generate
-from ray_jobs.text.comments import PROBE
-from ray_jobs.text.comments import run as train_probe
-from ray_jobs.world.config import world_config
+from livecart.core.settings import LivecartSettings
+from livecart.model import registry
+from livecart.model.comment_probe import PROBE
+from livecart.model.comment_probe import run as train_probe
+from livecart.simulation.generate import run as generate
+from livecart.simulation.world.config import world_config
 from validation.run import run as validate
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -28,11 +28,12 @@ def test_comment_probe__beats_majority_class_on_later_comments(settings: Livecar
 def test_comment_signals__scored_per_room_bucket_and_served(settings: LivecartSettings) -> None:
     import pyarrow.parquet as pq
 
-    from livecart import feature_names as f
-    from livecart.feast_ops import apply, feature_store, materialize
-    from ray_jobs.comment_signals import run as score_comments
-    from ray_jobs.comment_signals import signals_path
+    from livecart.core import feature_names as f
+    from livecart.features.feast_store import apply, feature_store
+    from livecart.model.comment_signals import run as score_comments
+    from livecart.model.comment_signals import signals_path
     from ray_jobs.features import run as build_features
+    from ray_jobs.materialize import materialize
 
     generate(
         world_config("tiny", seed=2).model_copy(update={"viewers": 600}), settings, use_ray=False

@@ -6,16 +6,17 @@ import pyarrow.parquet as pq
 import pytest
 import ray
 
-from livecart import contract as c
-from livecart import feature_names as f
-from livecart.feast_ops import apply, feature_store, materialize
+from livecart.core import contract as c
+from livecart.core import feature_names as f
+from livecart.core.settings import LivecartSettings
+from livecart.features.feast_store import apply, feature_store
+from livecart.model.text_encoder import TextEncoder
 from livecart.online.store import DuckDBOnlineStore
-from livecart.settings import LivecartSettings
+from livecart.simulation.generate import GenerateResult
 from ray_jobs.embed import embedding_path
 from ray_jobs.embed import run as embed
 from ray_jobs.features import run as build_features
-from ray_jobs.generate import GenerateResult
-from ray_jobs.text.encoder import TextEncoder
+from ray_jobs.materialize import materialize
 from validation.run import run as validate
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

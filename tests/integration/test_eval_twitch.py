@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from livecart.settings import LivecartSettings
+from livecart.core.settings import LivecartSettings
 from ray_jobs.evaluation import metrics as m
 from ray_jobs.evaluation.base import Recommender
 from ray_jobs.evaluation.baselines import Popularity, Repeat

@@ -10,13 +10,13 @@ import ray
 import torch
 from transformers import AutoModel
 
-from livecart import registry
-from livecart.settings import LivecartSettings
+from livecart.core.settings import LivecartSettings
+from livecart.model import registry
+from livecart.model.text_encoder import TextEncoder, tiny_encoder_dir
+from livecart.simulation.generate import GenerateResult
 from ray_jobs.features import run as build_features
 from ray_jobs.finetune_encoder import ENCODER, FinetuneConfig, training_pairs
 from ray_jobs.finetune_encoder import run as finetune
-from ray_jobs.generate import GenerateResult
-from ray_jobs.text.encoder import TextEncoder, tiny_encoder_dir
 from validation.run import run as validate
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

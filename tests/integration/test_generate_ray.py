@@ -8,10 +8,10 @@ import pyarrow.parquet as pq
 import pytest
 import ray
 
-from livecart.io import event_parts
-from livecart.settings import LivecartSettings
-from ray_jobs.generate import run as generate
-from ray_jobs.world.config import WorldConfig
+from livecart.core.io import event_parts
+from livecart.core.settings import LivecartSettings
+from livecart.simulation.generate import run as generate
+from livecart.simulation.world.config import WorldConfig
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from livecart.contract import (
+from livecart.core.contract import (
     END_TIMESTAMP,
     EVENT_TIMESTAMP,
     ROOM_ID,
@@ -18,8 +18,8 @@ from livecart.contract import (
     VIEWER_ID,
     Table,
 )
-from livecart.io import read_source
-from livecart.settings import LivecartSettings
+from livecart.core.io import read_source
+from livecart.core.settings import LivecartSettings
 from ray_jobs.ingest.twitch import DEFAULT_TWITCH_PATH, TwitchConfig, TwitchResult, run
 
 pytestmark = [

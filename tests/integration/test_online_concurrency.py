@@ -22,8 +22,8 @@ import pytest
 from feast import FeatureStore
 from feast.data_source import PushMode
 
+from livecart.core.settings import LivecartSettings
 from livecart.online.cache import ReadCache
-from livecart.settings import LivecartSettings
 from ray_jobs.materialize import run as materialize
 from tests.integration.conftest import make_repo, offline_frame
 
@@ -124,7 +124,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from feast import FeatureStore
-from livecart.settings import LivecartSettings
+from livecart.core.settings import LivecartSettings
 from ray_jobs.materialize import run
 from tests.integration.test_online_concurrency import _versioned_frame
 root, source, start = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])

@@ -142,7 +142,7 @@ def test_store__vector_search__nearest_first_with_filters(mini_repo: MiniRepo, m
 
 
 def test_fast_materialize__same_as_feast_materialize_and_idempotent(tmp_path: Path) -> None:
-    from livecart.settings import LivecartSettings
+    from livecart.core.settings import LivecartSettings
     from ray_jobs.materialize import run as fast_materialize
 
     stock, fast = make_repo(tmp_path / "stock"), make_repo(tmp_path / "fast")

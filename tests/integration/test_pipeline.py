@@ -16,13 +16,14 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from livecart import contract as c
-from livecart import feature_names as f
-from livecart.feast_ops import apply, feature_store, historical_features, materialize
-from livecart.io import read_source, write_source
-from livecart.settings import LivecartSettings
+from livecart.core import contract as c
+from livecart.core import feature_names as f
+from livecart.core.io import read_source, write_source
+from livecart.core.settings import LivecartSettings
+from livecart.features.feast_store import apply, feature_store, historical_features
+from livecart.simulation.generate import GenerateResult
 from ray_jobs.features import run as build_features
-from ray_jobs.generate import GenerateResult
+from ray_jobs.materialize import materialize
 from validation.run import run as validate
 
 pytestmark = pytest.mark.integration
@@ -150,7 +151,7 @@ def test_pipeline__incremental_materialize__records_intervals(
     applied: tuple[LivecartSettings, tuple[str, str, str, datetime]],
 ) -> None:
     settings, _ = applied
-    end = materialize(settings)
+    end = materialize(settings).end
     store = feature_store(settings)
     view = store.get_feature_view(f.FeatureTable.VIEWER_PROFILE.value)
     assert view.materialization_intervals

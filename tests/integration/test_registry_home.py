@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from livecart.errors import StageError
-from livecart.feast_ops import apply
-from livecart.settings import LivecartSettings
+from livecart.core.errors import StageError
+from livecart.core.settings import LivecartSettings
+from livecart.features.feast_store import apply
+from livecart.simulation.generate import GenerateResult
 from ray_jobs.features import run as build_features
-from ray_jobs.generate import GenerateResult
 from ray_jobs.materialize import run as materialize
 from validation.run import run as validate
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 import ray
 
-from livecart import registry
-from livecart.feast_ops import apply
-from livecart.settings import LivecartSettings
+from livecart.core.settings import LivecartSettings
+from livecart.features.feast_store import apply
+from livecart.model import registry
+from livecart.simulation.generate import run as generate
+from livecart.simulation.oracle import oracle_reference
+from livecart.simulation.world.config import world_config
 from ray_jobs.features import run as build_features
-from ray_jobs.generate import run as generate
 from ray_jobs.train import TrainConfig
 from ray_jobs.train import run as train
-from ray_jobs.world.config import world_config
 from validation.run import run as validate
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -37,7 +38,9 @@ def test_train__two_cpu_workers__loss_falls_and_model_registered(
         lr=5e-3,
     )
     try:
-        result = train(settings.model_copy(update={"ray_num_cpus": 2}), cfg)
+        result = train(
+            settings.model_copy(update={"ray_num_cpus": 2}), cfg, oracle_reference(settings)
+        )
     finally:
         ray.shutdown()
     losses = [row["train_loss"] for row in result.history]

@@ -22,7 +22,7 @@ import httpx
 import pytest
 import ray
 
-from livecart.settings import LivecartSettings
+from livecart.core.settings import LivecartSettings
 from tests.integration.serving.conftest import TOKEN, served_home, world_ids
 
 AUTH = {"authorization": f"Bearer {TOKEN}"}

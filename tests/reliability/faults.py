@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from livecart.settings import LivecartSettings
+from livecart.core.settings import LivecartSettings
 from tests.reliability.conftest import AUTH, World
 
 OUTCOMES: dict[str, str] = {}  # fault -> what was observed (reports/reliability_faults.json)

@@ -13,10 +13,10 @@ import pandas as pd
 import ray
 from feast import FeatureStore
 
-from livecart import contract as c
-from livecart import feature_names as f
-from livecart.settings import LivecartSettings
-from ray_jobs.feature_tables.realtime import product_live_stats_sql, viewer_behavior_sql
+from livecart.core import contract as c
+from livecart.core import feature_names as f
+from livecart.core.settings import LivecartSettings
+from livecart.features.sql.realtime import product_live_stats_sql, viewer_behavior_sql
 
 VIEWER_COUNTS = (*f.BEHAVIOR_EVENT_COUNTS, f.CLICKS_30M)
 PRODUCT_COUNTS = f.PRODUCT_LIVE_COUNTS
@@ -79,7 +79,7 @@ def expected_online(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """What the online store must hold for these keys, recomputed from the offline store.
 
-    The same SQL as the ingest replica (ray_jobs.feature_tables.realtime), over the offline events
+    The same SQL as the ingest replica (livecart.features.sql.realtime), over the offline events
     of the ingest replica's horizon, newest row per key.
     """
     since = datetime.now(UTC) - HORIZON + timedelta(minutes=1)

@@ -10,7 +10,7 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from livecart import contract as c
+from livecart.core import contract as c
 from tests.reliability.conftest import World
 from tests.reliability.faults import (
     OUTCOMES,

@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 import pytest
 import ray
 
-from livecart import contract as c
-from livecart import feature_names as f
+from livecart.core import contract as c
+from livecart.core import feature_names as f
 from tests.integration.serving.conftest import event
 from tests.reliability.conftest import RetryingClient, World
 from tests.reliability.faults import (
@@ -172,7 +172,7 @@ def _cli(world: World, *args: str) -> subprocess.Popen[str]:
         "COLUMNS": "400",
     }
     return subprocess.Popen(
-        [sys.executable, "-c", "from livecart.cli import app; app()", *args],
+        [sys.executable, "-c", "from livecart.cli.main import app; app()", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from livecart import contract as c
-from livecart.settings import LivecartSettings
+from livecart.core import contract as c
+from livecart.core.settings import LivecartSettings
 from tests.reliability.conftest import World
 from tests.reliability.faults import (
     OUTCOMES,

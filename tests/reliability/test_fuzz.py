@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from livecart import contract as c
+from livecart.core import contract as c
 from tests.reliability.conftest import AUTH, World
 from validation.suites import BROKEN_TEXT_PATTERN
 

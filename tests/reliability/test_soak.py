@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from livecart import contract as c
+from livecart.core import contract as c
 from tests.reliability.conftest import RetryingClient, World
 from tests.reliability.support import offline_ids, online_mismatches, valid_event
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from livecart.cli import app
-from livecart.settings import LivecartSettings
+from livecart.cli.main import app
+from livecart.core.settings import LivecartSettings
 
 
 def test_cli__features_before_validate__names_stage_and_fix(settings: LivecartSettings) -> None:

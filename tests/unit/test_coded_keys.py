@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from livecart import contract as c
+from livecart.core import contract as c
 from livecart.online.keys import CodedKeys, KeyUniverse
 from serving.catalog import Catalog
 from serving.retrieve import Candidates, Source

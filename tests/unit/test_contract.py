@@ -9,11 +9,11 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from livecart import contract as c
-from livecart.conform import conform
-from livecart.errors import ContractError
-from livecart.privacy import pseudonymize, pseudonymize_many
-from livecart.settings import LivecartSettings
+from livecart.core import contract as c
+from livecart.core.conform import conform
+from livecart.core.errors import ContractError
+from livecart.core.privacy import pseudonymize, pseudonymize_many
+from livecart.core.settings import LivecartSettings
 
 
 def _rooms(**overrides: pa.Array) -> pa.Table:

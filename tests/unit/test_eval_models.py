@@ -136,7 +136,9 @@ def test_live_ranker__changing_a_users_target__leaves_its_scores_unchanged(split
     )
     model.observe(changed)
     after = model.score(users[k : k + 1], times[k : k + 1])
-    assert np.array_equal(before[k], after[0])
+    # Equal up to float rounding: a batch of one and a batch of many take different BLAS paths
+    # (last-bit differences seen on 2 cores); a leak moves scores by far more than this.
+    np.testing.assert_allclose(before[k], after[0], rtol=1e-6, atol=1e-9)
     assert np.isfinite(before).all()
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from livecart.contract import (
+from livecart.core.contract import (
     EVENT_ID,
     EVENT_TIMESTAMP,
     EVENT_TYPE,
@@ -20,8 +20,8 @@ from livecart.contract import (
     EventType,
     Table,
 )
-from livecart.errors import ContractError
-from livecart.io import write_source
+from livecart.core.errors import ContractError
+from livecart.core.io import write_source
 from ray_jobs.evaluation.data import from_arrays, load_interactions
 from ray_jobs.evaluation.protocols import (
     Split,

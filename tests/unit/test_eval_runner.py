@@ -7,11 +7,11 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from livecart.errors import StageError
-from livecart.settings import LivecartSettings
+from livecart.core.errors import StageError
+from livecart.core.settings import LivecartSettings
+from livecart.simulation.generate import GenerateResult
 from ray_jobs.evaluation.protocols import ProtocolName
 from ray_jobs.evaluation.runner import EvaluationConfig, build_model, run
-from ray_jobs.generate import GenerateResult
 
 
 def test_run__tiny_synthetic_world__writes_report_json_and_plots(

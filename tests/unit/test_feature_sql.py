@@ -11,11 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from livecart import contract as c
-from livecart import feature_names as f
-from livecart.conform import conform
-from livecart.io import write_source as _write_raw
-from livecart.settings import LivecartSettings
+from livecart.core import contract as c
+from livecart.core import feature_names as f
+from livecart.core.conform import conform
+from livecart.core.io import write_source as _write_raw
+from livecart.core.settings import LivecartSettings
 from ray_jobs.features import feature_path, run
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from livecart import registry
-from ray_jobs.training.folded import FoldedRanker
-from ray_jobs.training.model import FusionRanker
-from ray_jobs.training.model_inputs import RankerInputs, TableRows
-from ray_jobs.training.scoring import LoadedRanker
+from livecart.model import registry
+from livecart.model.folded import FoldedRanker
+from livecart.model.input_arrays import RankerInputs, TableRows
+from livecart.model.ranker import FusionRanker
+from livecart.model.scoring import LoadedRanker
 
 N, NUMERIC, TEXT, GRAPH = 7, 5, 6, 4
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from livecart import feature_names as f
-from ray_jobs.training.inputs import NUMERIC_FEATURES
-from ray_jobs.training.model import FusionRanker
+from livecart.core import feature_names as f
+from livecart.model.build_inputs import NUMERIC_FEATURES
+from livecart.model.ranker import FusionRanker
 
 pytestmark = [
     pytest.mark.gpu,

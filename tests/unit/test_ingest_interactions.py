@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from livecart.contract import (
+from livecart.core.contract import (
     END_TIMESTAMP,
     EVENT_ID,
     EVENT_TIMESTAMP,
@@ -25,9 +25,9 @@ from livecart.contract import (
     VIEWER_ID,
     Table,
 )
-from livecart.errors import ContractError
-from livecart.io import read_source, source_exists, write_source
-from livecart.settings import LivecartSettings
+from livecart.core.errors import ContractError
+from livecart.core.io import read_source, source_exists, write_source
+from livecart.core.settings import LivecartSettings
 from ray_jobs.ingest._parse import WHITESPACE_EPOCH, parse_timestamp
 from ray_jobs.ingest.interactions import (
     LINE_NUMBER,

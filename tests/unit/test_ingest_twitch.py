@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from livecart.contract import (
+from livecart.core.contract import (
     CATEGORY,
     END_TIMESTAMP,
     EVENT_ID,
@@ -24,9 +24,9 @@ from livecart.contract import (
     VIEWER_ID,
     Table,
 )
-from livecart.errors import ContractError
-from livecart.io import read_source, source_exists
-from livecart.settings import LivecartSettings
+from livecart.core.errors import ContractError
+from livecart.core.io import read_source, source_exists
+from livecart.core.settings import LivecartSettings
 from ray_jobs.ingest.twitch import TWITCH_EPOCH, TwitchConfig, run
 
 # index,user_id,streamer_name,start_time,community

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from livecart import contract as c
-from livecart import feature_names as f
-from ray_jobs.training.behaviour import BehaviourEncoder
-from ray_jobs.training.inputs import (
+from livecart.core import contract as c
+from livecart.core import feature_names as f
+from livecart.model.behaviour import BehaviourEncoder
+from livecart.model.build_inputs import (
     CATEGORY_FLAGS,
     CATEGORY_MATCH,
     DECLARED_MATCH,
@@ -21,8 +21,8 @@ from ray_jobs.training.inputs import (
     ranker_inputs,
     vocabulary,
 )
-from ray_jobs.training.model import FusionRanker
-from ray_jobs.training.model_inputs import TableRows, join_vectors
+from livecart.model.input_arrays import TableRows, join_vectors
+from livecart.model.ranker import FusionRanker
 
 
 def test_behaviour_encoder__causal_mask__earlier_positions_never_see_later_items() -> None:

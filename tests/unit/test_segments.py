@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pyarrow.parquet as pq
 
-from livecart import contract as c
-from livecart import feature_names as f
-from livecart.settings import LivecartSettings
+from livecart.core import contract as c
+from livecart.core import feature_names as f
+from livecart.core.settings import LivecartSettings
+from livecart.simulation.generate import GenerateResult
 from ray_jobs.features import run as build_features
-from ray_jobs.generate import GenerateResult
 from ray_jobs.segments import kmeans, name_segments, pca
 from validation.run import run as validate
 

@@ -7,16 +7,16 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from livecart import contract as c
-from livecart.io import read_source
-from livecart.settings import LivecartSettings
-from ray_jobs.generate import GenerateResult
-from ray_jobs.generate import run as generate
-from ray_jobs.world.behavior import simulate_block
-from ray_jobs.world.catalog import build_catalog
-from ray_jobs.world.config import WorldConfig, world_config
-from ray_jobs.world.dirty import EVENT_FAULTS, PRODUCT_FAULTS
-from ray_jobs.world.text import check_vocabulary, comment_texts, vocabulary
+from livecart.core import contract as c
+from livecart.core.io import read_source
+from livecart.core.settings import LivecartSettings
+from livecart.simulation.generate import GenerateResult
+from livecart.simulation.generate import run as generate
+from livecart.simulation.world.behavior import simulate_block
+from livecart.simulation.world.catalog import build_catalog
+from livecart.simulation.world.config import WorldConfig, world_config
+from livecart.simulation.world.dirty import EVENT_FAULTS, PRODUCT_FAULTS
+from livecart.simulation.world.text import check_vocabulary, comment_texts, vocabulary
 
 
 def _events(settings: LivecartSettings) -> pd.DataFrame:

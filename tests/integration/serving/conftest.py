@@ -18,19 +18,19 @@ import duckdb
 import pytest
 import ray
 
-from livecart import contract as c
-from livecart.feast_ops import apply
-from livecart.settings import LivecartSettings, get_settings
-from ray_jobs.comment_signals import run as score_comments
+from livecart.core import contract as c
+from livecart.core.settings import LivecartSettings, get_settings
+from livecart.features.feast_store import apply
+from livecart.model.comment_probe import run as train_probe
+from livecart.model.comment_signals import run as score_comments
+from livecart.model.text_encoder import tiny_encoder_dir
+from livecart.simulation.generate import run as generate
+from livecart.simulation.world.config import world_config
 from ray_jobs.embed import run as embed
 from ray_jobs.features import run as build_features
-from ray_jobs.generate import run as generate
 from ray_jobs.materialize import run as materialize
-from ray_jobs.text.comments import run as train_probe
-from ray_jobs.text.encoder import tiny_encoder_dir
 from ray_jobs.train import TrainConfig
 from ray_jobs.train import run as train
-from ray_jobs.world.config import world_config
 from validation.run import run as validate
 
 TOKEN = "test-token"

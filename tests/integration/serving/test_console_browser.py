@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from livecart.settings import LivecartSettings
+from livecart.core.settings import LivecartSettings
 from serving.console import StreamTiming, console_html, room_events
 from tests.integration.serving.conftest import TOKEN, event, world_ids
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from feast import FeatureStore
 
-from livecart import feature_names as f
-from livecart.settings import LivecartSettings
+from livecart.core import feature_names as f
+from livecart.core.settings import LivecartSettings
 from tests.integration.serving.conftest import TOKEN, event, world_ids
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -15,17 +15,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from livecart import contract as c
-from livecart import feature_names as f
-from livecart.feast_ops import feature_store
-from livecart.online.feature_columns import read_columns
+from livecart.core import contract as c
+from livecart.core import feature_names as f
+from livecart.core.settings import LivecartSettings
+from livecart.features.feast_store import feature_store
+from livecart.features.online_columns import read_columns
+from livecart.model.build_inputs import FeatureColumns, FrameColumns, ranker_inputs
+from livecart.model.input_arrays import RankerInputs, TableRows
+from livecart.model.scoring import LoadedRanker
 from livecart.online.frames import nearest, read_frame, to_pandas
 from livecart.online.keys import CodedKeys, KeyUniverse
 from livecart.online.plan import plan_service
-from livecart.settings import LivecartSettings
-from ray_jobs.training.inputs import FeatureColumns, FrameColumns, ranker_inputs
-from ray_jobs.training.model_inputs import RankerInputs, TableRows
-from ray_jobs.training.scoring import LoadedRanker
 from serving.catalog import load_catalog
 from serving.pipeline import LIVE_SERVICE
 from tests.integration.serving.conftest import world_ids

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from livecart import registry
-from livecart.settings import LivecartSettings
+from livecart.core.settings import LivecartSettings
+from livecart.model import registry
 from serving.catalog import load_catalog
 from tests.integration.serving.conftest import TOKEN, event, world_ids
 

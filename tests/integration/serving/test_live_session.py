@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from livecart.settings import LivecartSettings
-from serving.live_session import SessionConfig
-from serving.live_session import run as live_session
+from livecart.core.settings import LivecartSettings
+from livecart.simulation.live_session import SessionConfig
+from livecart.simulation.live_session import run as live_session
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

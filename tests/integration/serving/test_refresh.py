@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from livecart import registry
-from livecart.settings import LivecartSettings
+from livecart.core.settings import LivecartSettings
+from livecart.model import registry
 from ray_jobs.refresh import RefreshConfig
 from ray_jobs.refresh import run as refresh
 from ray_jobs.train import TrainConfig

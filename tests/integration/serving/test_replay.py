@@ -16,12 +16,12 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from livecart import contract as c
-from livecart import feature_names as f
-from livecart.cli import app
-from livecart.feast_ops import feature_store
-from livecart.settings import LivecartSettings, get_settings
-from serving.replay import ReplayConfig, ReplayResult, run
+from livecart.cli.main import app
+from livecart.core import contract as c
+from livecart.core import feature_names as f
+from livecart.core.settings import LivecartSettings, get_settings
+from livecart.features.feast_store import feature_store
+from livecart.simulation.replay import ReplayConfig, ReplayResult, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from ray import serve
 
-from livecart.settings import LivecartSettings
+from livecart.core.settings import LivecartSettings
 from serving.routing import router_options
 
 pytestmark = pytest.mark.integration

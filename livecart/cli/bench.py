@@ -1,0 +1,118 @@
+"""`livecart bench ...`: benchmarks that print JSON, baseline measured in the same run."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from livecart.cli.support import console, friendly_errors
+from livecart.core.settings import get_settings
+
+bench_app = typer.Typer(help="Benchmarks that print JSON (baseline measured in the same run).")
+
+
+@bench_app.command("online-store")
+@friendly_errors
+def bench_online_store(
+    entities: Annotated[int, typer.Option(help="Entities in the feature view.")] = 200_000,
+    features: Annotated[int, typer.Option(help="Float features per entity.")] = 20,
+    requests: Annotated[int, typer.Option(help="Timed requests per read size.")] = 300,
+    pushes: Annotated[int, typer.Option(help="Pushes for the freshness measurement.")] = 30,
+    json_out: Annotated[bool, typer.Option("--json", help="Print only the JSON object.")] = False,
+) -> None:
+    """DuckDB online store vs Feast's SQLite: materialize, size, read latency, push freshness."""
+    import tempfile
+
+    from livecart.bench.online_store import main_json, run
+
+    settings = get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=settings.home, prefix="bench-") as workdir:
+        result = run(settings, Path(workdir), entities, features, requests, pushes)
+    if not json_out:
+        console.print(
+            "[bold]online store benchmark[/] (duckdb vs sqlite, ratios = duckdb / sqlite)"
+        )
+    typer.echo(main_json(result))
+
+
+@bench_app.command("train")
+@friendly_errors
+def bench_train(
+    workers: Annotated[list[int] | None, typer.Option(help="Worker counts to compare.")] = None,
+    epochs: Annotated[int, typer.Option(help="Epochs per run.")] = 3,
+    limit: Annotated[int | None, typer.Option(help="Use at most this many impressions.")] = None,
+) -> None:
+    """Ray Train throughput (examples/s) of the ranker per worker count (run after `livecart apply`)."""
+    import json
+
+    from livecart.bench.train import run
+
+    typer.echo(json.dumps(run(get_settings(), workers or [1, 2], epochs, limit), indent=2))
+
+
+@bench_app.command("pipeline")
+@friendly_errors
+def bench_pipeline(
+    requests: Annotated[int, typer.Option(help="Viewer requests per sweep.")] = 200,
+    json_out: Annotated[bool, typer.Option("--json", help="Print only the JSON object.")] = False,
+) -> None:
+    """The viewer pipeline in one process: columnar feature reads vs the frame path, by stage."""
+    import json
+
+    from livecart.bench.pipeline import run
+
+    result = run(get_settings(), requests)
+    if not json_out:
+        console.print("[bold]pipeline benchmark[/] (ratio = columnar / frame path)")
+    typer.echo(json.dumps(result, indent=2, sort_keys=True))
+
+
+@bench_app.command("serve")
+@friendly_errors
+def bench_serve(
+    duration: Annotated[float, typer.Option(help="Measured seconds per concurrency level.")] = 10.0,
+    levels: Annotated[str, typer.Option(help="Concurrency levels, comma-separated.")] = "1,4,16,64",
+    freshness_samples: Annotated[int, typer.Option(help="Push-to-recommendation probes.")] = 30,
+    layouts: Annotated[
+        str,
+        typer.Option(help="Serving layouts to sweep: in_process, split_ranker (comma-separated)."),
+    ] = "in_process",
+    active_viewers: Annotated[
+        bool,
+        typer.Option(
+            "--active-viewers",
+            help="Viewers click 3 live products first (recent history: vector and item-CF "
+            "retrieval at work).",
+        ),
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print only the JSON object.")] = False,
+) -> None:
+    """livecart over HTTP vs a minimal Serve endpoint: latency, throughput, errors, freshness."""
+    import json
+
+    from livecart.bench.serve import run
+
+    settings = get_settings()
+    parsed = tuple(int(x) for x in levels.split(",") if x.strip())
+    chosen = tuple(x.strip() for x in layouts.split(",") if x.strip())
+    unknown = set(chosen) - {"in_process", "split_ranker"}
+    if unknown:
+        raise typer.BadParameter(f"unknown layouts {sorted(unknown)}")
+    # Ray's log monitor prints worker lines to stdout (at shutdown too): the JSON stays alone there.
+    with contextlib.redirect_stdout(sys.stderr):
+        result = run(
+            settings,
+            parsed,
+            duration,
+            freshness_samples=freshness_samples,
+            layouts=chosen,
+            active_viewers=active_viewers,
+        )
+    if not json_out:
+        console.print("[bold]serving benchmark[/] (ratios = livecart / floor throughput)")
+    typer.echo(json.dumps(result, indent=2, sort_keys=True))

@@ -1,0 +1,96 @@
+"""Feast operations on livecart's repo: apply, open the store, retrieve training features.
+
+Materialization is a job: :func:`ray_jobs.materialize.materialize` (any online store).
+
+These run Feast's own code paths (the same ones as ``feast apply``), with ``LIVECART_HOME``
+exported so ``feature_store.yaml`` and the definitions resolve to the settings' data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+from feast import FeatureStore
+from feast.repo_config import load_repo_config
+from feast.repo_operations import apply_total, cli_check_repo
+
+from livecart.core.errors import StageError
+from livecart.core.settings import LivecartSettings
+
+FEATURE_STORE_YAML = "feature_store.yaml"
+
+
+@contextmanager
+def _in_directory(path: Path) -> Iterator[None]:
+    """Feast's apply changes the working directory; give it back afterwards."""
+    before = Path.cwd()
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def _forget_definitions() -> None:
+    """Drop imported definitions so Feast re-imports them for the current LIVECART_HOME.
+
+    FileSource paths are bound at import; a process that applies for two homes (tests, a
+    long-lived driver) must not reuse the first home's objects.
+    """
+    for name in list(sys.modules):
+        if name == "repo" or name.startswith("feature_repo.definitions"):
+            del sys.modules[name]
+
+
+def apply(settings: LivecartSettings) -> None:
+    """Register livecart's entities, views and services (``feast apply``) and create stores."""
+    settings.export_env()
+    settings.feast_dir.mkdir(parents=True, exist_ok=True)
+    repo = settings.feature_repo
+    yaml_path = repo / FEATURE_STORE_YAML
+    cli_check_repo(repo, yaml_path)  # what `feast apply` does first: repo on sys.path
+    config = load_repo_config(repo, yaml_path)
+    _forget_definitions()
+    with _in_directory(repo):
+        apply_total(config, repo, skip_source_validation=False)
+
+
+def feature_store(settings: LivecartSettings) -> FeatureStore:
+    """The Feast store of this livecart home (apply first)."""
+    settings.export_env()
+    if not (settings.feast_dir / "registry.db").exists():
+        raise StageError(
+            "feast", f"no Feast registry under {settings.feast_dir}", "run `livecart apply`"
+        )
+    return FeatureStore(repo_path=str(settings.feature_repo))
+
+
+def check_registry_home(settings: LivecartSettings, store: FeatureStore) -> None:
+    """Fail when the registry's file sources point into another home (a copied or moved data
+    directory): Feast stores source paths as applied, so reads would silently use the old files."""
+    for view in store.list_feature_views(allow_cache=True):
+        source = view.batch_source
+        path = getattr(source, "path", None)
+        if path and not str(path).startswith(str(settings.home)):
+            raise StageError(
+                "feast",
+                f"the registry's source for {view.name!r} is {path}, outside {settings.home}",
+                "run `livecart apply` for this data directory",
+            )
+        return  # one view tells: all sources are applied together
+
+
+def historical_features(
+    settings: LivecartSettings, entity_rows: pd.DataFrame, service: str
+) -> pd.DataFrame:
+    """Point-in-time correct features of ``service`` for ``entity_rows`` (keys + event_timestamp)."""
+    store = feature_store(settings)
+    check_registry_home(settings, store)
+    job = store.get_historical_features(
+        entity_df=entity_rows, features=store.get_feature_service(service)
+    )
+    return job.to_df()

@@ -1,0 +1,143 @@
+"""A registered ranker, loaded for scoring: the one contract between training and serving.
+
+Serving fetches the feature service named in the model's metadata for its candidate rows and
+passes the resulting frame here; how a frame becomes model inputs (:func:`ranker_inputs`) is
+defined once, in :mod:`livecart.model.build_inputs`, and used by training and scoring alike. The
+product vocabulary and its text vectors (for the viewer's recent products) come with the artifact;
+everything else comes from the online feature frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import torch
+
+from livecart.core.settings import LivecartSettings
+from livecart.model import registry
+from livecart.model.build_inputs import (
+    NUMERIC_FEATURES,
+    FeatureColumns,
+    ranker_inputs,
+    token_vocabulary,
+)
+from livecart.model.folded import FoldedRanker
+from livecart.model.input_arrays import RankerInputs, TableRows
+from livecart.model.ranker import FusionRanker
+
+DEFAULT_RANKER = "product_ranker"
+
+
+@dataclass(frozen=True)
+class LoadedRanker:
+    """A ranker version ready for inference (CPU, eval mode, no gradients)."""
+
+    record: registry.ModelRecord
+    model: FusionRanker
+
+    @property
+    def version(self) -> int:
+        return self.record.version
+
+    @property
+    def feature_service(self) -> str:
+        return str(self.record.metadata["feature_service"])
+
+    @property
+    def with_text(self) -> bool:
+        return int(self.record.config.get("text_dim", 0)) > 0
+
+    @classmethod
+    def load(
+        cls, settings: LivecartSettings, name: str = DEFAULT_RANKER, version: int | None = None
+    ) -> LoadedRanker:
+        record, state = registry.load(settings, name, version)
+        model = FusionRanker.from_config(record.config)
+        model.load_state_dict(state)
+        model.eval()
+        return cls(record, model)
+
+    @cached_property
+    def token_ids(self) -> dict[str, int]:
+        """The product vocabulary's token ids (built once per loaded version)."""
+        return token_vocabulary(self.record.config.get("product_vocab", []))
+
+    def inputs(self, columns: FeatureColumns | pd.DataFrame) -> RankerInputs:
+        """Model inputs for feature-service columns (derived columns added here); text vectors
+        as rows of the source's table (see :meth:`predict`)."""
+        config = self.record.config
+        return ranker_inputs(
+            columns,
+            config.get("numeric_features", NUMERIC_FEATURES),
+            self.token_ids,
+            int(config.get("text_dim", 0)),
+            int(config.get("graph_dim", 0)),
+            shared_text=True,
+            behaviour=self.model.behaviour is not None,
+        )
+
+    def predict(self, inputs: RankerInputs) -> np.ndarray:
+        """``(n, 2)`` probabilities ``[click, purchase]`` for prepared inputs.
+
+        A model without a behaviour encoder is scored by its :class:`FoldedRanker` (the same
+        function in fewer numpy steps). Its text given as :class:`TableRows` goes through the
+        text branch and the first layer's text block once per table (all of its rows, cached),
+        and each request gathers its rows of the result: projecting 500 x 384 text floats per
+        request was a third of a forward pass. A model with a behaviour encoder (which also
+        reads the raw text) runs in torch on dense rows.
+        """
+        if len(inputs) == 0:
+            return np.zeros((0, 2), dtype=np.float32)
+        folded = self.folded
+        if folded is not None:
+            text_first = None
+            if isinstance(inputs.text, TableRows):
+                text_first = self._text_first(inputs.text.table)[inputs.text.rows]
+            elif inputs.text is not None:
+                text_first = folded.text_first(inputs.text)
+            return folded.probabilities(inputs.numeric, text_first, inputs.graph)
+        dense = inputs.dense()
+        with torch.inference_mode():
+            logits = self.model(
+                *(
+                    None if a is None else torch.as_tensor(a)
+                    for a in (
+                        dense.numeric,
+                        dense.text,
+                        dense.graph,
+                        dense.history,
+                        dense.candidate,
+                    )
+                )
+            )
+            out: np.ndarray = torch.sigmoid(logits).numpy()
+        return out
+
+    @cached_property
+    def folded(self) -> FoldedRanker | None:
+        """The model folded for numpy scoring (None with a behaviour encoder)."""
+        return FoldedRanker.of(self.model)
+
+    @cached_property
+    def _text_tables(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        return {}
+
+    def _text_first(self, table: np.ndarray) -> np.ndarray:
+        """The folded first layer's text part for each row of ``table``, and last for a zero
+        vector (so row -1, an absent vector, reads that of zeros), computed once per table."""
+        cached = self._text_tables.get(id(table))
+        if cached is None or cached[0] is not table:
+            assert self.folded is not None
+            padded = np.concatenate([table, np.zeros((1, table.shape[1]), dtype=table.dtype)])
+            out = self.folded.text_first(padded)
+            if len(self._text_tables) >= 4:  # tables of past states: let them go
+                self._text_tables.clear()
+            cached = self._text_tables[id(table)] = (table, out)
+        return cached[1]
+
+    def score(self, columns: FeatureColumns | pd.DataFrame) -> np.ndarray:
+        """``(n, 2)`` probabilities ``[click, purchase]`` for each row of ``columns``."""
+        return self.predict(self.inputs(columns))
