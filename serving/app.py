@@ -1,49 +1,37 @@
-"""The Ray Serve application: a FastAPI ingress that runs the whole viewer pipeline in-process.
+"""The Ray Serve application: its routes, and the deployment graph (:func:`build`).
 
 Layout (measured both ways, see README "Serving"): retrieve, features, rank, rules and explain are
 classes in one ``Recommender`` replica, scaled by replicas, because a hop per stage would serialize
-~500 candidate rows each way for no gain: every stage wants the same CPU. Two things live apart:
-``EventIngest`` (one replica: the online store's single writer and the live counters) and the
-batch inside each replica (``@serve.batch`` over concurrent requests: one feature read, one input
-build and one forward pass for all of them).
+~500 candidate rows each way for no gain: every stage wants the same CPU. ``EventIngest`` lives
+apart (one replica: the online store's single writer and the live counters). What a replica does
+behind the routes has its own modules: batching (:mod:`serving.batching`), where the forward pass
+runs (:mod:`serving.ranker_placement`), live rooms (:mod:`serving.live_rooms`), and the
+console's routes (:mod:`serving.console_routes`, an ``APIRouter``).
 
 Start it with ``livecart serve`` or ``serve run serving.app:app`` (``app`` is an application
 builder: nothing happens on import); ``serving/serve_config.yaml`` is the ``serve deploy`` config.
 """
 
 import asyncio
-import contextlib
 import time
 from typing import Any
 
-import numpy as np
-from fastapi import FastAPI, Header, HTTPException, Query, Response
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi import FastAPI, Header, HTTPException, Response
+from fastapi.responses import JSONResponse
 from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
 from livecart.core.settings import LivecartSettings
 from livecart.model import registry
-from livecart.model.input_arrays import concat_inputs
-from serving.console import (
-    SUGGESTIONS,
-    VIEWER_PRODUCTS,
-    StreamTiming,
-    console_html,
-    open_streams,
-    room_events,
-    room_snapshot,
-)
+from serving import console_routes
+from serving.batching import ViewerBatcher
 from serving.event_ingest import EventIngest
+from serving.live_rooms import LiveRooms
 from serving.metrics import ServingMetrics
-from serving.prepared import Prepared
-from serving.rank import score_inputs
-from serving.ranker_deployment import Ranker
+from serving.ranker_placement import Ranker, RankerPlacement
 from serving.routing import router_options
 from serving.schemas import (
-    HARD_MAX_K,
-    ID_MAX,
     EventsRequest,
     EventsResponse,
     Health,
@@ -56,14 +44,12 @@ from serving.schemas import (
 )
 from serving.service import ServingCore, check_token, settings_payload
 
-LIVE_REFRESH_S = 0.5
-Ranked = tuple[Prepared, np.ndarray | None]  # a prepared request and its scores (None: unranked)
-
 api = FastAPI(
     title="livecart",
     version="1",
     description="Live-stream e-commerce recommendations: viewer feed, streamer assist, events.",
 )
+api.include_router(console_routes.router)
 
 
 @serve.deployment(max_ongoing_requests=64, health_check_period_s=5)
@@ -78,106 +64,14 @@ class Recommender:
         self.settings = LivecartSettings(**settings)
         self.core = ServingCore(self.settings, follow_store=True)
         self.ingest = ingest
-        self.ranker = ranker  # None: rank in this replica (the default layout)
         self.stats = ServingMetrics()
-        self.live: dict[str, int] = {}
-        self._live_task: asyncio.Task[None] | None = None
-        self._live_ready = asyncio.Event()
-        self._active = 0
-        batch: Any = self._prepare_batch
-        batch.set_max_batch_size(self.settings.batch_max_size)
-        batch.set_batch_wait_timeout_s(self.settings.batch_wait_ms / 1000)
-
-    async def _live_rooms(self) -> dict[str, int]:
-        """Rooms live now (from the ingest deployment), refreshed by one background task: a
-        request never waits on that call, except the replica's first ones (up to 2 s)."""
-        if self._live_task is None:
-            self._live_task = asyncio.create_task(self._follow_live_rooms())
-        if not self._live_ready.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._live_ready.wait(), 2.0)
-        return self.live
-
-    async def _follow_live_rooms(self) -> None:
-        while True:
-            with contextlib.suppress(Exception):
-                self.live = await self.ingest.live_rooms.remote()
-            self._live_ready.set()
-            await asyncio.sleep(LIVE_REFRESH_S)
-
-    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.002)
-    async def _prepare_batch(self, requests: list[ViewerRequest]) -> list[Ranked]:
-        """Requests that arrive together: one feature read, one input build, one forward pass."""
-        self.stats.rank_batch.observe(len(requests))
-        return await self._prepare_and_rank(requests)
-
-    async def _prepare_and_rank(self, requests: list[ViewerRequest]) -> list[Ranked]:
-        s, pipeline = self.settings, self.core.pipeline
-        live = await self._live_rooms()
-        if self.core.follows_store:
-            # Reads come from memory (the store follower loads commits in the background; a
-            # slow store surfaces as OnlineStoreLagging, a TimeoutError): no thread hop.
-            prepared = pipeline.prepare_many(requests, live)
-        else:
-            prepared = await asyncio.wait_for(
-                asyncio.to_thread(pipeline.prepare_many, requests, live),
-                s.feature_timeout_ms / 1000,
-            )
-        scored = [p for p in prepared if p.inputs is not None and p.rankable]
-        ranker = self.core.holder.ranker
-        scores: dict[int, np.ndarray] = {}
-        if scored and ranker is not None:
-            began = time.perf_counter()
-            parts = [p.inputs for p in scored if p.inputs is not None]
-            try:
-                if self.ranker is None:
-                    # On the event loop: a forward pass (about half a millisecond per 500
-                    # rows) costs less than a hop to a worker thread and back.
-                    found = score_inputs(ranker, parts)
-                else:
-                    # One call for the batch, text as dense rows (rows of a table would carry
-                    # the whole table through the object store).
-                    joined = await asyncio.wait_for(
-                        self.ranker.score.remote(concat_inputs(parts).dense()),
-                        s.rank_timeout_ms / 1000,
-                    )
-                    found = np.split(joined, np.cumsum([len(x) for x in parts])[:-1])
-                scores = {id(p): out for p, out in zip(scored, found, strict=True)}
-            except Exception as exc:
-                for p in scored:
-                    p.degraded.append(f"ranking unavailable ({type(exc).__name__})")
-            for p in scored:
-                p.timings["rank"] = (time.perf_counter() - began) * 1000
-        return [(p, scores.get(id(p))) for p in prepared]
-
-    async def _viewer(self, request: ViewerRequest) -> ViewerResponse:
-        self._active += 1  # viewer requests in this replica now (decides batching)
-        try:
-            # Let requests that arrived together all count themselves in before any of them
-            # decides: then they are prepared and ranked as one batch.
-            await asyncio.sleep(0)
-            return await self._viewer_pipeline(request)
-        finally:
-            self._active -= 1
-
-    async def _viewer_pipeline(self, request: ViewerRequest) -> ViewerResponse:
-        pipeline = self.core.pipeline
-        self.core.holder.poll()
-        try:
-            if self._active == 1:  # alone in this replica: no trip through the batch queue
-                prepared, scores = (await self._prepare_and_rank([request]))[0]
-            else:
-                prepared, scores = await self._prepare_batch(request)
-        except TimeoutError:
-            live = await self._live_rooms()
-            return pipeline.finish(pipeline.popular(request, live, "feature store timeout"), None)
-        except Exception as exc:
-            live = await self._live_rooms()
-            reason = f"feature store unavailable ({type(exc).__name__})"
-            return pipeline.finish(pipeline.popular(request, live, reason), None)
-        # Rules and explanations are CPU work of about a millisecond with no I/O: done here
-        # rather than through another thread hop.
-        return pipeline.finish(prepared, scores)
+        self.live = LiveRooms(ingest)
+        # ranker None: rank in this replica (the default layout); else the Ranker deployment.
+        placement = RankerPlacement(ranker, self.settings.rank_timeout_ms / 1000)
+        self.viewers = ViewerBatcher(self.core, self.live, placement, self.stats)
+        console_routes.attach(
+            console_routes.ConsoleDeps(self.core, ingest, self.live, self.viewers.recommend)
+        )
 
     @api.post("/v1/recommend/viewer", response_model=ViewerResponse)
     async def recommend_viewer(
@@ -187,7 +81,7 @@ class Recommender:
         began = time.perf_counter()
         self._guard_read(authorization)
         self.core.check_k(request.k)
-        response = await self._viewer(request)
+        response = await self.viewers.recommend(request)
         response.timings_ms["handler"] = round((time.perf_counter() - began) * 1000, 3)
         self._observe("viewer", began, 200)
         for reason in response.degraded_reasons:
@@ -275,84 +169,6 @@ class Recommender:
     async def prometheus(self) -> Response:
         self.stats.model_version.set(self.core.holder.version or 0)
         return Response(self.stats.render(), media_type="text/plain; version=0.0.4")
-
-    # --- the streamer console: a bundled page, one JSON snapshot, and its SSE stream ---
-
-    @api.get("/console", response_class=HTMLResponse, include_in_schema=False)
-    async def console(self) -> HTMLResponse:
-        """The streamer console page (reads room_id, viewer_id and token from its own URL)."""
-        return HTMLResponse(console_html(), headers={"Cache-Control": "no-cache"})
-
-    @api.get("/v1/console/room/{room_id}")
-    async def console_room(
-        self,
-        room_id: str,
-        viewer_id: str | None = Query(default=None, min_length=1, max_length=ID_MAX),
-        k: int = Query(default=SUGGESTIONS, gt=0, le=HARD_MAX_K),
-        token: str | None = Query(default=None),
-        authorization: str | None = Header(default=None),
-    ) -> dict[str, Any]:
-        """What the console shows for a room now, as one JSON object."""
-        self._console_guard(room_id, k, authorization, token)
-        snapshot = await self._console_snapshot(room_id, viewer_id, k)
-        return {**snapshot, "open_streams": open_streams()}
-
-    @api.get("/v1/stream/room/{room_id}")
-    async def stream_room(
-        self,
-        room_id: str,
-        viewer_id: str | None = Query(default=None, min_length=1, max_length=ID_MAX),
-        k: int = Query(default=SUGGESTIONS, gt=0, le=HARD_MAX_K),
-        max_seconds: float = Query(default=StreamTiming.max_s, gt=0, le=StreamTiming.max_s),
-        token: str | None = Query(default=None),
-        authorization: str | None = Header(default=None),
-    ) -> StreamingResponse:
-        """Server-sent events: a ``snapshot`` of the room whenever it changes, and heartbeats.
-
-        Without ``viewer_id`` the sample viewer is the first viewer present when the stream opens.
-        """
-        self._console_guard(room_id, k, authorization, token)
-        if viewer_id is None:
-            raw = await self.ingest.room_snapshot.remote(room_id)
-            viewer_id = next(iter(sorted(raw.get("audience", []))), None)
-        sample = viewer_id
-
-        async def versions() -> tuple[int, int]:
-            room_v, viewer_v = await self.ingest.versions.remote(room_id, sample)
-            return int(room_v), int(viewer_v)
-
-        async def snapshot() -> dict[str, Any]:
-            return await self._console_snapshot(room_id, sample, k)
-
-        body = room_events(versions, snapshot, StreamTiming(max_s=max_seconds))
-        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return StreamingResponse(body, media_type="text/event-stream", headers=headers)
-
-    def _console_guard(
-        self, room_id: str, k: int, authorization: str | None, token: str | None
-    ) -> None:
-        self._guard_read(authorization or (f"Bearer {token}" if token else None))
-        self.core.check_k(k)
-        if room_id not in self.core.catalog.rooms.index:
-            raise HTTPException(status_code=404, detail=f"unknown room {room_id!r}")
-
-    async def _console_snapshot(
-        self, room_id: str, viewer_id: str | None, k: int
-    ) -> dict[str, Any]:
-        self.core.holder.poll()
-        raw = await self.ingest.room_snapshot.remote(room_id)
-        request = StreamerRequest(room_id=room_id, k=k)
-        streamer = await asyncio.to_thread(self.core.streamer.suggest, request, raw)
-        viewer = None
-        if viewer_id is not None:
-            asked = ViewerRequest(
-                viewer_id=viewer_id, room_id=room_id, k=VIEWER_PRODUCTS, explore=False
-            )
-            viewer = await self._viewer(asked)
-        live = await self._live_rooms()
-        return room_snapshot(
-            self.core.catalog, room_id, streamer, raw, viewer, live_viewers=live.get(room_id)
-        )
 
     def _guard_read(self, authorization: str | None) -> None:
         if self.settings.protect_reads:

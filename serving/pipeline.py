@@ -11,15 +11,15 @@ the Serve deployment prepares and ranks concurrent requests as one ``@serve.batc
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from feast import FeatureStore
 
 from livecart.core import contract as c
 from livecart.core import feature_names as f
 from livecart.core.settings import LivecartSettings
+from livecart.features.reader import FeatureReader
 from livecart.model.build_inputs import FeatureColumns
 from livecart.model.input_arrays import RankerInputs
 from livecart.online.keys import CodedKeys, KeyUniverse
@@ -27,7 +27,7 @@ from livecart.online.plan import ServicePlan, plan_service
 from serving.catalog import Catalog
 from serving.explain import drivers, explanation
 from serving.prepared import FreshCounts, Prepared
-from serving.rank import ColumnsReader, ModelHolder, feature_columns, score_inputs
+from serving.rank import ModelHolder, score_inputs
 from serving.retrieve import Candidates, Retriever, Source
 from serving.room_ranking import rank_live_rooms
 from serving.rules import RuleConfig, blend_scores, explore_exploit, fresh_ctr_posterior, select
@@ -39,25 +39,27 @@ from serving.schemas import (
 )
 
 LIVE_SERVICE = "product_live_v1"
+ColumnsReader = Callable[[ServicePlan, Mapping[str, Sequence[Any]]], FeatureColumns]
 
 
 class ViewerPipeline:
     def __init__(
         self,
         settings: LivecartSettings,
-        store: FeatureStore,
+        reader: FeatureReader,
         catalog: Catalog,
         holder: ModelHolder,
         rules: RuleConfig | None = None,
         seed: int | None = None,
-        reader: ColumnsReader = feature_columns,
     ) -> None:
-        self.settings, self.store, self.catalog, self.holder = settings, store, catalog, holder
-        self.retriever = Retriever(settings, store, catalog)
+        self.settings, self.reader, self.catalog, self.holder = settings, reader, catalog, holder
+        self.store = reader.store
+        self.retriever = Retriever(settings, reader, catalog)
         self.rules = rules or RuleConfig()
         self.rng = np.random.default_rng(seed)
         self._plans: dict[str, ServicePlan] = {}
-        self.reader = reader  # how candidate features are read (the benchmark swaps it)
+        # How candidate features are read: the reader's columns (the benchmark swaps it).
+        self.read_columns: ColumnsReader = reader.columns
 
     def _plan(self, service: str) -> ServicePlan:
         """The ranker's service plus the fresh product counters, read in one batched call."""
@@ -97,7 +99,7 @@ class ViewerPipeline:
             return out
         began = time.perf_counter()
         plan = self._plan(ranker.feature_service)
-        columns = self.reader(self.store, plan, self._entities(reading))
+        columns = self.read_columns(plan, self._entities(reading))
         impressions = _counts(columns, f.PRODUCT_IMPRESSIONS_30M)
         clicks = _counts(columns, f.PRODUCT_CLICKS_30M)
         features_ms = _ms(began)

@@ -9,21 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import numpy as np
-from feast import FeatureStore
 
 from livecart.core.settings import LivecartSettings
-from livecart.features.online_columns import read_columns
 from livecart.model import registry
-from livecart.model.build_inputs import FeatureColumns, FrameColumns
 from livecart.model.input_arrays import RankerInputs, concat_inputs
 from livecart.model.scoring import DEFAULT_RANKER, LoadedRanker
-from livecart.online.frames import read_frame, to_pandas
-from livecart.online.plan import ServicePlan
-from livecart.online.store import STORE_TYPE
 
 
 class ModelHolder:
@@ -70,27 +62,6 @@ class ModelHolder:
         wanted = registry.serving_version(self.settings, self.name)
         if wanted is not None and wanted != self.version:
             self.load(wanted)
-
-
-ColumnsReader = Callable[[FeatureStore, ServicePlan, Mapping[str, Sequence[Any]]], FeatureColumns]
-
-
-def feature_columns(
-    store: FeatureStore, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]
-) -> FeatureColumns:
-    """The ranker's feature columns for ``entities``: straight from livecart's online store, or
-    through Feast's ``get_online_features`` (:func:`read_frame`) on any other store."""
-    if store.config.online_store.type == STORE_TYPE:
-        return read_columns(store, plan, entities)
-    return frame_columns(store, plan, entities)
-
-
-def frame_columns(
-    store: FeatureStore, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]
-) -> FeatureColumns:
-    """The same columns through an Arrow table and a pandas frame (any store; the baseline of
-    ``livecart bench pipeline``)."""
-    return FrameColumns(to_pandas(read_frame(store, plan, entities)))
 
 
 def score_inputs(ranker: LoadedRanker, parts: list[RankerInputs]) -> list[np.ndarray]:

@@ -13,13 +13,12 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
-from feast import FeatureService, FeatureStore
 
 from livecart.core import contract as c
 from livecart.core import feature_names as f
 from livecart.core.settings import LivecartSettings
-from livecart.online.frames import nearest, read_frame, read_row, stored_vectors
-from livecart.online.plan import plan_service
+from livecart.features.reader import FeatureReader
+from livecart.online.plan import plan_service, plan_service_for_view
 from serving.catalog import Catalog
 from serving.schemas import ViewerRequest
 
@@ -124,13 +123,14 @@ class Candidates:
 
 
 class Retriever:
-    def __init__(self, settings: LivecartSettings, store: FeatureStore, catalog: Catalog) -> None:
-        self.settings, self.store, self.catalog = settings, store, catalog
-        self.context_plan = plan_service(store, VIEWER_CONTEXT_SERVICE)
+    def __init__(self, settings: LivecartSettings, reader: FeatureReader, catalog: Catalog) -> None:
+        self.settings, self.reader, self.catalog = settings, reader, catalog
+        self.store = reader.store
+        self.context_plan = plan_service(self.store, VIEWER_CONTEXT_SERVICE)
         self._live_cache: LiveNow | None = None
 
     def context(self, viewer_id: str) -> ViewerContext:
-        row = read_row(self.store, self.context_plan, {c.VIEWER_ID: viewer_id}, CONTEXT_FIELDS)
+        row = self.reader.row(self.context_plan, {c.VIEWER_ID: viewer_id}, CONTEXT_FIELDS)
         known = row.get(f.VIEWER_EVENTS_TOTAL) is not None or bool(row.get(f.LAST_PRODUCTS))
         return ViewerContext(
             viewer_id=viewer_id,
@@ -146,16 +146,12 @@ class Retriever:
         if not products:
             return None
         view = f.FeatureTable.PRODUCT_EMBEDDING.value
-        found = stored_vectors(self.store, view, [(p,) for p in products])
-        if found is None:  # another online store: through its frame
-            plan = plan_service_for_view(self.store, view)
-            rows = read_frame(self.store, plan, {c.PRODUCT_ID: products}).column(f.TEXT_EMBEDDING)
-            found = np.array([v for v in rows.to_pylist() if v], dtype=np.float32)
+        found = self.reader.vectors(view, [(p,) for p in products])
         return np.mean(found, axis=0) if len(found) else None
 
     def _room_vector(self, room_id: str) -> np.ndarray | None:
         plan = plan_service_for_view(self.store, f.FeatureTable.ROOM_EMBEDDING.value)
-        rows = read_frame(self.store, plan, {c.ROOM_ID: [room_id]}).column(f.TEXT_EMBEDDING)
+        rows = self.reader.frame(plan, {c.ROOM_ID: [room_id]}).column(f.TEXT_EMBEDDING)
         value = rows.to_pylist()[0]
         return np.asarray(value, dtype=np.float32) if value else None
 
@@ -174,8 +170,8 @@ class Retriever:
         if interest is None and request.room_id:
             interest = self._room_vector(request.room_id)
         if interest is not None:
-            hits = nearest(
-                self.store, f.FeatureTable.PRODUCT_EMBEDDING.value, interest.tolist(), VECTOR_TOP_K
+            hits = self.reader.nearest(
+                f.FeatureTable.PRODUCT_EMBEDDING.value, interest.tolist(), VECTOR_TOP_K
             )
             codes = catalog.product_keys.codes(str(key[0]) for key, _ in hits)
             parts.append((Source.VECTOR, codes))
@@ -261,18 +257,3 @@ class LiveNow:
                 room_by_streamer[code] = position[room]
         codes = catalog.product_keys.codes(ordered, len(ordered))
         return cls(rooms, codes, streamer_live, room_by_streamer, room_ids, room_of)
-
-
-def plan_service_for_view(store: FeatureStore, view_name: str) -> Any:
-    """A one-view plan (for embedding lookups), cached per store and view."""
-    key = (id(store), view_name)
-    plan = _VIEW_PLANS.get(key)
-    if plan is None:
-        view = store.get_feature_view(view_name)
-        plan = _VIEW_PLANS[key] = plan_service(
-            store, FeatureService(name=f"{view_name}__lookup", features=[view])
-        )
-    return plan
-
-
-_VIEW_PLANS: dict[tuple[int, str], Any] = {}

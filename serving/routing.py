@@ -9,15 +9,24 @@ the 2-core machine, two replicas, alternating runs of two deployments side by si
 p50 10.4 ms against 12.0 ms and +6% throughput, concurrency 4 +3% throughput, against the
 previous rule (ties by replica id only, which left about a quarter of a sequential client's
 requests on the cold replica, see :data:`WARM_SLACK`).
+
+Built on Serve's public request-router API only (``ray.serve.request_router``): the power of two
+choices is the few lines below, not a subclass of Serve's private router.
 """
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
-from ray.serve._private.request_router.pow_2_router import PowerOfTwoChoicesRequestRouter
 from ray.serve.config import RequestRouterConfig
-from ray.serve.request_router import PendingRequest, RunningReplica
+from ray.serve.request_router import (
+    FIFOMixin,
+    LocalityMixin,
+    PendingRequest,
+    RequestRouter,
+    RunningReplica,
+)
 
 from livecart.core.settings import LivecartSettings
 
@@ -31,9 +40,10 @@ ROUTER_PATH = "serving.routing:WarmFirstRouter"  # also in serving/serve_config.
 WARM_SLACK = 1
 
 
-class WarmFirstRouter(PowerOfTwoChoicesRequestRouter):
+class WarmFirstRouter(FIFOMixin, LocalityMixin, RequestRouter):
     """The first replica (by id) while it has at most :data:`WARM_SLACK` requests in flight;
-    otherwise power of two choices, equally loaded candidates in replica-id order."""
+    otherwise power of two choices (two random candidates, local ones preferred), the two in
+    replica-id order: Serve sends to the one with the shorter queue, the first on a tie."""
 
     async def choose_replicas(
         self,
@@ -45,8 +55,11 @@ class WarmFirstRouter(PowerOfTwoChoicesRequestRouter):
             queued = self.replica_queue_len_cache.get(ordered[0].replica_id)
             if queued is not None and queued <= WARM_SLACK:
                 return [[ordered[0]]]
-        ranks = await super().choose_replicas(candidate_replicas, pending_request)
-        return [sorted(rank, key=_by_id) for rank in ranks]
+        local = self.apply_locality_routing(pending_request=pending_request)
+        pool = [r for r in ordered if r.replica_id in local] or ordered
+        if len(pool) <= 2:
+            return [pool]
+        return [sorted(random.sample(pool, 2), key=_by_id)]
 
 
 def _by_id(replica: RunningReplica) -> str:

@@ -11,9 +11,8 @@ from fastapi import HTTPException
 
 from livecart.core.settings import LivecartSettings
 from livecart.features.feast_store import feature_store
-from livecart.online.frames import read_frame
+from livecart.features.reader import reader_for
 from livecart.online.plan import plan_service
-from livecart.online.store import STORE_TYPE, read_cache
 from serving.catalog import load_catalog
 from serving.pipeline import ViewerPipeline
 from serving.rank import ModelHolder
@@ -46,17 +45,16 @@ class ServingCore:
         torch.set_num_threads(1)  # small matmuls: threads only contend with other replicas
         self.settings = settings
         self.store = feature_store(settings)
-        # A replica follows livecart's online store in the background (reads from memory, on
+        self.reader = reader_for(self.store)
+        # A replica follows an in-memory store view in the background (reads from memory, on
         # the event loop); other online stores are read per request, in a worker thread.
-        self.follows_store = follow_store and self.store.config.online_store.type == STORE_TYPE
+        self.follows_store = follow_store and self.reader.in_memory
         if self.follows_store:
-            read_cache(self.store.config).follow(
-                settings.store_follow_ms / 1000, settings.feature_timeout_ms / 1000
-            )
+            self.reader.follow(settings.store_follow_ms / 1000, settings.feature_timeout_ms / 1000)
         self.catalog = load_catalog(settings)
         self.holder = ModelHolder(settings)
-        self.pipeline = ViewerPipeline(settings, self.store, self.catalog, self.holder, seed=seed)
-        self.streamer = StreamerAssist(settings, self.store, self.catalog, self.holder)
+        self.pipeline = ViewerPipeline(settings, self.reader, self.catalog, self.holder, seed=seed)
+        self.streamer = StreamerAssist(settings, self.reader, self.catalog, self.holder)
         # Catalogue, model and caches live as long as the replica: keep them out of the cyclic
         # collector's full passes, which otherwise stall requests for tens of milliseconds.
         gc.collect()
@@ -74,8 +72,7 @@ class ServingCore:
             "model": "ok" if self.holder.ranker is not None else "no model; run `livecart train`",
         }
         try:
-            read_frame(
-                self.store,
+            self.reader.frame(
                 plan_service(self.store, VIEWER_CONTEXT_SERVICE),
                 {"viewer_id": ["_probe"]},
             )

@@ -12,16 +12,15 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-from feast import FeatureStore
 
 from livecart.core import contract as c
 from livecart.core import feature_names as f
 from livecart.core.settings import LivecartSettings
+from livecart.features.reader import FeatureReader
 from livecart.model.scoring import LoadedRanker
-from livecart.online.frames import read_frame
 from livecart.online.plan import plan_service
 from serving.catalog import Catalog
-from serving.rank import ModelHolder, feature_columns
+from serving.rank import ModelHolder
 from serving.retrieve import VIEWER_CONTEXT_SERVICE
 from serving.schemas import AudienceSummary, PitchSuggestion, StreamerRequest, StreamerResponse
 
@@ -33,13 +32,14 @@ class StreamerAssist:
     def __init__(
         self,
         settings: LivecartSettings,
-        store: FeatureStore,
+        reader: FeatureReader,
         catalog: Catalog,
         holder: ModelHolder,
     ) -> None:
-        self.settings, self.store, self.catalog, self.holder = settings, store, catalog, holder
-        self.viewer_plan = plan_service(store, VIEWER_CONTEXT_SERVICE)
-        self.room_plan = plan_service(store, ROOM_SERVICE)
+        self.settings, self.reader, self.catalog, self.holder = settings, reader, catalog, holder
+        self.store = reader.store
+        self.viewer_plan = plan_service(self.store, VIEWER_CONTEXT_SERVICE)
+        self.room_plan = plan_service(self.store, ROOM_SERVICE)
 
     def suggest(self, request: StreamerRequest, snapshot: dict[str, Any]) -> StreamerResponse:
         room = request.room_id
@@ -54,7 +54,7 @@ class StreamerAssist:
         audience: list[str] = list(snapshot.get("audience", []))[:MAX_AUDIENCE]
         degraded: list[str] = []
         try:
-            room_row = read_frame(self.store, self.room_plan, {c.ROOM_ID: [room]}).to_pylist()[0]
+            room_row = self.reader.frame(self.room_plan, {c.ROOM_ID: [room]}).to_pylist()[0]
             summary = self._audience(audience, snapshot, room_row)
         except Exception as exc:  # the online store is unreadable: pitch by popularity
             degraded.append(f"feature store unavailable ({type(exc).__name__})")
@@ -119,8 +119,7 @@ class StreamerAssist:
         """(pitch score, expected purchases) per product over the viewers present."""
         viewers = [v for v in audience for _ in products]
         items = products * len(audience)
-        columns = feature_columns(
-            self.store,
+        columns = self.reader.columns(
             plan_service(self.store, ranker.feature_service),
             {c.VIEWER_ID: viewers, c.PRODUCT_ID: items, c.STREAMER_ID: [streamer] * len(items)},
         )
@@ -135,7 +134,7 @@ class StreamerAssist:
         segments: Counter[str] = Counter()
         affinity = np.zeros(len(c.CATEGORIES))
         if audience:
-            rows = read_frame(self.store, self.viewer_plan, {c.VIEWER_ID: audience}).to_pylist()
+            rows = self.reader.frame(self.viewer_plan, {c.VIEWER_ID: audience}).to_pylist()
             for row in rows:
                 segments[str(row.get(f.SEGMENT_NAME) or "new viewers")] += 1
                 shares = row.get(f.VIEWER_CATEGORY_AFFINITY)

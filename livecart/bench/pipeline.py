@@ -4,7 +4,7 @@ On the world in ``settings.home`` (the issue's reference is the medium world), w
 until requests carry about 500 candidates, it runs the same requests through
 ``ViewerPipeline.recommend`` twice: reading candidate features as columns straight from the online
 store (what serving does) and, as the baseline, through an Arrow table and a pandas frame
-(``serving.rank.frame_columns``, the path any other Feast online store takes). Stage times come
+(``livecart.features.reader.frame_columns``, the path any other Feast online store takes). Stage times come
 from each response's ``timings_ms``. No HTTP, no Ray Serve: this is the CPU cost a replica adds
 to the floor's (``livecart bench serve`` measures the whole thing).
 """
@@ -45,8 +45,10 @@ def _sweep(pipeline: Any, requests: list[Any], live: dict[str, int], label: str)
 
 def run(settings: LivecartSettings, requests: int = 200) -> dict[str, Any]:
     """Columnar reads vs the frame path, same requests, same process; ratio = columnar / frame."""
+    from functools import partial
+
     from livecart.bench.serve import _world
-    from serving.rank import feature_columns, frame_columns
+    from livecart.features.reader import frame_columns
     from serving.schemas import ViewerRequest
     from serving.service import ServingCore
 
@@ -55,9 +57,9 @@ def run(settings: LivecartSettings, requests: int = 200) -> dict[str, Any]:
     live = {room: 1 for room, _, _ in rooms}
     batch = [ViewerRequest(viewer_id=v, k=10) for v in known]
     candidates = [len(core.pipeline.prepare(r, live).candidates.products) for r in batch[:20]]
-    core.pipeline.reader = frame_columns
+    core.pipeline.read_columns = partial(frame_columns, core.reader)
     frame = _sweep(core.pipeline, batch, live, "frame path")
-    core.pipeline.reader = feature_columns
+    core.pipeline.read_columns = core.reader.columns
     columnar = _sweep(core.pipeline, batch, live, "columnar")
     return {
         "world": {"home": str(settings.home), "viewers": len(known), "live_rooms": len(live)},

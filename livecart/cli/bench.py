@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from livecart.cli.support import console, friendly_errors
-from livecart.core.settings import get_settings
+from livecart.cli.choices import ServeLayout, listed
+from livecart.cli.support import JsonOption, console, friendly_errors, settings, stdout_to_stderr
 
-bench_app = typer.Typer(help="Benchmarks that print JSON (baseline measured in the same run).")
+bench_app = typer.Typer(
+    help="Benchmarks that print JSON (baseline measured in the same run).", no_args_is_help=True
+)
 
 
 @bench_app.command("online-store")
@@ -22,17 +23,20 @@ def bench_online_store(
     features: Annotated[int, typer.Option(help="Float features per entity.")] = 20,
     requests: Annotated[int, typer.Option(help="Timed requests per read size.")] = 300,
     pushes: Annotated[int, typer.Option(help="Pushes for the freshness measurement.")] = 30,
-    json_out: Annotated[bool, typer.Option("--json", help="Print only the JSON object.")] = False,
+    json_out: JsonOption = False,
 ) -> None:
     """DuckDB online store vs Feast's SQLite: materialize, size, read latency, push freshness."""
     import tempfile
 
     from livecart.bench.online_store import main_json, run
 
-    settings = get_settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=settings.home, prefix="bench-") as workdir:
-        result = run(settings, Path(workdir), entities, features, requests, pushes)
+    current = settings()
+    current.home.mkdir(parents=True, exist_ok=True)
+    with (
+        stdout_to_stderr(True),
+        tempfile.TemporaryDirectory(dir=current.home, prefix="bench-") as workdir,
+    ):
+        result = run(current, Path(workdir), entities, features, requests, pushes)
     if not json_out:
         console.print(
             "[bold]online store benchmark[/] (duckdb vs sqlite, ratios = duckdb / sqlite)"
@@ -46,27 +50,29 @@ def bench_train(
     workers: Annotated[list[int] | None, typer.Option(help="Worker counts to compare.")] = None,
     epochs: Annotated[int, typer.Option(help="Epochs per run.")] = 3,
     limit: Annotated[int | None, typer.Option(help="Use at most this many impressions.")] = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Ray Train throughput (examples/s) of the ranker per worker count (run after `livecart apply`)."""
-    import json
-
     from livecart.bench.train import run
 
-    typer.echo(json.dumps(run(get_settings(), workers or [1, 2], epochs, limit), indent=2))
+    with stdout_to_stderr(True):
+        result = run(settings(), workers or [1, 2], epochs, limit)
+    if not json_out:
+        console.print("[bold]training benchmark[/] (examples/s per worker count)")
+    typer.echo(json.dumps(result, indent=2))
 
 
 @bench_app.command("pipeline")
 @friendly_errors
 def bench_pipeline(
     requests: Annotated[int, typer.Option(help="Viewer requests per sweep.")] = 200,
-    json_out: Annotated[bool, typer.Option("--json", help="Print only the JSON object.")] = False,
+    json_out: JsonOption = False,
 ) -> None:
     """The viewer pipeline in one process: columnar feature reads vs the frame path, by stage."""
-    import json
-
     from livecart.bench.pipeline import run
 
-    result = run(get_settings(), requests)
+    with stdout_to_stderr(True):
+        result = run(settings(), requests)
     if not json_out:
         console.print("[bold]pipeline benchmark[/] (ratio = columnar / frame path)")
     typer.echo(json.dumps(result, indent=2, sort_keys=True))
@@ -80,8 +86,8 @@ def bench_serve(
     freshness_samples: Annotated[int, typer.Option(help="Push-to-recommendation probes.")] = 30,
     layouts: Annotated[
         str,
-        typer.Option(help="Serving layouts to sweep: in_process, split_ranker (comma-separated)."),
-    ] = "in_process",
+        typer.Option(help=f"Serving layouts to sweep, comma-separated: {listed(ServeLayout)}."),
+    ] = ServeLayout.IN_PROCESS.value,
     active_viewers: Annotated[
         bool,
         typer.Option(
@@ -90,23 +96,28 @@ def bench_serve(
             "retrieval at work).",
         ),
     ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print only the JSON object.")] = False,
+    json_out: JsonOption = False,
 ) -> None:
     """livecart over HTTP vs a minimal Serve endpoint: latency, throughput, errors, freshness."""
-    import json
-
+    try:
+        parsed = tuple(int(x) for x in levels.split(",") if x.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{levels!r} is not comma-separated integers", param_hint="'--levels'"
+        ) from None
+    chosen = tuple(x.strip() for x in layouts.split(",") if x.strip())
+    unknown = set(chosen) - {layout.value for layout in ServeLayout}
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown layouts {sorted(unknown)}: choose from {listed(ServeLayout)}",
+            param_hint="'--layouts'",
+        )
     from livecart.bench.serve import run
 
-    settings = get_settings()
-    parsed = tuple(int(x) for x in levels.split(",") if x.strip())
-    chosen = tuple(x.strip() for x in layouts.split(",") if x.strip())
-    unknown = set(chosen) - {"in_process", "split_ranker"}
-    if unknown:
-        raise typer.BadParameter(f"unknown layouts {sorted(unknown)}")
     # Ray's log monitor prints worker lines to stdout (at shutdown too): the JSON stays alone there.
-    with contextlib.redirect_stdout(sys.stderr):
+    with stdout_to_stderr(True):
         result = run(
-            settings,
+            settings(),
             parsed,
             duration,
             freshness_samples=freshness_samples,

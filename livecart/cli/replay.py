@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
-from livecart.cli.support import console, friendly_errors
-from livecart.core.settings import get_settings
+from livecart.cli.support import JsonOption, console, friendly_errors, settings, stdout_to_stderr
 
 
 @friendly_errors
@@ -29,7 +28,7 @@ def replay(
         float, typer.Option(help="Click factor per repeated showing to a viewer (1 = none).")
     ] = 1.0,
     keep_homes: Annotated[bool, typer.Option(help="Keep the per-arm home copies.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Replay a simulated live session against the served world: feedback loop vs frozen model."""
     from livecart.simulation.replay import ReplayConfig, run
@@ -46,7 +45,8 @@ def replay(
         fatigue=fatigue,
         keep_homes=keep_homes,
     )
-    result = run(get_settings(), config)
+    with stdout_to_stderr(json_out):
+        result = run(settings(), config)
     if json_out:
         typer.echo(result.model_dump_json(indent=2))
         return

@@ -8,6 +8,7 @@ closing report (terminal, JSON and HTML).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -113,7 +114,10 @@ def run(
 
     rows, columns = _stage(console, "training frame", timings, training_frame)
     trained = _stage(
-        console, "train", timings, lambda: train(
+        console,
+        "train",
+        timings,
+        lambda: train(
             settings, TrainConfig(epochs=3, num_workers=2), reference=oracle_reference(settings)
         ),
     )
@@ -174,16 +178,24 @@ def run(
             "model": f"{trained.record.name} v{trained.record.version}",
             "metrics": trained.record.metadata["metrics"],
             "oracle_auc_purchase": trained.record.metadata.get("oracle_auc_purchase"),
+            "history": [_epoch(row) for row in trained.history],
         },
         "evaluation_report": str(settings.reports_dir / "evaluation" / "report.md"),
         "evaluation_table": evaluation.to_markdown(),
+        "evaluation": {**evaluation.to_dict(), "metric_names": evaluation.metric_names()},
         "serving": serving,
         "data_docs": str(quality.data_docs_index) if quality.data_docs_index else None,
     }
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
-    report["html_report"] = str(write_report(settings, report))
+    write_report(settings, report)  # sets report["html_report"] before writing either report
     print_report(console, report)
     return report
+
+
+def _epoch(row: dict[str, Any]) -> dict[str, Any]:
+    """One epoch of the ranker's training history, NaN as None (the JSON report stays JSON)."""
+    keys = ("epoch", "train_loss", "valid_loss", "auc_click", "auc_purchase")
+    return {k: None if isinstance(v := row.get(k), float) and math.isnan(v) else v for k in keys}
 
 
 def _serve_and_replay(

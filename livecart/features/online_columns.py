@@ -23,6 +23,7 @@ from feast import FeatureStore
 from feast.transformation.mode import TransformationMode
 
 from livecart.core import feature_names as f
+from livecart.features import derived
 from livecart.model.input_arrays import TableRows
 from livecart.online.codec import arrow_type
 from livecart.online.keys import CodedKeys, KeyUniverse
@@ -159,7 +160,7 @@ class OnlineColumns:
             )
             out: np.ndarray = np.asarray(per_key, dtype=np.int64)[inverse]
             return out
-        return self._take_rows(found, found.state.codes(name, tuple(labels)), -1)
+        return self._take_rows(found, derived.codes(found.state, name, tuple(labels)), -1)
 
     def vectors(self, name: str, dim: int) -> np.ndarray:
         return self.vector_rows(name, dim).dense()
@@ -186,7 +187,7 @@ class OnlineColumns:
     def memberships(self, name: str, labels: Sequence[str]) -> np.ndarray:
         found = self._where.get(name)
         if found is not None and found.state is not None and found.state.table is not None:
-            per_row = found.state.memberships(name, tuple(labels))
+            per_row = derived.memberships(found.state, name, tuple(labels))
             return self._take_rows(found, per_row, 0.0)
         index = {label: i for i, label in enumerate(labels)}
 

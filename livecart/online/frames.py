@@ -1,4 +1,4 @@
-"""Columnar online reads of a Feast feature service: one Arrow table per request, no protobuf.
+"""Columnar reads of a Feast feature service from livecart's store: no protobuf, no Feast read path.
 
 ``FeatureStore.get_online_features`` builds one protobuf ``Value`` per feature per row and turns
 each back into a Python object; for 500 candidate rows with a 384-wide text embedding that is
@@ -24,7 +24,6 @@ from livecart.online.lookup import expire, view_rows
 from livecart.online.plan import ServicePlan
 from livecart.online.state import ViewState
 from livecart.online.store import (
-    STORE_TYPE,
     read_cache,
     table_name,
 )
@@ -37,11 +36,9 @@ def read_frame(
     """The service's features for each entity row, as an Arrow table (entities first).
 
     ``entities`` maps join key -> values (equal lengths). Absent or expired rows give nulls,
-    exactly as Feast's ``get_online_features`` does. With any other online store (Redis,
-    SQLite, ...) this *is* ``get_online_features`` with the same feature references.
+    exactly as Feast's ``get_online_features`` does. livecart's store only: serving reads any
+    store through :func:`livecart.features.reader.reader_for`.
     """
-    if store.config.online_store.type != STORE_TYPE:
-        return _read_through_feast(store, plan, entities)
     n, views = view_rows(store, plan, entities)
     columns: dict[str, pa.Array] = {k: pa.array(list(entities[k])) for k in plan.entity_columns}
     for found in views:
@@ -78,7 +75,7 @@ def read_row(
     """One entity row's features as Python values: ``read_frame(...).to_pylist()[0]`` without
     building a table (a request's viewer context is one row of many views); ``names``: only
     those features (converting a value to Python is most of the cost)."""
-    if store.config.online_store.type != STORE_TYPE or plan.on_demand:
+    if plan.on_demand:
         rows: list[dict[str, Any]] = read_frame(
             store, plan, {k: [v] for k, v in entity.items()}
         ).to_pylist()
@@ -92,22 +89,6 @@ def read_row(
             if names is None or name in names:
                 row[name] = state.column(name)[position].as_py() if present and state else None
     return row
-
-
-def _read_through_feast(
-    store: FeatureStore, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]
-) -> pa.Table:
-    refs = [f"{r.view.name}:{n}" for r in plan.views for n in r.features]
-    refs += [f"{odfv.name}:{n}" for odfv, feats in plan.on_demand for n in feats]
-    keys = list(plan.entity_columns)
-    rows = [
-        dict(zip(keys, values, strict=True))
-        for values in zip(*(entities[k] for k in keys), strict=True)
-    ]
-    if not rows:
-        return pa.table({k: pa.array([], pa.string()) for k in keys})
-    table: pa.Table = store.get_online_features(features=refs, entity_rows=rows).to_arrow()
-    return table
 
 
 def _feature_type(view: FeatureView, name: str) -> pa.DataType:
@@ -131,8 +112,6 @@ def nearest(
     Feast), without filters or protobuf documents: numpy over a float32 matrix cached per
     committed state. Nearest first, ties by row position.
     """
-    if store.config.online_store.type != STORE_TYPE:
-        return []  # vector retrieval is this store's; other stores skip this candidate source
     view, vector, state = _vector_state(store, view_name)
     if state is None or state.table is None or top_k <= 0:
         return []
@@ -154,13 +133,11 @@ def nearest(
 
 def stored_vectors(
     store: FeatureStore, view_name: str, keys: Sequence[tuple[Any, ...]]
-) -> np.ndarray | None:
+) -> np.ndarray:
     """The vectors of ``keys`` in ``view_name``'s vector-indexed field, in order, leaving out
     keys that are absent, expired or without a vector: the non-null cells of ``read_frame`` for
     those keys, as float32 rows of the matrix :func:`nearest` searches (no Arrow table, no
-    Python lists). None on another online store (use :func:`read_frame` there)."""
-    if store.config.online_store.type != STORE_TYPE:
-        return None
+    Python lists)."""
     view, vector, state = _vector_state(store, view_name)
     if state is None or state.table is None or not keys:
         return np.zeros((0, vector.vector_length), dtype=np.float32)

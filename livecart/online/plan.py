@@ -56,3 +56,18 @@ def plan_service(store: FeatureStore, service: str | FeatureService) -> ServiceP
         else:
             views.append(ViewRead(view, features, tuple(key_columns(view))))
     return ServicePlan(fs.name, tuple(views), tuple(on_demand))
+
+
+def plan_service_for_view(store: FeatureStore, view_name: str) -> ServicePlan:
+    """A one-view plan (for embedding lookups), cached per store and view."""
+    key = (id(store), view_name)
+    plan = _VIEW_PLANS.get(key)
+    if plan is None:
+        view = store.get_feature_view(view_name)
+        plan = _VIEW_PLANS[key] = plan_service(
+            store, FeatureService(name=f"{view_name}__lookup", features=[view])
+        )
+    return plan
+
+
+_VIEW_PLANS: dict[tuple[int, str], ServicePlan] = {}

@@ -1,10 +1,12 @@
 """One view's committed rows as a reader process holds them, with per-state caches.
 
 Rows arrive from a compacted snapshot (one per key) or from push deltas (a row replaces the
-indexed one only if it is not older). Everything derived from the rows (contiguous columns,
-numeric matrices, dense vectors, category codes, per-universe key positions) is cached on the
-state and dropped or patched when rows are appended; readers of an older state keep theirs,
-since a reader cache appends to a copy (see :mod:`livecart.online.cache`).
+indexed one only if it is not older). Row-shaped values derived from the rows (contiguous
+columns, numeric matrices, dense vectors for vector search, per-universe key positions) are
+cached on the state and dropped or patched when rows are appended; readers of an older state keep
+theirs, since a reader cache appends to a copy (see :mod:`livecart.online.cache`). What a model
+derives (codes against its labels, one-hot memberships) lives with the reader
+(:mod:`livecart.features.derived`), keyed by the state's :attr:`ViewState.version`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from livecart.online.bookkeeping import CREATED_TS, EVENT_TS
 from livecart.online.keys import KeyUniverse
@@ -38,6 +39,8 @@ class ViewState:
     # across appends, patched for the keys a delta touches (single-key views only).
     by_universe: dict[int, tuple[KeyUniverse, np.ndarray]] = field(default_factory=dict)
     numeric_names: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
+    # Counts appends: whoever derives values from the rows keys them by (state, version).
+    version: int = 0
 
     def numeric_columns(self, names: tuple[str, ...]) -> tuple[str, ...]:
         """Those of ``names`` whose column is numeric (the schema never changes by appends)."""
@@ -113,35 +116,6 @@ class ViewState:
             cached = self.matrices[key] = dense_rows(self.column(name), dim)
         return cached
 
-    def codes(self, name: str, labels: tuple[str, ...]) -> np.ndarray:
-        """int64 position of each row's string in ``labels``, -1 where null or unknown (cached
-        until the next append)."""
-        key = ("__codes__", name, *labels)
-        cached = self.matrices.get(key)
-        if cached is None:
-            found = pc.index_in(self.column(name), value_set=pa.array(labels, pa.string()))
-            cached = self.matrices[key] = (
-                found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-            )
-        return cached
-
-    def memberships(self, name: str, labels: tuple[str, ...]) -> np.ndarray:
-        """``(rows, len(labels))`` float32: 1 where the row's list of strings holds the label
-        (cached until the next append)."""
-        key = ("__memberships__", name, *labels)
-        cached = self.matrices.get(key)
-        if cached is None:
-            column = self.column(name)
-            items = pc.list_flatten(column)
-            owner = pc.list_parent_indices(column).to_numpy()
-            found = pc.index_in(items, value_set=pa.array(labels, pa.string()))
-            label = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-            cached = np.zeros((len(column), len(labels)), dtype=np.float32)
-            hit = label >= 0
-            cached[owner[hit], label[hit]] = 1.0
-            self.matrices[key] = cached
-        return cached
-
     def vectors(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(positions, float32 matrix, row norms) of the current rows whose fixed-size vector
         ``name`` is not null (cached until the next append): what vector search scans."""
@@ -209,6 +183,7 @@ def append_rows(state: ViewState, rows: pa.Table, keys: Sequence[str], trusted: 
     state.combined = {}
     state.numeric = {}
     state.matrices = {}
+    state.version += 1
     if state.table is None:
         state.table = rows
     else:

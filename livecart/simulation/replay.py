@@ -36,6 +36,7 @@ from tqdm import tqdm
 from livecart.core.errors import LivecartError
 from livecart.core.settings import LivecartSettings
 from livecart.features.feast_store import feature_store
+from livecart.features.reader import reader_for
 from livecart.simulation.oracle import Oracle, load_oracle
 from livecart.simulation.session import (
     ARMS,
@@ -130,7 +131,9 @@ class _ArmRunner:
                 f"no registered ranker in {settings.models_dir}; run livecart train"
             )
         self.ranker = self.holder.ranker
-        self.pipeline = _ReplayPipeline(settings, self.store, catalog, self.holder, seed=seed)
+        self.pipeline = _ReplayPipeline(
+            settings, reader_for(self.store), catalog, self.holder, seed=seed
+        )
         self.parts = 0
         self.sent = self.accepted = self.quarantined = 0
 

@@ -1,4 +1,5 @@
-"""Columnar service reads (livecart.online.frames) equal Feast's get_online_features, value for value."""
+"""Columnar service reads (livecart.online.frames, through serving's reader) equal Feast's
+get_online_features, value for value, on livecart's store and through Feast on another store."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pyarrow as pa
 import pytest
 from feast import FeatureService, FeatureStore
 
+from livecart.features.reader import CacheReader, FeastReader, reader_for
 from livecart.online.frames import nearest, read_frame, stored_vectors, to_pandas
 from livecart.online.plan import plan_service
 from livecart.online.vector import distances, search
@@ -33,20 +35,22 @@ def _assert_matches_feast(store: FeatureStore, ids: list[str]) -> None:
     service = FeatureService(name="items_service", features=[store.get_feature_view("items")])
     store.apply([service])
     plan = plan_service(store, "items_service")
-    mine = read_frame(store, plan, {"item_id": ids}).to_pydict()
+    reader = reader_for(store)
+    mine = reader.frame(plan, {"item_id": ids}).to_pydict()
     feast = store.get_online_features(
         features=store.get_feature_service("items_service"),
         entity_rows=[{"item_id": i} for i in ids],
     ).to_dict()
     for name, values in feast.items():
         assert _same(mine[name], values), name
-    frame = to_pandas(read_frame(store, plan, {"item_id": ids}))
+    frame = to_pandas(reader.frame(plan, {"item_id": ids}))
     assert list(frame["item_id"]) == ids and len(frame.columns) == len(feast)
 
 
 def test_read_frame__duckdb_store__equals_get_online_features(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", n=30)
     repo.store.materialize(NOW - timedelta(days=2), NOW)
+    assert isinstance(reader_for(repo.store), CacheReader)
     _assert_matches_feast(repo.store, ["i3", "i0", "missing", "i29", "i3", "i6"])
 
 
@@ -60,8 +64,15 @@ def test_read_frame__other_online_store__reads_through_feast(tmp_path: Path) -> 
     store.apply([store.get_entity("item"), store.get_feature_view("items")])
     store.materialize(NOW - timedelta(days=2), NOW)
     _assert_matches_feast(store, ["i1", "missing", "i7"])
-    assert nearest(store, "items", [1.0, 1.0, 0.0, 0.0], 3) == []
-    assert stored_vectors(store, "items", [("i1",)]) is None
+    reader = reader_for(store)
+    assert isinstance(reader, FeastReader)
+    assert reader.nearest("items", [1.0, 1.0, 0.0, 0.0], 3) == []  # no vector search there
+    found = reader.vectors("items", [("i1",), ("missing",), ("i7",)])
+    expected = store.get_online_features(
+        features=["items:embedding"], entity_rows=[{"item_id": "i1"}, {"item_id": "i7"}]
+    ).to_dict()["embedding"]
+    assert found.shape == (2, EMBEDDING_DIM)
+    assert np.allclose(found, np.array(expected, dtype=np.float32))
 
 
 def test_nearest__duckdb_store__nearest_first(tmp_path: Path) -> None:

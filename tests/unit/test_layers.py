@@ -21,14 +21,21 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("livecart", "ray_jobs", "serving", "validation", "feature_repo")
 
 
-def lint_imports(cwd: Path, *args: str, env_path: Path | None = None) -> subprocess.CompletedProcess[str]:
+def lint_imports(
+    cwd: Path, *args: str, env_path: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     program = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     assert program is not None, "import-linter is a dev dependency"
     env = {"PATH": str(Path(sys.executable).parent)}
     if env_path is not None:
         env["PYTHONPATH"] = str(env_path)
     return subprocess.run(
-        [program, "--no-cache", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=120
+        [program, "--no-cache", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
 

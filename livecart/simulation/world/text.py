@@ -157,8 +157,6 @@ def room_title(rng: np.random.Generator, handle: str, category: str, language: L
     return f"{handle}'s {category} live: {hook}"
 
 
-
-
 def comment_texts(
     rng: np.random.Generator, satisfaction: np.ndarray, nouns: np.ndarray, language: Language
 ) -> tuple[np.ndarray, np.ndarray]:

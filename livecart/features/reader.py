@@ -1,0 +1,149 @@
+"""Serving's one way to read online features, chosen once per feature store.
+
+A Serve replica, the streamer assist and the evaluation ask a :class:`FeatureReader` for what they
+need: a feature service's columns for many entity rows (what the ranker's inputs are built from),
+one entity's row, an Arrow frame, the nearest rows of a vector view, and stored vectors.
+:func:`reader_for` decides once, from the store's configuration, how: livecart's DuckDB store is
+read from this process's read cache (:class:`CacheReader`, no protobuf, no Python objects per
+value); any other Feast online store through Feast's public ``get_online_features``
+(:class:`FeastReader`). Nothing else in serving asks which store it runs on.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from feast import FeatureStore
+
+from livecart.features.online_columns import read_columns
+from livecart.model.build_inputs import FeatureColumns, FrameColumns
+from livecart.online import frames
+from livecart.online.plan import ServicePlan, plan_service_for_view
+from livecart.online.store import STORE_TYPE, read_cache
+
+Hit = tuple[tuple[Any, ...], float]  # (entity key, distance)
+
+
+class FeatureReader(ABC):
+    """Reads of one Feast store's online features, as serving needs them."""
+
+    #: Reads come from this process's memory (no I/O): callers may read on the event loop.
+    in_memory: bool = False
+
+    def __init__(self, store: FeatureStore) -> None:
+        self.store = store
+
+    @abstractmethod
+    def frame(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> pa.Table:
+        """The service's features per entity row as Arrow (entities first; nulls where absent
+        or expired), equal to ``get_online_features`` on the same references."""
+
+    @abstractmethod
+    def columns(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> FeatureColumns:
+        """The same rows as the ranker's inputs read them (:class:`FeatureColumns`)."""
+
+    def row(
+        self,
+        plan: ServicePlan,
+        entity: Mapping[str, Any],
+        names: Collection[str] | None = None,
+    ) -> dict[str, Any]:
+        """One entity's features as Python values (``names``: at least those)."""
+        rows: list[dict[str, Any]] = self.frame(
+            plan, {k: [v] for k, v in entity.items()}
+        ).to_pylist()
+        return rows[0]
+
+    def nearest(self, view: str, query: Sequence[float], top_k: int) -> list[Hit]:
+        """The ``top_k`` current rows of vector view ``view`` nearest to ``query``; empty where
+        the store has no vector search."""
+        return []
+
+    def vectors(self, view: str, keys: Sequence[tuple[Any, ...]]) -> np.ndarray:
+        """The vectors of ``keys`` in ``view``'s vector field, in order, leaving out keys that
+        are absent, expired or without one: float32 rows."""
+        plan = plan_service_for_view(self.store, view)
+        (name,) = {n for r in plan.views for n in r.features if _is_vector(r.view, n)}
+        key_names = list(plan.entity_columns)
+        entities = {k: [key[i] for key in keys] for i, k in enumerate(key_names)}
+        values = [v for v in self.frame(plan, entities).column(name).to_pylist() if v]
+        width = next((len(v) for v in values), 0)
+        return np.array(values, dtype=np.float32).reshape(len(values), width)
+
+    def follow(self, interval_s: float, timeout_s: float) -> None:  # noqa: B027
+        """Keep this process's view of the store current in the background (where it keeps
+        one); nothing to do for a store read per request."""
+
+
+class CacheReader(FeatureReader):
+    """livecart's DuckDB online store, read from this process's read cache."""
+
+    in_memory = True
+
+    def frame(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> pa.Table:
+        return frames.read_frame(self.store, plan, entities)
+
+    def columns(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> FeatureColumns:
+        return read_columns(self.store, plan, entities)
+
+    def row(
+        self,
+        plan: ServicePlan,
+        entity: Mapping[str, Any],
+        names: Collection[str] | None = None,
+    ) -> dict[str, Any]:
+        if plan.on_demand:
+            return super().row(plan, entity, names)
+        return frames.read_row(self.store, plan, entity, names)
+
+    def nearest(self, view: str, query: Sequence[float], top_k: int) -> list[Hit]:
+        return frames.nearest(self.store, view, query, top_k)
+
+    def vectors(self, view: str, keys: Sequence[tuple[Any, ...]]) -> np.ndarray:
+        return frames.stored_vectors(self.store, view, keys)
+
+    def follow(self, interval_s: float, timeout_s: float) -> None:
+        read_cache(self.store.config).follow(interval_s, timeout_s)
+
+
+class FeastReader(FeatureReader):
+    """Any other Feast online store (Redis, SQLite, ...), through ``get_online_features``."""
+
+    def frame(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> pa.Table:
+        refs = [f"{r.view.name}:{n}" for r in plan.views for n in r.features]
+        refs += [f"{odfv.name}:{n}" for odfv, feats in plan.on_demand for n in feats]
+        keys = list(plan.entity_columns)
+        rows = [
+            dict(zip(keys, values, strict=True))
+            for values in zip(*(entities[k] for k in keys), strict=True)
+        ]
+        if not rows:
+            return pa.table({k: pa.array([], pa.string()) for k in keys})
+        table: pa.Table = self.store.get_online_features(features=refs, entity_rows=rows).to_arrow()
+        return table
+
+    def columns(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> FeatureColumns:
+        return frame_columns(self, plan, entities)
+
+
+def reader_for(store: FeatureStore) -> FeatureReader:
+    """The reader for ``store``'s online store: the one place that asks which store it is."""
+    if store.config.online_store.type == STORE_TYPE:
+        return CacheReader(store)
+    return FeastReader(store)
+
+
+def frame_columns(
+    reader: FeatureReader, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]
+) -> FeatureColumns:
+    """The ranker's columns through an Arrow frame and a pandas frame: what any store but
+    livecart's takes, and the baseline of ``livecart bench pipeline``."""
+    return FrameColumns(frames.to_pandas(reader.frame(plan, entities)))
+
+
+def _is_vector(view: Any, name: str) -> bool:
+    return any(f.name == name and f.vector_index for f in view.features)
