@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -26,8 +25,7 @@ import ray.train
 import ray.train.torch
 import torch
 from pydantic import BaseModel, ConfigDict, Field
-from ray.train import Checkpoint, RunConfig, ScalingConfig
-from ray.train.torch import TorchTrainer
+from ray.train import Checkpoint
 from transformers import AutoModel, AutoTokenizer
 
 from livecart.core import contract as c
@@ -38,6 +36,7 @@ from livecart.core.settings import LivecartSettings
 from livecart.model import registry
 from livecart.model.text_encoder import MAX_TOKENS, default_encoder_path
 from ray_jobs.embed import TEXT, item_texts
+from ray_jobs.training.trainer import torch_trainer
 
 ENCODER = "text_encoder"
 TEMPERATURE = 0.05
@@ -177,19 +176,8 @@ def run(settings: LivecartSettings, cfg: FinetuneConfig | None = None) -> Finetu
         raise ValueError(f"only {len(pairs)} co-interaction pairs; generate more data first")
     encoder = str(settings.encoder_path or default_encoder_path())
     ensure_ray(settings)
-    use_gpu = torch.cuda.is_available()  # never ask Ray for a GPU it cannot see: it would hang
-    trainer = TorchTrainer(
-        _loop,
-        train_loop_config={**cfg.model_dump(), "pairs": ray.put(pairs), "encoder": encoder},
-        scaling_config=ScalingConfig(
-            num_workers=cfg.num_workers,
-            use_gpu=use_gpu,
-            resources_per_worker=None if use_gpu else {"CPU": 0.5},
-        ),
-        run_config=RunConfig(
-            name=f"{ENCODER}-{int(time.time())}", storage_path=str(settings.home / "ray_results")
-        ),
-    )
+    config = {**cfg.model_dump(), "pairs": ray.put(pairs), "encoder": encoder}
+    trainer, use_gpu = torch_trainer(settings, _loop, config, cfg.num_workers, ENCODER)
     result = trainer.fit()
     if result.checkpoint is None:
         raise RuntimeError(f"fine-tuning produced no checkpoint: {result.error}")

@@ -22,8 +22,7 @@ import ray.train
 import ray.train.torch
 import torch
 from pydantic import BaseModel, ConfigDict, Field
-from ray.train import Checkpoint, RunConfig, ScalingConfig
-from ray.train.torch import TorchTrainer
+from ray.train import Checkpoint
 
 from livecart.core.feature_names import GRAPH_DIM, GRAPH_VECTOR, TEXT_EMBEDDING
 from livecart.core.ray_runtime import ensure_ray
@@ -33,6 +32,7 @@ from livecart.model.build_inputs import NUMERIC_FEATURES, ranker_inputs, vocabul
 from livecart.model.input_arrays import RankerInputs
 from livecart.model.ranker import FusionRanker, auc
 from ray_jobs.training.examples import CLICK, PURCHASE, SERVICE, build_examples, product_texts
+from ray_jobs.training.trainer import torch_trainer
 
 STATE = "model.pt"
 
@@ -221,23 +221,12 @@ def run(
         "item_text": ray.put(item_text),
         "model": model_config,
     }
-    use_gpu = torch.cuda.is_available()  # never ask for a GPU Ray cannot see: it would hang
-    trainer = TorchTrainer(
-        _loop,
-        train_loop_config={
-            **cfg.model_dump(mode="json"),
-            **data,
-            "resume_from": str(cfg.resume_from) if cfg.resume_from else None,
-        },
-        scaling_config=ScalingConfig(
-            num_workers=cfg.num_workers,
-            use_gpu=use_gpu,
-            resources_per_worker=None if use_gpu else {"CPU": 0.5},
-        ),
-        run_config=RunConfig(
-            name=f"{cfg.name}-{int(time.time())}", storage_path=str(settings.home / "ray_results")
-        ),
-    )
+    config = {
+        **cfg.model_dump(mode="json"),
+        **data,
+        "resume_from": str(cfg.resume_from) if cfg.resume_from else None,
+    }
+    trainer, use_gpu = torch_trainer(settings, _loop, config, cfg.num_workers, cfg.name)
     began = time.perf_counter()
     result = trainer.fit()
     seconds = time.perf_counter() - began

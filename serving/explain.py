@@ -35,12 +35,7 @@ NUMERIC_GROUPS: dict[Driver, frozenset[str]] = {
     ),
     Driver.INTERACTION: frozenset(
         {
-            f.VS_ENTERS,
-            f.VS_WATCH_MINUTES,
-            f.VS_LIKES,
-            f.VS_COMMENTS,
-            f.VS_GIFT_VALUE,
-            f.VS_PURCHASES,
+            *f.VS_TOTALS,
             f.VS_FOLLOWS,
             f.COMMENT_SENTIMENT_5M,
             f.PURCHASE_INTENT_5M,
@@ -50,13 +45,7 @@ NUMERIC_GROUPS: dict[Driver, frozenset[str]] = {
     Driver.TEXT: frozenset(),
     Driver.POPULARITY: frozenset(
         {
-            f.PRODUCT_IMPRESSIONS,
-            f.PRODUCT_CLICKS,
-            f.PRODUCT_CARTS,
-            f.PRODUCT_PURCHASES,
-            f.PRODUCT_CTR,
-            f.PRODUCT_CONVERSION,
-            f.PRODUCT_GMV,
+            *f.PRODUCT_FUNNEL,
             f.GRAPH_DEGREE,
         }
     ),

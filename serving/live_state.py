@@ -42,14 +42,7 @@ from serving.live_comments import KEYS, LiveComments
 EVENTS = "recent_events"
 HORIZON_MINUTES = 1440
 log = logging.getLogger(__name__)
-_TOTALS = (
-    f.VS_ENTERS,
-    f.VS_WATCH_MINUTES,
-    f.VS_LIKES,
-    f.VS_COMMENTS,
-    f.VS_GIFT_VALUE,
-    f.VS_PURCHASES,
-)
+_TOTALS = f.VS_TOTALS
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ class ServingCore:
         self.catalog = load_catalog(settings)
         self.holder = ModelHolder(settings)
         self.pipeline = ViewerPipeline(settings, self.reader, self.catalog, self.holder, seed=seed)
-        self.streamer = StreamerAssist(settings, self.reader, self.catalog, self.holder)
+        self.streamer = StreamerAssist(self.pipeline)
         # Catalogue, model and caches live as long as the replica: keep them out of the cyclic
         # collector's full passes, which otherwise stall requests for tens of milliseconds.
         gc.collect()

@@ -15,12 +15,9 @@ import numpy as np
 
 from livecart.core import contract as c
 from livecart.core import feature_names as f
-from livecart.core.settings import LivecartSettings
-from livecart.features.reader import FeatureReader
 from livecart.model.scoring import LoadedRanker
 from livecart.online.plan import plan_service
-from serving.catalog import Catalog
-from serving.rank import ModelHolder
+from serving.pipeline import ViewerPipeline
 from serving.retrieve import VIEWER_CONTEXT_SERVICE
 from serving.schemas import AudienceSummary, PitchSuggestion, StreamerRequest, StreamerResponse
 
@@ -29,15 +26,11 @@ ROOM_SERVICE = "room_live_v1"
 
 
 class StreamerAssist:
-    def __init__(
-        self,
-        settings: LivecartSettings,
-        reader: FeatureReader,
-        catalog: Catalog,
-        holder: ModelHolder,
-    ) -> None:
-        self.settings, self.reader, self.catalog, self.holder = settings, reader, catalog, holder
-        self.store = reader.store
+    """What to pitch next in a room, with the feed's reader, catalogue and model."""
+
+    def __init__(self, feed: ViewerPipeline) -> None:
+        self.settings, self.reader = feed.settings, feed.reader
+        self.catalog, self.holder, self.store = feed.catalog, feed.holder, feed.store
         self.viewer_plan = plan_service(self.store, VIEWER_CONTEXT_SERVICE)
         self.room_plan = plan_service(self.store, ROOM_SERVICE)
 

@@ -14,6 +14,7 @@ from livecart.cli.support import (
     counts_table,
     friendly_errors,
     print_json,
+    run_job,
     settings,
     stdout_to_stderr,
 )
@@ -80,10 +81,8 @@ def ingest_twitch(
     config = TwitchConfig(
         settings=settings(), path=path or DEFAULT_TWITCH_PATH, session_gap_steps=session_gap_steps
     )
-    with stdout_to_stderr(json_out):
-        result = run(config)
-    if json_out:
-        print_json(result)
+    result = run_job(json_out, lambda: run(config))
+    if result is None:
         return
     console.print(
         f"twitch: {result.events:,} events, {result.viewers:,} viewers, {result.streamers:,} streamers, "
@@ -114,10 +113,8 @@ def ingest_interactions(
     config = InteractionsConfig(
         settings=settings(), path=path, format=Layout(file_format.value), assume_utc=assume_utc
     )
-    with stdout_to_stderr(json_out):
-        result = run(config)
-    if json_out:
-        print_json(result)
+    result = run_job(json_out, lambda: run(config))
+    if result is None:
         return
     console.print(
         f"interactions: {result.rows_read:,} rows read, {result.events:,} events, "

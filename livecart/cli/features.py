@@ -13,6 +13,7 @@ from livecart.cli.support import (
     counts_table,
     friendly_errors,
     print_json,
+    run_job,
     settings,
     stdout_to_stderr,
 )
@@ -55,10 +56,8 @@ def embed(json_out: JsonOption = False) -> None:
     """Embed product and room texts with the transformers encoder (Ray Data) into <home>/features."""
     from ray_jobs.embed import run
 
-    with stdout_to_stderr(json_out):
-        result = run(settings())
-    if json_out:
-        print_json(result)
+    result = run_job(json_out, lambda: run(settings()))
+    if result is None:
         return
     console.print(
         counts_table(f"text embeddings ({result.dim}-d, {result.seconds} s)", result.rows)
@@ -127,9 +126,7 @@ def materialize(
 
     if start is not None and start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
-    with stdout_to_stderr(json_out):
-        result = feast_materialize(settings(), start=start)
-    if json_out:
-        print_json(result)
+    result = run_job(json_out, lambda: feast_materialize(settings(), start=start))
+    if result is None:
         return
     console.print(f"[green]materialized[/] up to {result.end.isoformat()}")

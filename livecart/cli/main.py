@@ -127,20 +127,26 @@ def paths(json_out: JsonOption = False) -> None:
 
 
 # In pipeline order: the panels, and the commands in each, are listed in this order.
-_register(DATA, "generate", data.generate)
-_register(DATA, "ingest", data.ingest_app)
-_register(DATA, "validate", data.validate)
-_register(FEATURES, "features", features.features)
-_register(FEATURES, "embed", features.embed)
-_register(FEATURES, "comments", features.comments)
-_register(FEATURES, "apply", features.apply)
-_register(FEATURES, "materialize", features.materialize)
-_register(MODEL, "train", model.train)
-_register(MODEL, "evaluate", model.evaluate)
-_register(MODEL, "model", model.model_app)
-_register(MODEL, "refresh", model.refresh)
-_register(SERVING, "serve", serve)
-_register(SERVING, "replay", replay)
-_register(BENCHMARKS, "bench", bench_app)
-_register(OTHER, "demo", demo)
+COMMANDS: dict[str, dict[str, Callable[..., Any] | typer.Typer]] = {
+    DATA: {"generate": data.generate, "ingest": data.ingest_app, "validate": data.validate},
+    FEATURES: {
+        "features": features.features,
+        "embed": features.embed,
+        "comments": features.comments,
+        "apply": features.apply,
+        "materialize": features.materialize,
+    },
+    MODEL: {
+        "train": model.train,
+        "evaluate": model.evaluate,
+        "model": model.model_app,
+        "refresh": model.refresh,
+    },
+    SERVING: {"serve": serve, "replay": replay},
+    BENCHMARKS: {"bench": bench_app},
+    OTHER: {"demo": demo},
+}
+for _panel, _commands in COMMANDS.items():
+    for _name, _command in _commands.items():
+        _register(_panel, _name, _command)
 _register(OTHER, "paths", paths)

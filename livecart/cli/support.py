@@ -113,6 +113,17 @@ def print_json(payload: object) -> None:
     typer.echo(json.dumps(jsonable(payload), indent=2))
 
 
+def run_job(json_out: bool, job: Callable[[], R]) -> R | None:
+    """Run ``job``. With ``--json``, print its result as the one JSON object on stdout (what the
+    job itself prints goes to stderr) and return None: the caller prints nothing more."""
+    with stdout_to_stderr(json_out):
+        result = job()
+    if json_out:
+        print_json(result)
+        return None
+    return result
+
+
 def counts_table(
     title: str, rows: Mapping[str, int], seconds: Mapping[str, float] | None = None
 ) -> RichTable:

@@ -98,6 +98,16 @@ PRODUCT_PURCHASES: Final = "product_purchases"
 PRODUCT_CTR: Final = "product_ctr"
 PRODUCT_CONVERSION: Final = "product_conversion"
 PRODUCT_GMV: Final = "product_gmv"
+# the product's funnel counts and rates (product_stats)
+PRODUCT_FUNNEL: Final = (
+    PRODUCT_IMPRESSIONS,
+    PRODUCT_CLICKS,
+    PRODUCT_CARTS,
+    PRODUCT_PURCHASES,
+    PRODUCT_CTR,
+    PRODUCT_CONVERSION,
+    PRODUCT_GMV,
+)
 
 # room_profile (static, known when the room goes live)
 ROOM_STREAMER_ID: Final = "room_streamer_id"
@@ -133,6 +143,8 @@ VS_COMMENTS: Final = "vs_comments"
 VS_GIFT_VALUE: Final = "vs_gift_value"
 VS_PURCHASES: Final = "vs_purchases"
 VS_FOLLOWS: Final = "vs_follows"
+# the viewer's running totals with a streamer (what event ingest adds up; follows are a flag)
+VS_TOTALS: Final = (VS_ENTERS, VS_WATCH_MINUTES, VS_LIKES, VS_COMMENTS, VS_GIFT_VALUE, VS_PURCHASES)
 
 # product_live_stats: fresh per-product funnel counts over the last LIVE_STATS_MINUTES (exploration)
 LIVE_STATS_MINUTES: Final = 30
@@ -212,15 +224,7 @@ NON_NEGATIVE_COLUMNS: Final[dict[FeatureTable, tuple[str, ...]]] = {
         CARTS_1440M,
         PURCHASES_1440M,
     ),
-    FeatureTable.VIEWER_STREAMER_AFFINITY: (
-        VS_ENTERS,
-        VS_WATCH_MINUTES,
-        VS_LIKES,
-        VS_COMMENTS,
-        VS_GIFT_VALUE,
-        VS_PURCHASES,
-        VS_FOLLOWS,
-    ),
+    FeatureTable.VIEWER_STREAMER_AFFINITY: (*VS_TOTALS, VS_FOLLOWS),
     FeatureTable.ROOM_COMMENT_SIGNALS: (COMMENTS_SCORED_5M,),
     FeatureTable.STREAMER_COMMENT_SIGNALS: (COMMENTS_SCORED_5M,),
     FeatureTable.PRODUCT_GRAPH: (GRAPH_DEGREE,),

@@ -26,6 +26,8 @@ from livecart.online.plan import ServicePlan, plan_service_for_view
 from livecart.online.store import STORE_TYPE, read_cache
 
 Hit = tuple[tuple[Any, ...], float]  # (entity key, distance)
+Row = dict[str, Any]
+Names = Collection[str] | None
 
 
 class FeatureReader(ABC):
@@ -90,12 +92,7 @@ class CacheReader(FeatureReader):
     def columns(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> FeatureColumns:
         return read_columns(self.store, plan, entities)
 
-    def row(
-        self,
-        plan: ServicePlan,
-        entity: Mapping[str, Any],
-        names: Collection[str] | None = None,
-    ) -> dict[str, Any]:
+    def row(self, plan: ServicePlan, entity: Mapping[str, Any], names: Names = None) -> Row:
         if plan.on_demand:
             return super().row(plan, entity, names)
         return frames.read_row(self.store, plan, entity, names)

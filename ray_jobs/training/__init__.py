@@ -1,0 +1,1 @@
+"""Training examples: point-in-time features from Feast for the ranker's jobs."""

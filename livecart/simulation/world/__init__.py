@@ -1,0 +1,1 @@
+"""The generated live-commerce world: catalogue, viewer behaviour, text and injected faults."""

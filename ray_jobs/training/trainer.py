@@ -1,0 +1,42 @@
+"""One way to build a ``TorchTrainer`` for livecart's training jobs (the ranker, the encoder).
+
+GPU or not is decided here, once: asking Ray for a GPU it cannot see hangs silently, so workers
+ask for one only where CUDA is present, and CPU workers take half a core each (2 workers fit a
+2-core machine). Runs are stored under ``<home>/ray_results/<name>-<unix time>``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from ray.train import RunConfig, ScalingConfig
+from ray.train.torch import TorchTrainer
+
+from livecart.core.settings import LivecartSettings
+
+
+def torch_trainer(
+    settings: LivecartSettings,
+    loop: Callable[[dict[str, Any]], None],
+    config: dict[str, Any],
+    num_workers: int,
+    name: str,
+) -> tuple[TorchTrainer, bool]:
+    """The trainer for ``loop`` with ``config``, and whether its workers use a GPU."""
+    use_gpu = torch.cuda.is_available()
+    trainer = TorchTrainer(
+        loop,
+        train_loop_config=config,
+        scaling_config=ScalingConfig(
+            num_workers=num_workers,
+            use_gpu=use_gpu,
+            resources_per_worker=None if use_gpu else {"CPU": 0.5},
+        ),
+        run_config=RunConfig(
+            name=f"{name}-{int(time.time())}", storage_path=str(settings.home / "ray_results")
+        ),
+    )
+    return trainer, use_gpu
