@@ -25,7 +25,9 @@ def test_comment_probe__beats_majority_class_on_later_comments(settings: Livecar
     assert record.config["classes"] == ["negative", "positive", "intent"] and "weight" in state
 
 
-def test_comment_signals__scored_per_room_bucket_and_served(settings: LivecartSettings) -> None:
+def test_comment_signals__scored_per_room_bucket_and_served(
+    settings: LivecartSettings, local_ray: None
+) -> None:
     import pyarrow.parquet as pq
 
     from livecart.core import feature_names as f

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 import pytest
-import ray
 
 from livecart.core import contract as c
 from livecart.core import feature_names as f
@@ -22,15 +21,14 @@ from validation.run import run as validate
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_embed__minilm_vectors_served_and_searchable(settings: LivecartSettings, tiny_world: GenerateResult) -> None:
+def test_embed__minilm_vectors_served_and_searchable(
+    settings: LivecartSettings, tiny_world: GenerateResult, local_ray: None
+) -> None:
     validate(settings)
     build_features(settings)
     empty = pq.read_table(embedding_path(settings, f.FeatureTable.PRODUCT_EMBEDDING))
     assert empty.num_rows == 0  # placeholders exist before `embed`, so `apply` works
-    try:
-        result = embed(settings.model_copy(update={"ray_num_cpus": 2}))
-    finally:
-        ray.shutdown()
+    result = embed(settings.model_copy(update={"ray_num_cpus": 2}))
     products = pq.read_table(settings.raw_dir / "products.parquet")
     assert result.rows[f.FeatureTable.PRODUCT_EMBEDDING.value] == products.num_rows
     table = pq.read_table(embedding_path(settings, f.FeatureTable.PRODUCT_EMBEDDING))
@@ -39,7 +37,13 @@ def test_embed__minilm_vectors_served_and_searchable(settings: LivecartSettings,
     materialize(settings)
     store = feature_store(settings)
 
-    titles = dict(zip(products.column(c.PRODUCT_ID).to_pylist(), products.column(c.TITLE).to_pylist(), strict=True))
+    titles = dict(
+        zip(
+            products.column(c.PRODUCT_ID).to_pylist(),
+            products.column(c.TITLE).to_pylist(),
+            strict=True,
+        )
+    )
     target_id, target_title = next(iter(titles.items()))
     description = products.column(c.DESCRIPTION)[0].as_py()
     query = TextEncoder().encode([f"{target_title}. {description}"])[0].tolist()

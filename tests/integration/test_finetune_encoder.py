@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import ray
 import torch
 from transformers import AutoModel
 
@@ -23,7 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_finetune__last_layer_two_workers__loss_falls_and_encoder_registered(
-    settings: LivecartSettings, tiny_world: GenerateResult, tmp_path: Path
+    settings: LivecartSettings, tiny_world: GenerateResult, tmp_path: Path, local_ray: None
 ) -> None:
     validate(settings)
     build_features(settings)
@@ -32,10 +31,7 @@ def test_finetune__last_layer_two_workers__loss_falls_and_encoder_registered(
     pairs = training_pairs(tuned_settings, 400, seed=1)
     assert len(pairs) >= 64 and all(a and b for a, b in pairs)
     cfg = FinetuneConfig(layers="last", epochs=3, batch_size=32, lr=1e-3, max_pairs=400)
-    try:
-        result = finetune(tuned_settings, cfg)
-    finally:
-        ray.shutdown()
+    result = finetune(tuned_settings, cfg)
     assert len(result.losses) == 3 and result.losses[-1] < result.losses[0], result.losses
     record, _ = registry.load(settings, ENCODER)
     assert record.version == 1 and record.config["layers"] == "last"

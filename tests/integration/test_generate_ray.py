@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-import ray
 
 from livecart.core.io import event_parts
 from livecart.core.settings import LivecartSettings
@@ -16,7 +15,7 @@ from livecart.simulation.world.config import WorldConfig
 pytestmark = pytest.mark.integration
 
 
-def test_generate__ray_tasks__same_parts_as_serial(tmp_path: Path) -> None:
+def test_generate__ray_tasks__same_parts_as_serial(tmp_path: Path, local_ray: None) -> None:
     cfg = WorldConfig(
         viewers=300, streamers=12, days=2, visits_per_viewer_day=1.5, visits_per_chunk=300, seed=9
     )
@@ -24,10 +23,7 @@ def test_generate__ray_tasks__same_parts_as_serial(tmp_path: Path) -> None:
     serial = LivecartSettings(home=tmp_path / "serial")
     parallel = LivecartSettings(home=tmp_path / "ray", ray_num_cpus=2)
     a = generate(cfg, serial, use_ray=False)
-    try:
-        b = generate(cfg, parallel, use_ray=True)
-    finally:
-        ray.shutdown()
+    b = generate(cfg, parallel, use_ray=True)
     assert a.events == b.events and a.parts == b.parts == cfg.chunks
     parts_a, parts_b = event_parts(serial.raw_dir), event_parts(parallel.raw_dir)
     assert [p.name for p in parts_a] == [p.name for p in parts_b]

@@ -2,16 +2,16 @@
 
 Every row is written self-consistent (score == count, label == "v<score>"), so a torn read (a
 row mixing two writes) is visible to the readers.
+
+Readers, the pusher and the killed writers are forked from a server that imported Feast and
+livecart once (tests/forked.py): a fresh interpreter spends about 5 s importing them.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +25,7 @@ from feast.data_source import PushMode
 from livecart.core.settings import LivecartSettings
 from livecart.online.cache import ReadCache
 from ray_jobs.materialize import run as materialize
+from tests.forked import forked_processes
 from tests.integration.conftest import make_repo, offline_frame
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -85,11 +86,13 @@ def pusher(repo_path: str, seconds: float, out: Any) -> None:
     out.put(last)
 
 
-def test_store__readers_during_materialize_and_push__no_errors_no_torn_reads(tmp_path: Path) -> None:
+def test_store__readers_during_materialize_and_push__no_errors_no_torn_reads(
+    tmp_path: Path,
+) -> None:
     repo = make_repo(tmp_path / "repo", n=ITEMS)
     repo.store.materialize(datetime.now(UTC) - timedelta(days=2), datetime.now(UTC))
-    seconds = 30.0
-    ctx = mp.get_context("spawn")
+    seconds = 12.0
+    ctx = forked_processes()
     queue = ctx.Queue()
     root = str(repo.directory.parent)
     readers = [ctx.Process(target=reader, args=(root, seconds, queue)) for _ in range(4)]
@@ -100,8 +103,12 @@ def test_store__readers_during_materialize_and_push__no_errors_no_torn_reads(tmp
     deadline, version, rounds = time.time() + seconds, 0, 0
     while time.time() < deadline:
         version += 1
-        _versioned_frame(version, datetime.now(UTC) - timedelta(seconds=1)).to_parquet(repo.source_path)
-        materialize(settings, start=datetime.now(UTC) - timedelta(days=1), store=repo.store, use_ray=False)
+        _versioned_frame(version, datetime.now(UTC) - timedelta(seconds=1)).to_parquet(
+            repo.source_path
+        )
+        materialize(
+            settings, start=datetime.now(UTC) - timedelta(days=1), store=repo.store, use_ray=False
+        )
         rounds += 1
     results = [queue.get(timeout=120) for _ in range(5)]
     for process in [*readers, push]:
@@ -112,31 +119,34 @@ def test_store__readers_during_materialize_and_push__no_errors_no_torn_reads(tmp
     assert sum(s["errors"] for s in stats) == 0, [s["first_error"] for s in stats if s["errors"]]
     assert sum(s["torn"] for s in stats) == 0, stats
     assert all(s["reads"] > 50 for s in stats), stats
-    final = FeatureStore(repo_path=root).get_online_features(
-        features=FEATURES, entity_rows=[{"item_id": k} for k in pushed]
-    ).to_dict()
+    final = (
+        FeatureStore(repo_path=root)
+        .get_online_features(features=FEATURES, entity_rows=[{"item_id": k} for k in pushed])
+        .to_dict()
+    )
     assert final["count"] == list(pushed.values())
     assert final["score"][0] is not None
 
 
-MATERIALIZE_LOOP = """
-import sys
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from feast import FeatureStore
-from livecart.core.settings import LivecartSettings
-from ray_jobs.materialize import run
-from tests.integration.test_online_concurrency import _versioned_frame
-root, source, start = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-store = FeatureStore(repo_path=str(root))
-version = start
-print("ready", flush=True)
-while True:
-    version += 1
-    _versioned_frame(version, datetime.now(UTC) - timedelta(seconds=1)).to_parquet(source)
-    run(LivecartSettings(home=root / "home"), start=datetime.now(UTC) - timedelta(days=1), store=store, use_ray=False)
-    print(version, flush=True)
-"""
+def materialize_loop(
+    root: str, source: str, start: int, rounds: int | None, ready: Any, last: Any
+) -> None:
+    """Write versions start+1, start+2, ... offline and materialize each one, until killed (or
+    ``rounds`` done); ``last`` holds the newest committed version, ``ready`` is set once the
+    store is open (from then on it commits in a loop)."""
+    store = FeatureStore(repo_path=root)
+    ready.set()
+    version = start
+    while rounds is None or version < start + rounds:
+        version += 1
+        _versioned_frame(version, datetime.now(UTC) - timedelta(seconds=1)).to_parquet(source)
+        materialize(
+            LivecartSettings(home=Path(root) / "home"),
+            start=datetime.now(UTC) - timedelta(days=1),
+            store=store,
+            use_ray=False,
+        )
+        last.value = version
 
 
 def _versions_in_store(directory: Path) -> set[float]:
@@ -150,31 +160,39 @@ def test_store__materialize_killed_at_random__old_or_new_never_a_mix(tmp_path: P
     repo = make_repo(tmp_path / "repo", n=ITEMS)
     root = str(repo.directory.parent)
     _versioned_frame(0, datetime.now(UTC) - timedelta(seconds=1)).to_parquet(repo.source_path)
-    materialize(LivecartSettings(home=tmp_path / "home"), start=datetime.now(UTC) - timedelta(days=1),
-                store=repo.store, use_ray=False)
+    materialize(
+        LivecartSettings(home=tmp_path / "home"),
+        start=datetime.now(UTC) - timedelta(days=1),
+        store=repo.store,
+        use_ray=False,
+    )
     assert _versions_in_store(repo.directory) == {0.0}
     rng = random.Random(3)
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    ctx = forked_processes()
     committed = 0
     for kill in range(6):
-        loop = subprocess.Popen(
-            [sys.executable, "-c", MATERIALIZE_LOOP, root, str(repo.source_path), str(kill * 1000)],
-            stdout=subprocess.PIPE, text=True, env=env,
+        ready, last = ctx.Event(), ctx.Value("q", kill * 1000, lock=False)  # no lock to die holding
+        loop = ctx.Process(
+            target=materialize_loop,
+            args=(root, str(repo.source_path), kill * 1000, None, ready, last),
         )
-        assert loop.stdout is not None
-        assert loop.stdout.readline().strip() == "ready"  # imports done: now it commits in a loop
+        loop.start()
+        assert ready.wait(120)  # the store is open: now it commits in a loop
         time.sleep(rng.uniform(0.3, 2.5))
-        loop.send_signal(signal.SIGKILL)
-        out, _ = loop.communicate()
-        committed += len(out.split())
+        loop.kill()  # SIGKILL
+        loop.join(60)
+        assert loop.exitcode == -signal.SIGKILL
+        committed += last.value - kill * 1000
         versions = _versions_in_store(repo.directory)
         assert len(versions) == 1, versions  # one complete materialization, never a mix
     assert committed > 0
     # A rerun completes: the newest offline version becomes the served one.
-    final = subprocess.run(
-        [sys.executable, "-c", MATERIALIZE_LOOP.replace("while True:", "for _ in range(1):"), root,
-         str(repo.source_path), "99000"], capture_output=True, text=True, env=env, timeout=120,
+    ready, last = ctx.Event(), ctx.Value("q", 0, lock=False)
+    final = ctx.Process(
+        target=materialize_loop, args=(root, str(repo.source_path), 99000, 1, ready, last)
     )
-    assert final.returncode == 0, final.stderr[-2000:]
-    assert final.stdout.split()[-1] == "99001"
+    final.start()
+    final.join(120)
+    assert final.exitcode == 0  # a failure's traceback is in the captured stderr
+    assert last.value == 99001
     assert _versions_in_store(repo.directory) == {99001.0}

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
+from feast import FeatureStore
 from feast.data_source import PushMode
 from feast.protos.feast.serving.ServingService_pb2 import FieldStatus
 
 from livecart.online.cache import ReadCache
 from livecart.online.files import read_manifest
+from tests.forked import forked_processes
 from tests.integration.conftest import (
     EMBEDDING_DIM,
     NOW,
@@ -28,20 +29,38 @@ pytestmark = pytest.mark.integration
 FEATURES = ["items:score", "items:count", "items:label", "items:tags", "items:embedding"]
 
 
-def _read(repo: MiniRepo, ids: list[str], features: list[str] = FEATURES) -> dict[str, list[object]]:
-    return repo.store.get_online_features(features=features, entity_rows=[{"item_id": i} for i in ids]).to_dict()
+def _read(
+    repo: MiniRepo, ids: list[str], features: list[str] = FEATURES
+) -> dict[str, list[object]]:
+    return repo.store.get_online_features(
+        features=features, entity_rows=[{"item_id": i} for i in ids]
+    ).to_dict()
 
 
-def _push(repo: MiniRepo, item: str, score: float, at: datetime, created: datetime | None = None) -> None:
-    frame = pd.DataFrame({
-        "item_id": [item], "score": [score], "count": [7], "label": ["pushed"], "tags": [["p"]],
-        "ratio": [0.5], "flag": [True], "small": [3],
-        "embedding": [[1.0, 0.0, 0.0, 0.0]], "event_timestamp": [at], "created": [created or at],
-    })
+def _push(
+    repo: MiniRepo, item: str, score: float, at: datetime, created: datetime | None = None
+) -> None:
+    frame = pd.DataFrame(
+        {
+            "item_id": [item],
+            "score": [score],
+            "count": [7],
+            "label": ["pushed"],
+            "tags": [["p"]],
+            "ratio": [0.5],
+            "flag": [True],
+            "small": [3],
+            "embedding": [[1.0, 0.0, 0.0, 0.0]],
+            "event_timestamp": [at],
+            "created": [created or at],
+        }
+    )
     repo.store.push("items_push", frame, to=PushMode.ONLINE)
 
 
-def test_store__feast_materialize__serves_typed_values_and_missing_keys(mini_repo: MiniRepo) -> None:
+def test_store__feast_materialize__serves_typed_values_and_missing_keys(
+    mini_repo: MiniRepo,
+) -> None:
     mini_repo.store.materialize(NOW - timedelta(days=2), NOW)
     out = _read(mini_repo, ["i3", "nobody"])
     assert out["score"] == [3.0, None]
@@ -50,7 +69,9 @@ def test_store__feast_materialize__serves_typed_values_and_missing_keys(mini_rep
     assert out["tags"] == [["a", "t3"], None]
     assert out["embedding"][0] == pytest.approx([3.0, 1.0, 0.0, 0.0])
     assert len(out["embedding"][0]) == EMBEDDING_DIM
-    statuses = mini_repo.store.get_online_features(features=["items:score"], entity_rows=[{"item_id": "nobody"}])
+    statuses = mini_repo.store.get_online_features(
+        features=["items:score"], entity_rows=[{"item_id": "nobody"}]
+    )
     assert statuses.proto.results[1].statuses[0] == FieldStatus.NOT_FOUND
 
 
@@ -77,7 +98,9 @@ def test_store__ttl__expired_values_not_served(tmp_path: Path) -> None:
 def test_store__naive_and_foreign_timezones__treated_consistently(mini_repo: MiniRepo) -> None:
     utc_moment = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
     _push(mini_repo, "i4", 1.0, utc_moment.replace(tzinfo=None))  # naive = UTC
-    later_in_tokyo = (utc_moment + timedelta(seconds=30)).astimezone(pd.Timestamp.now(tz="Asia/Tokyo").tzinfo)
+    later_in_tokyo = (utc_moment + timedelta(seconds=30)).astimezone(
+        pd.Timestamp.now(tz="Asia/Tokyo").tzinfo
+    )
     _push(mini_repo, "i4", 2.0, later_in_tokyo)
     assert _read(mini_repo, ["i4"], ["items:score"])["score"] == [2.0]
     _push(mini_repo, "i4", 3.0, utc_moment.replace(tzinfo=None))  # older (naive UTC): ignored
@@ -106,19 +129,25 @@ def test_store__reapply_changed_schema__drops_stale_rows(mini_repo: MiniRepo) ->
     assert out["score"] == [1.0] and out["extra"] == [0.5]
 
 
+def _fresh_reader(repo_path: str, out: Any) -> None:
+    """In a process of its own: i9 as a new FeatureStore on the repo serves it."""
+    store = FeatureStore(repo_path=repo_path)
+    rows = [{"item_id": "i9"}]
+    out.put(store.get_online_features(features=["items:score"], entity_rows=rows).to_dict())
+
+
 def test_store__push__visible_to_reader_in_another_process(mini_repo: MiniRepo) -> None:
     mini_repo.store.materialize(NOW - timedelta(days=2), NOW)
     _push(mini_repo, "i9", 99.5, datetime.now(UTC))
-    code = (
-        "import sys; from feast import FeatureStore;"
-        "store = FeatureStore(repo_path=sys.argv[1]);"
-        "rows = [{'item_id': 'i9'}];"
-        "print(store.get_online_features(features=['items:score'], entity_rows=rows).to_dict()['score'][0])"
-    )
-    repo_path = str(mini_repo.directory.parent)
-    done = subprocess.run([sys.executable, "-c", code, repo_path], capture_output=True, timeout=120)
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
-    assert done.stdout.decode().strip().splitlines()[-1] == "99.5"
+    ctx = forked_processes()  # a process of its own that has opened no store yet
+    out = ctx.Queue()
+    reader = ctx.Process(target=_fresh_reader, args=(str(mini_repo.directory.parent), out))
+    reader.start()
+    try:
+        assert out.get(timeout=120)["score"] == [99.5]
+    finally:
+        reader.join(60)
+    assert reader.exitcode == 0
 
 
 @pytest.mark.parametrize("metric", ["cosine", "inner_product", "l2"])
@@ -127,14 +156,19 @@ def test_store__vector_search__nearest_first_with_filters(mini_repo: MiniRepo, m
 
     mini_repo.store.materialize(NOW - timedelta(days=2), NOW)
     response = mini_repo.store.retrieve_online_documents_v2(
-        features=["items:embedding", "items:label", "items:count"], query=[7.0, 1.0, 0.0, 1.0], top_k=3,
+        features=["items:embedding", "items:label", "items:count"],
+        query=[7.0, 1.0, 0.0, 1.0],
+        top_k=3,
         distance_metric=metric,
     ).to_dict()
     ranked = sorted(zip(response["distance"], response["item_id"], response["count"], strict=True))
     assert ranked[0][1] == "i7" and ranked[0][2] == 7  # values stay aligned with their entity
     assert all(f"i{count}" == item for _, item, count in ranked)
     filtered = mini_repo.store.retrieve_online_documents_v2(
-        features=["items:count"], query=[7.0, 1.0, 0.0, 1.0], top_k=5, distance_metric=metric,
+        features=["items:count"],
+        query=[7.0, 1.0, 0.0, 1.0],
+        top_k=5,
+        distance_metric=metric,
         filters=ComparisonFilter(type="lt", key="count", value=5),
     ).to_dict()
     assert filtered["count"] and all(c < 5 for c in filtered["count"])
@@ -148,11 +182,15 @@ def test_fast_materialize__same_as_feast_materialize_and_idempotent(tmp_path: Pa
     stock, fast = make_repo(tmp_path / "stock"), make_repo(tmp_path / "fast")
     stock.store.materialize(NOW - timedelta(days=2), NOW)
     settings = LivecartSettings(home=tmp_path / "home")
-    first = fast_materialize(settings, start=NOW - timedelta(days=2), end=NOW, store=fast.store, use_ray=False)
+    first = fast_materialize(
+        settings, start=NOW - timedelta(days=2), end=NOW, store=fast.store, use_ray=False
+    )
     assert first.rows["items"] == 50
     ids = [f"i{k}" for k in range(50)] + ["nobody"]
     assert _read(stock, ids) == _read(fast, ids)
-    fast_materialize(settings, start=NOW - timedelta(days=2), end=NOW, store=fast.store, use_ray=False)
+    fast_materialize(
+        settings, start=NOW - timedelta(days=2), end=NOW, store=fast.store, use_ray=False
+    )
     assert _read(stock, ids) == _read(fast, ids)
     intervals = fast.store.get_feature_view("items").materialization_intervals
     assert len(intervals) == 2 and intervals[-1][1] == NOW

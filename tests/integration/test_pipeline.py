@@ -8,8 +8,7 @@ next midnight (profiles) must.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
+import shutil
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -21,17 +20,21 @@ from livecart.core import feature_names as f
 from livecart.core.io import read_source, write_source
 from livecart.core.settings import LivecartSettings
 from livecart.features.feast_store import apply, feature_store, historical_features
-from livecart.simulation.generate import GenerateResult
+from livecart.simulation.generate import run as generate
+from livecart.simulation.world.config import WorldConfig
 from ray_jobs.features import run as build_features
 from ray_jobs.materialize import materialize
+from tests.forked import feast_cli, forked_processes
+from tests.served_world import home_env
 from validation.run import run as validate
 
 pytestmark = pytest.mark.integration
 LEAK_AMOUNT = 99_999.0
 LIKES = 40
+Leak = tuple[str, str, str, datetime]  # viewer, product, streamer, moment
 
 
-def _plant_leak(settings: LivecartSettings) -> tuple[str, str, str, datetime]:
+def _plant_leak(settings: LivecartSettings) -> Leak:
     """Append a planted purchase + like burst; return (viewer, product, streamer, moment)."""
     events = read_source(settings.raw_dir, c.Table.EVENTS).to_pandas()
     anchor = (
@@ -77,20 +80,37 @@ def _plant_leak(settings: LivecartSettings) -> tuple[str, str, str, datetime]:
     return anchor[c.VIEWER_ID], anchor[c.PRODUCT_ID], anchor[c.STREAMER_ID], moment
 
 
+@pytest.fixture(scope="module")
+def applied_world(
+    tmp_path_factory: pytest.TempPathFactory, tiny_config: WorldConfig
+) -> tuple[LivecartSettings, Leak]:
+    """The tiny world with the planted leak, validated, featured and applied: built once for the
+    module and never changed (each test works in its own copy)."""
+    built = LivecartSettings(home=tmp_path_factory.mktemp("pipeline") / "home")
+    with home_env(built):
+        generate(tiny_config, built, use_ray=False)
+        leak = _plant_leak(built)
+        report = validate(built)
+        assert report.table(c.Table.EVENTS).quarantined == 0
+        build_features(built)
+        apply(built)
+    return built, leak
+
+
 @pytest.fixture
 def applied(
-    settings: LivecartSettings, tiny_world: GenerateResult
-) -> tuple[LivecartSettings, tuple[str, str, str, datetime]]:
-    leak = _plant_leak(settings)
-    report = validate(settings)
-    assert report.table(c.Table.EVENTS).quarantined == 0
-    build_features(settings)
+    applied_world: tuple[LivecartSettings, Leak], settings: LivecartSettings
+) -> tuple[LivecartSettings, Leak]:
+    """A copy of the module's applied world in this test's home, applied there again (Feast's
+    registry holds the absolute paths of the sources it was applied with)."""
+    built, leak = applied_world
+    shutil.copytree(built.home, settings.home)
     apply(settings)
     return settings, leak
 
 
 def test_pipeline__planted_leak__invisible_before_visible_after(
-    applied: tuple[LivecartSettings, tuple[str, str, str, datetime]],
+    applied: tuple[LivecartSettings, Leak],
 ) -> None:
     settings, (viewer, product, streamer, moment) = applied
     next_midnight = (moment + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -119,19 +139,25 @@ def test_pipeline__planted_leak__invisible_before_visible_after(
 
 
 def test_pipeline__feast_cli__apply_and_materialize_then_online_read(
-    applied: tuple[LivecartSettings, tuple[str, str, str, datetime]],
+    applied: tuple[LivecartSettings, Leak],
 ) -> None:
     settings, (viewer, _, streamer, _) = applied
     env = {**os.environ, "LIVECART_HOME": str(settings.home)}
-    feast = [sys.executable, "-m", "feast.cli.cli", "-c", str(settings.feature_repo)]
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    processes = forked_processes()  # a process per command, without a 5 s Feast import each
     for args in (
         ["apply"],
         ["materialize", "2000-01-01T00:00:00", now],
         ["materialize-incremental", now],
     ):
-        done = subprocess.run([*feast, *args], env=env, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr[-2000:]
+        command = processes.Process(
+            target=feast_cli, args=(["-c", str(settings.feature_repo), *args], env)
+        )
+        command.start()
+        command.join(300)
+        if command.exitcode is None:
+            command.kill()
+        assert command.exitcode == 0, f"feast {args[0]}: exit {command.exitcode} (see stderr)"
     store = feature_store(settings)
     online = store.get_online_features(
         features=[
@@ -148,7 +174,7 @@ def test_pipeline__feast_cli__apply_and_materialize_then_online_read(
 
 
 def test_pipeline__incremental_materialize__records_intervals(
-    applied: tuple[LivecartSettings, tuple[str, str, str, datetime]],
+    applied: tuple[LivecartSettings, Leak], local_ray: None
 ) -> None:
     settings, _ = applied
     end = materialize(settings).end

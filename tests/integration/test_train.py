@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import ray
 
 from livecart.core.settings import LivecartSettings
 from livecart.features.feast_store import apply
@@ -20,7 +19,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_train__two_cpu_workers__loss_falls_and_model_registered(
-    settings: LivecartSettings,
+    settings: LivecartSettings, local_ray: None
 ) -> None:
     generate(
         world_config("tiny", seed=4).model_copy(update={"viewers": 400}), settings, use_ray=False
@@ -29,7 +28,7 @@ def test_train__two_cpu_workers__loss_falls_and_model_registered(
     build_features(settings)
     apply(settings)
     cfg = TrainConfig(
-        epochs=4,
+        epochs=3,
         num_workers=2,
         hidden=16,
         batch_size=256,
@@ -37,14 +36,9 @@ def test_train__two_cpu_workers__loss_falls_and_model_registered(
         with_behaviour=True,  # the causal encoder and the product vocabulary, through Ray Train
         lr=5e-3,
     )
-    try:
-        result = train(
-            settings.model_copy(update={"ray_num_cpus": 2}), cfg, oracle_reference(settings)
-        )
-    finally:
-        ray.shutdown()
+    result = train(settings.model_copy(update={"ray_num_cpus": 2}), cfg, oracle_reference(settings))
     losses = [row["train_loss"] for row in result.history]
-    assert len(losses) == 4 and losses[-1] < losses[0], losses
+    assert len(losses) == 3 and losses[-1] < losses[0], losses
     record, state = registry.load(settings, "product_ranker")
     assert record.version == 1 and record.metadata["feature_service"] == "product_ranking_v3"
     assert record.metadata["metrics"]["auc_click"] is not None
@@ -53,11 +47,8 @@ def test_train__two_cpu_workers__loss_falls_and_model_registered(
     assert record.config["product_vocab"] and any(k.startswith("behaviour.") for k in state)
 
     # Resume from the final checkpoint: only the remaining epoch runs, and it continues the curve.
-    resumed_cfg = cfg.model_copy(update={"epochs": 5, "resume_from": record.metadata["checkpoint"]})
-    try:
-        resumed = train(settings.model_copy(update={"ray_num_cpus": 2}), resumed_cfg)
-    finally:
-        ray.shutdown()
-    assert [row["epoch"] for row in resumed.history] == [4]
+    resumed_cfg = cfg.model_copy(update={"epochs": 4, "resume_from": record.metadata["checkpoint"]})
+    resumed = train(settings.model_copy(update={"ray_num_cpus": 2}), resumed_cfg)
+    assert [row["epoch"] for row in resumed.history] == [3]
     assert resumed.history[0]["train_loss"] < losses[0]
     assert registry.load(settings, "product_ranker")[0].version == 2

@@ -1,11 +1,12 @@
 """The reliability suite's served world, a retrying HTTP client, and module ordering.
 
-The suite gets its own served world (built like the serving integration tests' one, with two
-``Recommender`` replicas so that one can be killed while the other answers) and runs the real
-Serve app over HTTP on a real local Ray. Serve holds one app per name in a Ray cluster: if the
-integration tests' app is up (same session), it is shut down first; the integration fixture's own
-teardown then finds nothing left to stop. Modules run in a fixed order, the destructive ones
-(``test_faults_*``) last, and each fault test restores what it broke.
+The suite gets its own copy of the run's served world (tests/served_world.py; the faults here
+break and restore files, so no other package may share it), served with two ``Recommender``
+replicas so that one can be killed while the other answers, by the real Serve app over HTTP on the
+session's Ray. Serve holds one app per name in a Ray cluster: if the integration tests' app is up
+(same session), it is shut down first; the integration fixture's own teardown then finds nothing
+left to stop. Modules run in a fixed order, the destructive ones (``test_faults_*``) last, and
+each fault test restores what it broke.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import pytest
 import ray
 
 from livecart.core.settings import LivecartSettings
-from tests.integration.serving.conftest import TOKEN, served_home, world_ids
+from tests.integration.serving.conftest import TOKEN, world_ids
+from tests.served_world import copy_served_home, home_env
 
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 MODULE_ORDER = (
@@ -81,13 +83,17 @@ def fault_report(world: World, request: pytest.FixtureRequest) -> Iterator[None]
 
 
 @pytest.fixture(scope="package")
-def reliable_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivecartSettings]:
-    with served_home(tmp_path_factory.mktemp("reliability")) as built:
-        yield built.model_copy(update={"serve_replicas": 2})
+def reliable_settings(
+    served_template: LivecartSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LivecartSettings]:
+    """This suite's own copy of the run's served world, its home exported while it runs."""
+    copied = copy_served_home(served_template, tmp_path_factory.mktemp("reliability"))
+    with home_env(copied.model_copy(update={"serve_replicas": 2})) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="package")
-def world(reliable_settings: LivecartSettings) -> Iterator[World]:
+def world(reliable_settings: LivecartSettings, local_ray: None) -> Iterator[World]:
     """The Serve app of the reliability world over HTTP (Serve shut down afterwards)."""
     from ray import serve
 

@@ -10,10 +10,11 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import httpx
@@ -23,6 +24,7 @@ import ray
 
 from livecart.core import contract as c
 from livecart.core import feature_names as f
+from tests.forked import forked_processes, livecart_cli
 from tests.integration.serving.conftest import event
 from tests.reliability.conftest import RetryingClient, World
 from tests.reliability.faults import (
@@ -161,7 +163,37 @@ def test_kill_event_ingest__accepted_events_kept_state_reloaded_retries_deduplic
 # --- the materialization job killed, a Parquet file corrupted ---------------------------------
 
 
-def _cli(world: World, *args: str) -> subprocess.Popen[str]:
+class CliJob:
+    """A ``livecart`` command in a forked process (tests/forked.py: no 5 s of imports first), with
+    the parts of ``subprocess.Popen`` these tests use; its stdout and stderr go to a file."""
+
+    def __init__(self, process: BaseProcess, output: Path) -> None:
+        self.process, self.output = process, output
+
+    @property
+    def pid(self) -> int:
+        assert self.process.pid is not None
+        return self.process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.exitcode
+
+    def poll(self) -> int | None:
+        return self.process.exitcode
+
+    def wait(self, timeout: float | None = None) -> int:
+        self.process.join(timeout)
+        if self.process.exitcode is None:
+            raise subprocess.TimeoutExpired("livecart", timeout or 0)
+        return self.process.exitcode
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, None]:
+        self.wait(timeout)
+        return self.output.read_text(errors="replace"), None
+
+
+def _cli(world: World, *args: str) -> CliJob:
     """``livecart ARGS`` in a new session, on this test's Ray (a driver that can be killed)."""
     env = {
         **os.environ,
@@ -171,14 +203,11 @@ def _cli(world: World, *args: str) -> subprocess.Popen[str]:
         "_TYPER_STANDARD_TRACEBACK": "1",  # plain tracebacks: paths not wrapped by rich
         "COLUMNS": "400",
     }
-    return subprocess.Popen(
-        [sys.executable, "-c", "from livecart.cli.main import app; app()", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    output = world.settings.home.parent / f"livecart-{args[0]}-{uuid.uuid4().hex[:8]}.log"
+    output.touch()
+    process = forked_processes().Process(target=livecart_cli, args=(list(args), env, output))
+    process.start()
+    return CliJob(process, output)
 
 
 def _holds_open(pid: int, path: Path) -> bool:

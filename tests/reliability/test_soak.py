@@ -1,6 +1,6 @@
 """Soak: mixed viewer/streamer reads and event pushes from several client threads, zero lost events.
 
-Runs for ``LIVECART_SOAK_SECONDS`` (default 20) against the real Serve app over HTTP, then checks
+Runs for ``LIVECART_SOAK_SECONDS`` (default 10) against the real Serve app over HTTP, then checks
 that every accepted event is in the offline store exactly once and reflected online (the push-fed
 counters equal what the stored events imply), that no request got a 5xx, and writes the figures to
 ``<home>/reports/reliability_soak.json``.
@@ -24,7 +24,7 @@ from tests.reliability.support import offline_ids, online_mismatches, valid_even
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.reliability]
 
-SOAK_SECONDS = float(os.environ.get("LIVECART_SOAK_SECONDS", "20"))
+SOAK_SECONDS = float(os.environ.get("LIVECART_SOAK_SECONDS", "10"))
 READERS, WRITERS = 2, 2
 INVALID_SHARE = 0.1
 

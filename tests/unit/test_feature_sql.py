@@ -96,8 +96,10 @@ def _ev(kind: str, at: datetime, viewer: str = "v1", **extra: object) -> dict[st
     return {c.EVENT_TYPE: kind, c.EVENT_TIMESTAMP: at, c.VIEWER_ID: viewer, **extra}
 
 
-@pytest.fixture
-def built(settings: LivecartSettings) -> LivecartSettings:
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> LivecartSettings:
+    """The hand-made log and its feature tables, built once: the tests below only read them."""
+    settings = LivecartSettings(home=tmp_path_factory.mktemp("feature_sql") / "home")
     _write_world(
         settings,
         [
