@@ -9,9 +9,7 @@ screenshot goes to ``$LIVECART_ARTIFACTS`` or ``<tmp>/livecart-artifacts``/demo_
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -19,25 +17,8 @@ import pytest
 
 from livecart.core.settings import LivecartSettings
 from livecart.demo.report import write_report
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, artifact_dir
 from tests.unit.test_demo_report import MODELS, evaluation_report, fake_report
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def artifact_dir() -> Path:
-    return Path(
-        os.environ.get("LIVECART_ARTIFACTS") or Path(tempfile.gettempdir()) / "livecart-artifacts"
-    )
 
 
 def small_png(path: Path, title: str) -> Path:

@@ -9,11 +9,8 @@ The stream's change/heartbeat logic is also checked on its own with a fake clock
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,27 +18,11 @@ import pytest
 
 from livecart.core.settings import LivecartSettings
 from serving.console import StreamTiming, console_html, room_events
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, artifact_dir
 from tests.integration.serving.conftest import TOKEN, event, world_ids
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 WAIT_MS = 30_000
-
-
-def artifact_dir() -> Path:
-    return Path(
-        os.environ.get("LIVECART_ARTIFACTS") or Path(tempfile.gettempdir()) / "livecart-artifacts"
-    )
 
 
 def console_state(url: str, room: str) -> dict[str, Any]:
