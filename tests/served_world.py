@@ -1,6 +1,6 @@
 """The served world: a small synthetic world through the real pipeline, ready for the Serve app.
 
-Built once per test run (about 40 s on 2 cores, by the session fixture ``served_template`` in
+Built once per test run (about 30 s on 2 cores, by the session fixture ``served_template`` in
 ``tests/conftest.py``): generate -> validate -> features -> embed (a tiny BERT built from a
 config) -> comment probe -> feast apply -> materialize -> train (Ray Train, 1 worker). The template
 is never served or changed; each package that serves it takes its own copy
