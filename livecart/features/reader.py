@@ -93,9 +93,7 @@ class CacheReader(FeatureReader):
         return read_columns(self.store, plan, entities)
 
     def row(self, plan: ServicePlan, entity: Mapping[str, Any], names: Names = None) -> Row:
-        if plan.on_demand:
-            return super().row(plan, entity, names)
-        return frames.read_row(self.store, plan, entity, names)
+        return frames.read_row(self.store, plan, entity, names)  # on-demand: through its frame
 
     def nearest(self, view: str, query: Sequence[float], top_k: int) -> list[Hit]:
         return frames.nearest(self.store, view, query, top_k)
