@@ -53,6 +53,14 @@ class EvalModel(StrEnum):
     TWOTOWER = "twotower"
     LIVECART = "livecart"
     LIVECART_STRICT = "livecart-strict"
+    SERVED = "served"
+
+
+class RankerKind(StrEnum):
+    """Which ranker `livecart train` trains (``products``: the fusion ranker)."""
+
+    PRODUCTS = "products"
+    ROOMS = "rooms"
 
 
 class EncoderFinetune(StrEnum):

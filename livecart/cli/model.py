@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, cast
 import typer
 from rich.table import Table as RichTable
 
-from livecart.cli.choices import EncoderFinetune, EvalModel, Protocol
+from livecart.cli.choices import EncoderFinetune, EvalModel, Protocol, RankerKind
 from livecart.cli.support import (
     JsonOption,
     console,
@@ -40,7 +40,16 @@ ModelName = Annotated[str, typer.Option("--name", help="The registered model.")]
 
 @friendly_errors
 def train(
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 4,
+    ranker: Annotated[
+        RankerKind,
+        typer.Option(
+            help="products: the fusion ranker (product lists). rooms: the room ranker (room "
+            "lists; repeat, recency, availability and similarity signals, listwise loss)."
+        ),
+    ] = RankerKind.PRODUCTS,
+    epochs: Annotated[
+        int | None, typer.Option(help="Training epochs (default: products 4, rooms 8).")
+    ] = None,
     workers: Annotated[int, typer.Option(help="Ray Train workers.")] = 2,
     text: Annotated[
         bool,
@@ -59,9 +68,17 @@ def train(
         EncoderFinetune,
         typer.Option(help="Fine-tune the text encoder first (Ray Train): its last layer or all."),
     ] = EncoderFinetune.NONE,
+    holdout: Annotated[
+        str,
+        typer.Option(help="rooms: 'last' holds out each viewer's latest visit, 'none' uses all."),
+    ] = "last",
+    seed: Annotated[int, typer.Option(help="rooms: seed of queries and weights.")] = 0,
     json_out: JsonOption = False,
 ) -> None:
-    """Train the fusion ranker on Ray Train and register it (prints validation metrics)."""
+    """Train a ranker on Ray Train and register it (prints validation metrics)."""
+    if ranker is RankerKind.ROOMS:
+        _train_rooms(epochs or 8, workers, holdout, seed, json_out)
+        return
     from livecart.simulation.oracle import oracle_reference
     from ray_jobs.train import TrainConfig, run
 
@@ -83,7 +100,7 @@ def train(
         encoder = {"encoder_dir": tuned.encoder_dir, "pairs": tuned.pairs, "losses": tuned.losses}
 
     cfg = TrainConfig(
-        epochs=epochs,
+        epochs=epochs or 4,
         num_workers=workers,
         with_text=text,
         with_behaviour=behaviour,
@@ -123,6 +140,46 @@ def train(
     console.print(f"registered at {result.record.path}")
 
 
+def _train_rooms(epochs: int, workers: int, holdout: str, seed: int, json_out: bool) -> None:
+    from ray_jobs.train_rooms import RoomTrainConfig, run
+
+    cfg = RoomTrainConfig(epochs=epochs, num_workers=workers, holdout=holdout, seed=seed)
+    with stdout_to_stderr(json_out):
+        result = run(settings(), cfg, progress=not json_out)
+    record = result.record
+    if json_out:
+        print_json(
+            {
+                "name": record.name,
+                "version": record.version,
+                "path": record.path,
+                "queries": result.queries,
+                "queries_per_s": result.queries_per_s,
+                "history": result.history,
+                "metrics": record.metadata.get("metrics"),
+                "held_out_rows": record.metadata.get("held_out_rows"),
+            }
+        )
+        return
+    table = RichTable(title=f"{record.name} v{record.version} ({result.queries:,} queries)")
+    for column in ("epoch", "train_loss", "queries_per_s_per_worker"):
+        table.add_column(column, justify="right")
+    for row in result.history:
+        table.add_row(
+            *(
+                f"{row.get(k, float('nan')):.4g}"
+                for k in ("epoch", "train_loss", "queries_per_s_per_worker")
+            )
+        )
+    console.print(table)
+    ndcg = record.metadata["metrics"]["valid_ndcg@10"]
+    console.print(
+        f"held-out latest visits: {record.metadata['held_out_rows']:,}; NDCG@10 (full ranking, "
+        f"up to 2,000 of them) {ndcg:.4f}"
+    )
+    console.print(f"registered at {record.path}")
+
+
 @friendly_errors
 def evaluate(
     dataset: Annotated[
@@ -135,8 +192,12 @@ def evaluate(
         list[Protocol] | None, typer.Option(help="Candidate set (repeatable); default all.")
     ] = None,
     model: Annotated[
-        list[EvalModel] | None,
-        typer.Option(help="Models to compare (repeatable); default all.", case_sensitive=False),
+        list[str] | None,
+        typer.Option(
+            help="Models to compare (repeatable): "
+            + ", ".join(m.value for m in EvalModel)
+            + " (the registered room ranker; served@N for version N). Default: all but served."
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for models, negatives and ties.")] = 0,
     quick: Annotated[bool, typer.Option(help="Tiny training budgets (smoke runs).")] = False,
@@ -157,7 +218,7 @@ def evaluate(
     if protocol:
         options["protocols"] = tuple(ProtocolName(p.value) for p in protocol)
     if model:
-        options["models"] = tuple(m.value for m in model)
+        options["models"] = tuple(m.lower() for m in model)
     with stdout_to_stderr(json_out):
         report = run(EvaluationConfig(**options))
     typer.echo(report.to_json() if json_out else report.to_markdown())

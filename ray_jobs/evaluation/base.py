@@ -14,8 +14,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ray_jobs.evaluation._types import FloatArray, IntArray
-from ray_jobs.evaluation.data import Interactions
+from livecart.core.arrays import FloatArray, IntArray
+from livecart.model.interaction_log import Interactions
 
 
 @runtime_checkable

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from ray_jobs.evaluation._types import FloatArray, IntArray
+from livecart.core.arrays import FloatArray, IntArray
+from livecart.model.interaction_log import Interactions
 from ray_jobs.evaluation.base import history_counts
-from ray_jobs.evaluation.data import Interactions
 
 
 class Popularity:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
-from ray_jobs.evaluation._types import FloatArray, IntArray
-from ray_jobs.evaluation.data import Interactions
+from livecart.core.arrays import FloatArray, IntArray
+from livecart.model.interaction_log import Interactions
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ray_jobs.evaluation._types import BoolArray, FloatArray, IntArray
+from livecart.core.arrays import BoolArray, FloatArray, IntArray
 
 
 @dataclass(frozen=True)

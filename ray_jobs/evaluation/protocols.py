@@ -22,8 +22,8 @@ from typing import Literal
 
 import numpy as np
 
-from ray_jobs.evaluation._types import BoolArray, IntArray
-from ray_jobs.evaluation.data import Interactions
+from livecart.core.arrays import BoolArray, IntArray
+from livecart.model.interaction_log import Interactions
 
 COLD_HISTORY_MAX = 5
 """A user whose history holds at most this many interactions counts as cold."""

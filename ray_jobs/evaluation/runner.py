@@ -9,7 +9,6 @@ targets in batches and measures every requested protocol on the same scores. It 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -20,18 +19,23 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tqdm import tqdm
 
+from livecart.core.arrays import FloatArray, IntArray
 from livecart.core.contract import EventType, Table
 from livecart.core.errors import StageError
 from livecart.core.io import source_exists
 from livecart.core.settings import LivecartSettings
+from livecart.model.interaction_log import (
+    DATASET_EVENT_TYPES,
+    Interactions,
+    home_dataset,
+    load_interactions,
+)
+from livecart.model.room_signals import FeatureConfig
 from ray_jobs.evaluation import metrics as m
-from ray_jobs.evaluation._types import FloatArray, IntArray
 from ray_jobs.evaluation.base import ObservesLog, Recommender
 from ray_jobs.evaluation.baselines import ItemCF, Popularity, Repeat
 from ray_jobs.evaluation.bpr import BPRMF, BPRConfig
-from ray_jobs.evaluation.data import Interactions, load_interactions
-from ray_jobs.evaluation.features import FeatureConfig
-from ray_jobs.evaluation.live_ranker import LiveRanker, LiveRankerConfig
+from ray_jobs.evaluation.live_ranker import LiveRanker, LiveRankerConfig, ServedRanker
 from ray_jobs.evaluation.protocols import (
     ProtocolName,
     Split,
@@ -45,12 +49,6 @@ from ray_jobs.evaluation.two_tower import TwoTower, TwoTowerConfig
 
 log = logging.getLogger(__name__)
 
-DATASET_EVENT_TYPES: Final[dict[str, tuple[str, ...]]] = {
-    "twitch": (EventType.WATCH.value,),
-    # A synthetic watch event is stamped when the watch ends; entering the room is its start,
-    # which is what Twitch's rows record.
-    "synthetic": (EventType.ENTER_ROOM.value,),
-}
 MODELS: Final[tuple[str, ...]] = (
     "pop",
     "rep",
@@ -60,8 +58,10 @@ MODELS: Final[tuple[str, ...]] = (
     "twotower",
     "livecart",
     "livecart-strict",
+    "served",
 )
-DEFAULT_MODELS: Final[tuple[str, ...]] = MODELS
+"""``served`` is the registered room ranker serving loads; ``served@N`` names a version."""
+DEFAULT_MODELS: Final[tuple[str, ...]] = MODELS[:-1]
 COVERAGE_K: Final = 10
 
 
@@ -104,7 +104,7 @@ class EvaluationConfig(BaseModel):
     @field_validator("models")
     @classmethod
     def _known_models(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [name for name in value if name not in MODELS]
+        unknown = [name for name in value if name.split("@")[0] not in MODELS]
         if unknown or not value:
             raise ValueError(f"unknown models {unknown}: choose from {', '.join(MODELS)}")
         return value
@@ -119,23 +119,10 @@ class EvaluationConfig(BaseModel):
 
 def resolve_dataset(config: EvaluationConfig) -> tuple[str, Path, tuple[str, ...]]:
     """(name, directory, event types) of the dataset the config names."""
-    settings = config.settings
     name = config.dataset
     if name in DATASET_EVENT_TYPES:
-        manifest = settings.raw_dir / "dataset.json"
-        found = json.loads(manifest.read_text())["name"] if manifest.is_file() else None
-        if found != name:
-            command = "livecart ingest twitch" if name == "twitch" else "livecart generate"
-            raise StageError(
-                "evaluate",
-                f"no {name} world in {settings.raw_dir} (found: {found})",
-                f"run `{command}` first (or pass a directory of contract tables)",
-            )
-        directory = settings.raw_dir
-        # Prefer validated events when the gate has run.
-        if source_exists(settings.clean_dir, Table.EVENTS):
-            directory = settings.clean_dir
-        return name, directory, config.event_types or DATASET_EVENT_TYPES[name]
+        found, directory = home_dataset(config.settings, expected=name)
+        return found, directory, config.event_types or DATASET_EVENT_TYPES[name]
     path = Path(name).expanduser().resolve()
     if not source_exists(path, Table.EVENTS):
         raise StageError(
@@ -147,9 +134,20 @@ def resolve_dataset(config: EvaluationConfig) -> tuple[str, Path, tuple[str, ...
 
 
 def build_model(
-    name: str, seed: int = 0, quick: bool = False, progress: bool = True
+    name: str,
+    seed: int = 0,
+    quick: bool = False,
+    progress: bool = True,
+    settings: LivecartSettings | None = None,
 ) -> Recommender:
-    """A fresh, unfitted model by name (see :data:`MODELS`)."""
+    """A fresh, unfitted model by name (see :data:`MODELS`); ``served`` needs ``settings``."""
+    if name.split("@")[0] == "served":
+        if settings is None:
+            raise ValueError("the served model is read from the registry in settings.models_dir")
+        version = name.partition("@")[2]
+        if version and not version.isdigit():
+            raise StageError("evaluate", f"bad model version in {name!r}", "use served@<number>")
+        return ServedRanker(settings, int(version) if version else None)
     factories: dict[str, Callable[[], Recommender]] = {
         "pop": Popularity,
         "rep": Repeat,
@@ -274,7 +272,7 @@ def run(config: EvaluationConfig) -> EvaluationReport:
         seconds=0.0,
     )
     for model_name in tqdm(config.models, desc="models", disable=not config.progress):
-        model = build_model(model_name, config.seed, config.quick, config.progress)
+        model = build_model(model_name, config.seed, config.quick, config.progress, config.settings)
         report.results.extend(evaluate_model(model, split, config))
         log.info("evaluated %s", model_name)
     report.seconds = time.perf_counter() - started

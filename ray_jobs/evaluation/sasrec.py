@@ -16,9 +16,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ray_jobs.evaluation._types import FloatArray, IntArray
+from livecart.core.arrays import FloatArray, IntArray
+from livecart.model.interaction_log import Interactions
 from ray_jobs.evaluation.base import history_before
-from ray_jobs.evaluation.data import Interactions
 
 
 @dataclass(frozen=True)

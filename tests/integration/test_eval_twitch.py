@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from livecart.core.settings import LivecartSettings
+from livecart.model.interaction_log import load_interactions
 from ray_jobs.evaluation import metrics as m
 from ray_jobs.evaluation.base import Recommender
 from ray_jobs.evaluation.baselines import Popularity, Repeat
-from ray_jobs.evaluation.data import load_interactions
 from ray_jobs.evaluation.protocols import Split, leave_last_out, live_now
 from ray_jobs.evaluation.runner import EvaluationConfig, run
 from ray_jobs.ingest.twitch import DEFAULT_TWITCH_PATH, TwitchConfig

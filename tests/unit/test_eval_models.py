@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from livecart.model.interaction_log import Interactions, from_arrays
+from livecart.model.room_signals import FeatureConfig, ItemCooccurrence, LiveContext
 from ray_jobs.evaluation.baselines import ItemCF, Popularity, Repeat
 from ray_jobs.evaluation.bpr import BPRMF, BPRConfig
-from ray_jobs.evaluation.data import Interactions, from_arrays
-from ray_jobs.evaluation.features import FeatureConfig, ItemCooccurrence, LiveContext
 from ray_jobs.evaluation.live_ranker import LiveRanker, LiveRankerConfig
 from ray_jobs.evaluation.protocols import Split, leave_last_out
 from ray_jobs.evaluation.sasrec import SASRec, SASRecConfig

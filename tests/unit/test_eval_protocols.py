@@ -22,7 +22,7 @@ from livecart.core.contract import (
 )
 from livecart.core.errors import ContractError
 from livecart.core.io import write_source
-from ray_jobs.evaluation.data import from_arrays, load_interactions
+from livecart.model.interaction_log import from_arrays, load_interactions
 from ray_jobs.evaluation.protocols import (
     Split,
     leave_last_out,

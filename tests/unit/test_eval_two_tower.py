@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ray_jobs.evaluation.data import from_arrays
+from livecart.model.interaction_log import from_arrays
 from ray_jobs.evaluation.two_tower import TwoTower, TwoTowerConfig
 
 

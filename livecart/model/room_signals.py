@@ -1,4 +1,6 @@
-"""Per (query, item) features for live streaming: repeat consumption, recency and availability.
+"""Room signals: per (viewer, streamer) features of repeat consumption, recency and availability.
+
+Shared by training, evaluation and serving (the room ranker of :mod:`livecart.model.room_ranker`).
 
 Rappaz et al. (RecSys 2021) show two signals carry live-streaming recommendation: users come back
 to the same streamers (repeat consumption, best read through recency) and they can only watch who
@@ -23,8 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ray_jobs.evaluation._types import BoolArray, FloatArray, IntArray
-from ray_jobs.evaluation.data import Interactions
+from livecart.core.arrays import BoolArray, FloatArray, IntArray
+from livecart.model.interaction_log import Interactions
 
 NEVER_GAP = 1e5
 """Stand-in gap (in time units) for "never": larger than any real gap in the logs we evaluate."""
@@ -139,6 +141,14 @@ class ItemCooccurrence:
         matrix = sparse.csr_matrix((np.ones(pairs.size), (user, item)), shape=shape)
         self.counts = np.asarray((matrix.T @ matrix).toarray(), dtype=np.float64)
         self.diagonal = np.diag(self.counts).copy()
+
+    @classmethod
+    def from_counts(cls, counts: FloatArray) -> ItemCooccurrence:
+        """The co-occurrence of a log whose item x item counts were kept (a registered model)."""
+        made = cls.__new__(cls)
+        made.counts = np.asarray(counts, dtype=np.float64)
+        made.diagonal = np.diag(made.counts).copy()
+        return made
 
     def similarity(self, history: BoolArray, hidden: BoolArray | None = None) -> FloatArray:
         """Mean cosine of every item to the ``history`` items, without the ``hidden`` items

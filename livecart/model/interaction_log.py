@@ -11,6 +11,7 @@ grain of "live now" windows.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from livecart.core.arrays import BoolArray, IntArray
 from livecart.core.contract import (
     EVENT_TIMESTAMP,
     EVENT_TYPE,
@@ -28,12 +30,20 @@ from livecart.core.contract import (
     EventType,
     Table,
 )
-from livecart.core.errors import ContractError
+from livecart.core.errors import ContractError, StageError
 from livecart.core.io import read_source, source_exists
-from ray_jobs.evaluation._types import BoolArray, IntArray
+from livecart.core.settings import LivecartSettings
 
 DEFAULT_TIME_UNIT_SECONDS: Final = 600.0
 DEFAULT_EVENT_TYPES: Final[tuple[str, ...]] = (EventType.WATCH.value,)
+DATASET_MANIFEST: Final = "dataset.json"
+DATASET_EVENT_TYPES: Final[dict[str, tuple[str, ...]]] = {
+    "twitch": (EventType.WATCH.value,),
+    # A synthetic watch event is stamped when the watch ends; entering the room is its start,
+    # which is what Twitch's rows record.
+    "synthetic": (EventType.ENTER_ROOM.value,),
+}
+"""Per dataset in a livecart home: the events that are a viewer's visit to a streamer."""
 
 
 @dataclass(frozen=True)
@@ -178,3 +188,28 @@ def load_interactions(
         item_ids=tuple(str(i) for i in item_ids),
         time_unit_seconds=time_unit_seconds,
     )
+
+
+def home_dataset(settings: LivecartSettings, expected: str | None = None) -> tuple[str, Path]:
+    """(name, directory) of the world in the livecart home: the validated tables when the gate
+    has run, else the raw ones. ``expected``: fail unless the home holds that dataset."""
+    manifest = settings.raw_dir / DATASET_MANIFEST
+    found = json.loads(manifest.read_text())["name"] if manifest.is_file() else None
+    if found is None or (expected is not None and found != expected):
+        wanted = expected or "a dataset"
+        command = "livecart generate" if expected == "synthetic" else "livecart ingest twitch"
+        raise StageError(
+            "data",
+            f"no {wanted} world in {settings.raw_dir} (found: {found})",
+            f"run `{command}` first (or pass a directory of contract tables)",
+        )
+    directory = settings.raw_dir
+    if source_exists(settings.clean_dir, Table.EVENTS):
+        directory = settings.clean_dir
+    return str(found), directory
+
+
+def home_interactions(settings: LivecartSettings) -> tuple[str, Interactions]:
+    """The visits (viewer -> streamer) of the world in the livecart home, and its name."""
+    name, directory = home_dataset(settings)
+    return name, load_interactions(directory, DATASET_EVENT_TYPES.get(name, DEFAULT_EVENT_TYPES))

@@ -1,0 +1,137 @@
+"""Training queries of the room ranker: "which streamer did the viewer pick among those on offer".
+
+Training queries are earlier interactions of the same users, taken from the training log only:
+for a user's row ``j`` the history is rows ``0..j-1`` and the live context is the other users'
+rows of the training log up to that row's time. Held-out rows are never read.
+
+A query's candidates are the items the user watched before, the items live in the window
+:attr:`QueryConfig.candidate_window`, the top items of a few features (the items that can outrank
+the target at full ranking, so training must see them), a few random items, and the target.
+The result is flat arrays (features stacked, one offset per query), cheap to ship to Ray Train
+workers and to shard by query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from livecart.core.arrays import FloatArray, IntArray
+from livecart.model.interaction_log import Interactions
+from livecart.model.room_signals import (
+    FeatureConfig,
+    History,
+    ItemCooccurrence,
+    LiveContext,
+    user_features,
+)
+
+
+@dataclass(frozen=True)
+class QueryConfig:
+    """How many training queries, and which candidates each one holds."""
+
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    queries_per_user: int = 8
+    """Latest training rows per user used as training queries (each needs one earlier row)."""
+    candidate_window: int = 6
+    random_negatives: int = 32
+    hard_negatives: int = 50
+    hard_negative_features: tuple[str, ...] = (
+        "cf_similarity",
+        "log_popularity_before",
+        "log_others_144_0",
+    )
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TrainingQueries:
+    """Candidates' features stacked ``[n_rows, n_features]``; query ``q`` owns rows
+    ``offsets[q]:offsets[q+1]`` and its target is row ``offsets[q] + targets[q]``."""
+
+    features: np.ndarray
+    offsets: IntArray
+    targets: IntArray
+
+    def __len__(self) -> int:
+        return int(self.targets.size)
+
+    def query(self, q: int) -> np.ndarray:
+        return self.features[self.offsets[q] : self.offsets[q + 1]]
+
+
+def history_of(log: Interactions, user: int, rows: IntArray) -> History:
+    """``user``'s history made of ``rows``; the user's other rows of ``log`` are hidden from the
+    co-occurrence counts, so similarity is computed as it was at the query time."""
+    hidden = np.zeros(log.n_items, dtype=np.bool_)
+    hidden[log.items[log.user_rows(user)]] = True
+    hidden[log.items[rows]] = False
+    return History(log.items[rows], log.times[rows], hidden if hidden.any() else None)
+
+
+def _live_column(cfg: QueryConfig) -> int:
+    try:
+        return cfg.features.windows().index((cfg.candidate_window, 0))
+    except ValueError:
+        raise ValueError(
+            f"candidate_window {cfg.candidate_window} must be one of recent_windows"
+        ) from None
+
+
+def training_queries(
+    train: Interactions, cfg: QueryConfig, progress: bool = False
+) -> TrainingQueries:
+    """The training queries of ``train`` (see the module docstring)."""
+    rng = np.random.default_rng([cfg.seed, 7])
+    users, rows = [], []
+    for user in range(train.n_users):
+        mine = train.user_rows(user)
+        for j in range(max(1, mine.size - cfg.queries_per_user), mine.size):
+            users.append(user)
+            rows.append(mine[j])
+    query_users = np.asarray(users, dtype=np.int64)
+    query_rows = np.asarray(rows, dtype=np.int64)
+    if query_users.size == 0:
+        raise ValueError("the room ranker needs users with at least two training interactions")
+    context = LiveContext(train, cfg.features)
+    cooccurrence = ItemCooccurrence(train) if cfg.features.collaborative else None
+    live_column = _live_column(cfg)
+    names = cfg.features.names()
+    hard_columns = [names.index(n) for n in cfg.hard_negative_features if n in names]
+    top = min(cfg.hard_negatives, train.n_items - 1)
+    parts: list[FloatArray | None] = [None] * query_users.size
+    targets = np.zeros(query_users.size, dtype=np.int64)
+    sweep = context.sweep(query_users, train.times[query_rows])
+    for query, live in tqdm(
+        sweep, total=query_users.size, desc="room ranker queries", disable=not progress
+    ):
+        user, row = int(query_users[query]), int(query_rows[query])
+        mine = train.user_rows(user)
+        history = history_of(train, user, mine[: int(np.flatnonzero(mine == row)[0])])
+        own = user_features(
+            history, int(train.times[row]), train.n_items, cfg.features, cooccurrence
+        )
+        target = int(train.items[row])
+        values = np.concatenate([own, live], axis=1)
+        hard = [np.argpartition(-values[:, c], top)[:top] for c in hard_columns] if top > 0 else []
+        pool = np.concatenate(
+            [
+                history.items,
+                np.flatnonzero(live[:, live_column] > 0),
+                *hard,
+                rng.integers(0, train.n_items, cfg.random_negatives),
+                [target],
+            ]
+        )
+        candidates = np.unique(pool)
+        parts[query] = values[candidates].astype(np.float32)
+        targets[query] = int(np.searchsorted(candidates, target))
+    done = [p for p in parts if p is not None]
+    if len(done) != query_users.size:
+        raise RuntimeError("the live-context sweep skipped a training query")
+    sizes = np.array([p.shape[0] for p in done], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    return TrainingQueries(np.concatenate(done), offsets, targets)

@@ -1,0 +1,71 @@
+"""The room ranker's registry form: what evaluation's ``served`` row loads scores as it was fitted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from livecart.core.errors import StageError
+from livecart.core.settings import LivecartSettings
+from livecart.model import registry
+from livecart.model.interaction_log import from_arrays
+from livecart.model.room_ranker import ROOM_RANKER
+from ray_jobs.evaluation.live_ranker import LiveRanker, LiveRankerConfig, ServedRanker
+from ray_jobs.evaluation.protocols import Split, leave_last_out
+
+
+@pytest.fixture(scope="module")
+def split() -> Split:
+    rng = np.random.default_rng(3)
+    users = rng.integers(0, 30, 900)
+    favourites = rng.integers(0, 20, (30, 2))
+    items = np.where(
+        rng.random(900) < 0.7, favourites[users, rng.integers(0, 2, 900)], rng.integers(0, 20, 900)
+    )
+    times = np.sort(rng.integers(0, 300, 900))
+    return leave_last_out(from_arrays([f"u{u}" for u in users], [f"i{i}" for i in items], times))
+
+
+def _fitted(split: Split) -> LiveRanker:
+    model = LiveRanker(
+        LiveRankerConfig(
+            epochs=1, queries_per_user=3, hard_negatives=5, random_negatives=4, progress=False
+        )
+    )
+    model.fit(split.train)
+    model.observe(split.observed)
+    return model
+
+
+def _register(settings: LivecartSettings, model: LiveRanker, rows: int, holdout: str) -> int:
+    scorer = model.scorer
+    record = registry.save(
+        settings,
+        ROOM_RANKER,
+        scorer.state(),
+        config=scorer.config(model.config.hidden),
+        metadata={"holdout": holdout, "train_rows": rows},
+    )
+    return record.version
+
+
+def test_served_ranker__registered_version__scores_equal_the_fitted_model(
+    settings: LivecartSettings, split: Split
+) -> None:
+    fitted = _fitted(split)
+    version = _register(settings, fitted, len(split.train), "last")
+    served = ServedRanker(settings, version)
+    served.fit(split.train)
+    served.observe(split.observed)
+    users, times = split.targets.users, split.targets.times
+    np.testing.assert_allclose(served.score(users, times), fitted.score(users, times), rtol=1e-6)
+    assert served.name == f"served (v{version})"
+
+
+@pytest.mark.parametrize(("holdout", "extra_rows"), [("none", 0), ("last", 1)])
+def test_served_ranker__saw_held_out_rows__refuses_with_the_fix(
+    settings: LivecartSettings, split: Split, holdout: str, extra_rows: int
+) -> None:
+    version = _register(settings, _fitted(split), len(split.train) + extra_rows, holdout)
+    with pytest.raises(StageError, match="livecart train --ranker rooms"):
+        ServedRanker(settings, version).fit(split.train)
