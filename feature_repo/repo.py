@@ -31,11 +31,18 @@ from feature_repo.definitions.services import (
     product_ranking_v3,
     room_live_v1,
     room_ranking_v1,
+    room_signals_v1,
     streamer_assist_v1,
     streamer_assist_v2,
     viewer_context_v1,
 )
 from feature_repo.definitions.viewer import viewer_interest, viewer_profile, viewer_segment
+from feature_repo.definitions.visits import (
+    streamer_visits,
+    streamer_visits_push,
+    viewer_visits,
+    viewer_visits_push,
+)
 
 __all__ = [
     "price_vs_viewer_spend",
@@ -58,11 +65,14 @@ __all__ = [
     "room_live_v1",
     "room_profile",
     "room_ranking_v1",
+    "room_signals_v1",
     "streamer",
     "streamer_assist_v1",
     "streamer_assist_v2",
     "streamer_comment_signals",
     "streamer_comment_signals_push",
+    "streamer_visits",
+    "streamer_visits_push",
     "viewer",
     "viewer_behavior",
     "viewer_behavior_push",
@@ -72,4 +82,6 @@ __all__ = [
     "viewer_segment",
     "viewer_streamer_affinity",
     "viewer_streamer_affinity_push",
+    "viewer_visits",
+    "viewer_visits_push",
 ]

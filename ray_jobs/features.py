@@ -34,7 +34,9 @@ from livecart.features.sql.realtime import (
     viewer_behavior_sql,
     viewer_streamer_affinity_sql,
 )
+from livecart.features.sql.visits import streamer_visits_sql, viewer_visits_sql
 from livecart.model.comment_signals import ensure_signals_table
+from livecart.model.interaction_log import visit_event_types
 from ray_jobs.embed import ensure_embedding_tables
 from ray_jobs.item_graph import ensure_graph_table
 from ray_jobs.segments import run as segment_viewers
@@ -54,7 +56,10 @@ def feature_path(settings: LivecartSettings, table: FeatureTable) -> Path:
     return settings.feature_table_path(table)
 
 
-def _queries(con: duckdb.DuckDBPyConnection) -> dict[FeatureTable, Callable[[], str]]:
+def _queries(
+    con: duckdb.DuckDBPyConnection, settings: LivecartSettings
+) -> dict[FeatureTable, Callable[[], str]]:
+    visits = visit_event_types(settings)
     return {
         FeatureTable.VIEWER_PROFILE: lambda: viewer_profile_sql(c.CATEGORIES),
         FeatureTable.PRODUCT_PROFILE: lambda: product_profile_sql(world_start(con)),
@@ -64,6 +69,8 @@ def _queries(con: duckdb.DuckDBPyConnection) -> dict[FeatureTable, Callable[[], 
         FeatureTable.VIEWER_BEHAVIOR: viewer_behavior_sql,
         FeatureTable.VIEWER_STREAMER_AFFINITY: viewer_streamer_affinity_sql,
         FeatureTable.PRODUCT_LIVE_STATS: product_live_stats_sql,
+        FeatureTable.VIEWER_VISITS: lambda: viewer_visits_sql(visits),
+        FeatureTable.STREAMER_VISITS: lambda: streamer_visits_sql(visits),
     }
 
 
@@ -91,7 +98,7 @@ def run(
             )
     settings.features_dir.mkdir(parents=True, exist_ok=True)
     con = connect(settings.clean_dir, temp_dir=settings.home / "tmp")
-    queries = _queries(con)
+    queries = _queries(con, settings)
     selected = tables or tuple(queries)
     rows: dict[str, int] = {}
     seconds: dict[str, float] = {}

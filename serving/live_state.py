@@ -37,7 +37,9 @@ from livecart.features.sql.realtime import (
     viewer_behavior_sql,
     viewer_streamer_affinity_sql,
 )
+from livecart.model.interaction_log import visit_event_types
 from serving.live_comments import KEYS, LiveComments
+from serving.visit_push import VisitPush
 
 EVENTS = "recent_events"
 HORIZON_MINUTES = 1440
@@ -132,7 +134,7 @@ class LiveState:
             ]
             for view in PUSHED
         }
-        for table in KEYS:
+        for table in (*KEYS, f.FeatureTable.VIEWER_VISITS, f.FeatureTable.STREAMER_VISITS):
             self._push_targets[table] = [table.value]  # fed by <table>_push, as PushedView
         unfed = [t.value for t, names in self._push_targets.items() if not names]
         if unfed:
@@ -140,6 +142,7 @@ class LiveState:
                 f"no feature view is fed by the push sources of {unfed}; run `livecart apply`"
             )
         self.comments = LiveComments(settings)
+        self.visits = VisitPush(store, visit_event_types(settings))
         self.last_push_at: datetime | None = None
         self._bootstrap()
 
@@ -193,6 +196,10 @@ class LiveState:
                 except Exception as exc:  # scoring comments must never cost an accepted batch
                     log.error("live comment scoring failed: %s", exc)
                     scored = {}
+                try:
+                    scored |= self.visits.rows(accepted)
+                except Exception as exc:
+                    log.error("visit rows failed: %s", exc)
                 for table, rows in scored.items():
                     try:
                         for target in self._push_targets[table]:
@@ -249,6 +256,7 @@ class LiveState:
         """Forget affinity bases (after a feature refresh re-materialized the totals)."""
         with self._lock:
             self._affinity_base.clear()
+            self.visits.clear()
 
     def live_rooms(self, window_minutes: int | None = None) -> dict[str, int]:
         """Rooms with events in the last ``window_minutes`` -> distinct viewers seen there."""

@@ -29,7 +29,7 @@ from serving.explain import drivers, explanation
 from serving.prepared import FreshCounts, Prepared
 from serving.rank import ModelHolder, score_inputs
 from serving.retrieve import Candidates, Retriever, Source
-from serving.room_ranking import rank_live_rooms
+from serving.room_ranking import RoomRanking
 from serving.rules import RuleConfig, blend_scores, explore_exploit, fresh_ctr_posterior, select
 from serving.schemas import (
     Driver,
@@ -55,6 +55,7 @@ class ViewerPipeline:
         self.settings, self.reader, self.catalog, self.holder = settings, reader, catalog, holder
         self.store = reader.store
         self.retriever = Retriever(settings, reader, catalog)
+        self.rooms = RoomRanking(settings, reader, catalog)
         self.rules = rules or RuleConfig()
         self.rng = np.random.default_rng(seed)
         self._plans: dict[str, ServicePlan] = {}
@@ -225,8 +226,14 @@ class ViewerPipeline:
         return ViewerResponse(
             viewer_id=request.viewer_id,
             products=items,
-            rooms=rank_live_rooms(
-                catalog, products, streamer_codes, blended, now, prepared.live, request.k
+            rooms=self.rooms.rank(
+                request.viewer_id,
+                products,
+                streamer_codes,
+                blended,
+                now,
+                prepared.live,
+                request.k,
             ),
             model_version=prepared.version if not cold else None,
             degraded=bool(degraded),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -18,13 +20,27 @@ from livecart.model.input_arrays import RankerInputs, concat_inputs
 from livecart.model.scoring import DEFAULT_RANKER, LoadedRanker
 
 
-class ModelHolder:
-    """The current ranker of one replica, reloadable while serving."""
+class Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
 
-    def __init__(self, settings: LivecartSettings, name: str = DEFAULT_RANKER) -> None:
-        self.settings, self.name = settings, name
+
+M = TypeVar("M", bound=Versioned)
+
+
+class VersionHolder(Generic[M]):
+    """The current version of one registered model in one replica, reloadable while serving;
+    ``loader(settings, name, version)`` loads a version completely."""
+
+    def __init__(
+        self,
+        settings: LivecartSettings,
+        name: str,
+        loader: Callable[[LivecartSettings, str, int], M],
+    ) -> None:
+        self.settings, self.name, self.loader = settings, name, loader
         self._lock = threading.Lock()
-        self._ranker: LoadedRanker | None = None
+        self._ranker: M | None = None
         self._checked = 0.0
         current = registry.serving_version(settings, name)
         if current is not None and not registry.promoted_history(settings, name):
@@ -33,7 +49,7 @@ class ModelHolder:
         self.load()
 
     @property
-    def ranker(self) -> LoadedRanker | None:
+    def ranker(self) -> M | None:
         return self._ranker
 
     @property
@@ -50,7 +66,7 @@ class ModelHolder:
             return None
         with self._lock:
             if self._ranker is None or self._ranker.version != wanted:
-                self._ranker = LoadedRanker.load(self.settings, self.name, wanted)
+                self._ranker = self.loader(self.settings, self.name, wanted)
         return wanted
 
     def poll(self) -> None:
@@ -62,6 +78,13 @@ class ModelHolder:
         wanted = registry.serving_version(self.settings, self.name)
         if wanted is not None and wanted != self.version:
             self.load(wanted)
+
+
+class ModelHolder(VersionHolder[LoadedRanker]):
+    """The product ranker of one replica."""
+
+    def __init__(self, settings: LivecartSettings, name: str = DEFAULT_RANKER) -> None:
+        super().__init__(settings, name, LoadedRanker.load)
 
 
 def score_inputs(ranker: LoadedRanker, parts: list[RankerInputs]) -> list[np.ndarray]:

@@ -1,15 +1,154 @@
-"""Live rooms for a viewer: ranked by their best candidate's score."""
+"""Live rooms for a viewer: ranked by the registered room ranker, or by their best product.
+
+With a ``room_ranker`` version registered (``livecart train --ranker rooms``), a replica ranks the
+live rooms by the model's score of their streamers: the room signals are computed from the online
+store's ``viewer_visits`` and ``streamer_visits`` rows (:mod:`livecart.model.visit_signals`) at the
+current time unit and scored by the same :class:`~livecart.model.room_ranker.RoomScorer` the
+evaluation's ``served`` row uses. Without one, rooms are ordered by their best product's score.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+from dataclasses import dataclass
+
 import numpy as np
 
+from livecart.core import contract as c
+from livecart.core import feature_names as f
+from livecart.core.settings import LivecartSettings
+from livecart.features.reader import FeatureReader
+from livecart.model import registry
+from livecart.model.room_ranker import ROOM_RANKER, RoomScorer
+from livecart.model.visit_signals import StreamerVisits, candidate_signals
+from livecart.online.plan import ServicePlan, plan_service_for_view
 from serving.catalog import Catalog
+from serving.rank import VersionHolder
 from serving.retrieve import LiveNow
 from serving.schemas import RecommendedRoom
 
+log = logging.getLogger(__name__)
 
-def rank_live_rooms(
+
+@dataclass(frozen=True)
+class RoomModel:
+    """A loaded version of the room ranker."""
+
+    version: int
+    scorer: RoomScorer
+
+    @classmethod
+    def load(cls, settings: LivecartSettings, name: str, version: int) -> RoomModel:
+        record, state = registry.load(settings, name, version)
+        return cls(record.version, RoomScorer.from_registry(record.config, state))
+
+
+def current_unit(at: float | None = None) -> int:
+    """The visit time unit of ``at`` (Unix seconds; None: now)."""
+    return int((time.time() if at is None else at) // f.VISIT_UNIT_SECONDS)
+
+
+class RoomRanking:
+    """The room list of one replica."""
+
+    def __init__(self, settings: LivecartSettings, reader: FeatureReader, catalog: Catalog) -> None:
+        self.reader, self.catalog = reader, catalog
+        self.holder = VersionHolder(settings, ROOM_RANKER, RoomModel.load)
+        self._plans: tuple[ServicePlan, ServicePlan] | None = None
+
+    def _visit_plans(self) -> tuple[ServicePlan, ServicePlan]:
+        if self._plans is None:
+            store = self.reader.store
+            self._plans = (
+                plan_service_for_view(store, f.FeatureTable.VIEWER_VISITS.value),
+                plan_service_for_view(store, f.FeatureTable.STREAMER_VISITS.value),
+            )
+        return self._plans
+
+    def scores(
+        self, model: RoomModel, viewer_id: str, streamers: list[str], at_unit: int
+    ) -> np.ndarray:
+        """The model's score of each of ``streamers`` for the viewer at the unit."""
+        viewer_plan, streamer_plan = self._visit_plans()
+        viewer = self.reader.frame(viewer_plan, {c.VIEWER_ID: [viewer_id]}).to_pylist()[0]
+        rows = self.reader.frame(streamer_plan, {c.STREAMER_ID: streamers}).to_pylist()
+        visits = [
+            StreamerVisits(
+                np.asarray(r[f.STREAMER_VISIT_UNITS], np.int64),
+                np.asarray(r[f.STREAMER_VISIT_COUNTS] or [], np.int64),
+                int(r[f.STREAMER_VISITS_TOTAL] or 0),
+                int(r[f.STREAMER_PREVIOUS_UNIT] if r[f.STREAMER_PREVIOUS_UNIT] is not None else -1),
+            )
+            if r.get(f.STREAMER_VISIT_UNITS)
+            else None
+            for r in rows
+        ]
+        scorer = model.scorer
+        values = candidate_signals(
+            list(viewer.get(f.VISIT_STREAMERS) or []),
+            np.asarray(viewer.get(f.VISIT_UNITS) or [], np.int64),
+            streamers,
+            visits,
+            at_unit,
+            scorer.features,
+            scorer.item_ids,
+            scorer.cooccurrence,
+        )
+        return scorer.score_features(values)
+
+    def rank(
+        self,
+        viewer_id: str,
+        products: list[str],
+        streamer_codes: np.ndarray,
+        product_scores: np.ndarray,
+        now: LiveNow,
+        live: dict[str, int],
+        k: int,
+    ) -> list[RecommendedRoom]:
+        """The live rooms, best first: by the room ranker where one is loaded."""
+        self.holder.poll()
+        model = self.holder.ranker
+        rooms = sorted(r for r in now.room_ids if r in self.catalog.room_streamer)
+        if model is not None and rooms:
+            streamers = [self.catalog.room_streamer[r] for r in rooms]
+            try:
+                scores = self.scores(model, viewer_id, streamers, current_unit())
+            except Exception:  # a store without the visit views: the product order still works
+                log.exception(
+                    "room ranker v%d could not score; rooms by best product", model.version
+                )
+            else:
+                return self._ranked(model, rooms, streamers, scores, live, k)
+        return rank_by_best_product(
+            self.catalog, products, streamer_codes, product_scores, now, live, k
+        )
+
+    def _ranked(
+        self,
+        model: RoomModel,
+        rooms: list[str],
+        streamers: list[str],
+        scores: np.ndarray,
+        live: dict[str, int],
+        k: int,
+    ) -> list[RecommendedRoom]:
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [
+            RecommendedRoom(
+                room_id=rooms[i],
+                streamer_id=streamers[i],
+                title=self.catalog.room_title[rooms[i]],
+                score=round(float(scores[i]), 6),
+                explanation=f"{live.get(rooms[i], 0)} viewers live now; "
+                f"room ranker v{model.version} (repeat, recency, who is watching)",
+            )
+            for i in order.tolist()
+        ]
+
+
+def rank_by_best_product(
     catalog: Catalog,
     products: list[str],
     streamer_codes: np.ndarray,

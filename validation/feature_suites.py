@@ -38,6 +38,7 @@ from great_expectations.expectations.core.expect_compound_columns_to_be_unique i
 )
 from great_expectations.expectations.expectation import Expectation
 
+from livecart.core import feature_names as f
 from livecart.core.contract import EVENT_TIMESTAMP
 from livecart.core.errors import GateBlocked
 from livecart.core.feature_names import (
@@ -87,6 +88,14 @@ BOUNDED_LISTS: Final[Mapping[FeatureTable, tuple[tuple[str, int], ...]]] = {
         (LAST_ROOMS, LAST_ITEMS),
         (LAST_PRODUCTS, LAST_ITEMS),
         (LAST_PURCHASES, LAST_ITEMS),
+    ),
+    FeatureTable.VIEWER_VISITS: (
+        (f.VISIT_STREAMERS, f.VISIT_HISTORY_LENGTH),
+        (f.VISIT_UNITS, f.VISIT_HISTORY_LENGTH),
+    ),
+    FeatureTable.STREAMER_VISITS: (
+        (f.STREAMER_VISIT_UNITS, f.VISIT_HORIZON_UNITS + 1),
+        (f.STREAMER_VISIT_COUNTS, f.VISIT_HORIZON_UNITS + 1),
     ),
 }
 """List columns with a maximum length: (column, longest allowed)."""

@@ -14,6 +14,7 @@ from feature_repo.definitions.on_demand import price_vs_viewer_spend
 from feature_repo.definitions.product import product_live_stats, product_profile
 from feature_repo.definitions.room import room_profile
 from feature_repo.definitions.viewer import viewer_interest, viewer_profile, viewer_segment
+from feature_repo.definitions.visits import streamer_visits, viewer_visits
 
 room_ranking_v1 = FeatureService(
     name="room_ranking_v1",
@@ -81,4 +82,11 @@ room_live_v1 = FeatureService(
     name="room_live_v1",
     features=[room_profile, room_live_stats, room_comment_signals],
     description="A live room's audience activity and comment signals (entity: room_id).",
+)
+
+room_signals_v1 = FeatureService(
+    name="room_signals_v1",
+    features=[viewer_visits, streamer_visits],
+    description="The room ranker's inputs: a viewer's latest visits and each streamer's visits "
+    "per time unit (entities: viewer_id, streamer_id).",
 )

@@ -29,6 +29,8 @@ class FeatureTable(StrEnum):
     VIEWER_INTEREST = "viewer_interest"
     STREAMER_COMMENT_SIGNALS = "streamer_comment_signals"
     PRODUCT_LIVE_STATS = "product_live_stats"
+    VIEWER_VISITS = "viewer_visits"
+    STREAMER_VISITS = "streamer_visits"
 
 
 # Live comment signals per room and 5-minute bucket (the comment probe; livecart/model/comment_signals.py).
@@ -159,6 +161,23 @@ PRODUCT_LIVE_COUNTS: Final[tuple[str, ...]] = (
     PRODUCT_PURCHASES_30M,
 )
 
+# viewer_visits and streamer_visits: what the room ranker's signals are computed from
+# (livecart/model/room_signals.py). A visit is a viewer entering a streamer's room (Twitch: a watch
+# row); time is counted in whole units of VISIT_UNIT_SECONDS since the Unix epoch.
+VISIT_UNIT_SECONDS: Final = 600
+VISIT_HISTORY_LENGTH: Final = 256
+"""A viewer's latest visits kept (what repeat, recency and similarity read)."""
+VISIT_HORIZON_UNITS: Final = 1011
+"""How far back a streamer's per-unit visit counts reach: the room signals' oldest window (the
+same time last week, plus half an hour)."""
+VISIT_STREAMERS: Final = "visit_streamers"
+VISIT_UNITS: Final = "visit_units"
+STREAMER_VISIT_UNITS: Final = "streamer_visit_units"
+STREAMER_VISIT_COUNTS: Final = "streamer_visit_counts"
+STREAMER_VISITS_TOTAL: Final = "streamer_visits_total"
+STREAMER_PREVIOUS_UNIT: Final = "streamer_previous_unit"
+"""The unit of the streamer's visits before the latest unit (-1: none)."""
+
 # on-demand
 PRICE_TO_TYPICAL_SPEND: Final = "price_to_typical_spend"
 
@@ -177,6 +196,8 @@ ENTITY_KEYS: Final[dict[FeatureTable, tuple[str, ...]]] = {
     FeatureTable.VIEWER_INTEREST: (c.VIEWER_ID,),
     FeatureTable.STREAMER_COMMENT_SIGNALS: (c.STREAMER_ID,),
     FeatureTable.PRODUCT_LIVE_STATS: (c.PRODUCT_ID,),
+    FeatureTable.VIEWER_VISITS: (c.VIEWER_ID,),
+    FeatureTable.STREAMER_VISITS: (c.STREAMER_ID,),
 }
 
 # Columns that are rates in [0, 1] and counts/amounts that are >= 0 (checked by validation).
@@ -229,4 +250,5 @@ NON_NEGATIVE_COLUMNS: Final[dict[FeatureTable, tuple[str, ...]]] = {
     FeatureTable.STREAMER_COMMENT_SIGNALS: (COMMENTS_SCORED_5M,),
     FeatureTable.PRODUCT_GRAPH: (GRAPH_DEGREE,),
     FeatureTable.PRODUCT_LIVE_STATS: PRODUCT_LIVE_COUNTS,
+    FeatureTable.STREAMER_VISITS: (STREAMER_VISITS_TOTAL,),
 }

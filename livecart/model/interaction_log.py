@@ -209,7 +209,17 @@ def home_dataset(settings: LivecartSettings, expected: str | None = None) -> tup
     return str(found), directory
 
 
+def visit_event_types(settings: LivecartSettings) -> tuple[str, ...]:
+    """The events that are visits in the home's world (a home without a manifest: livecart's own
+    event model, where entering a room is the visit)."""
+    manifest = settings.raw_dir / DATASET_MANIFEST
+    if not manifest.is_file():
+        return (EventType.ENTER_ROOM.value,)
+    name = str(json.loads(manifest.read_text())["name"])
+    return DATASET_EVENT_TYPES.get(name, DEFAULT_EVENT_TYPES)
+
+
 def home_interactions(settings: LivecartSettings) -> tuple[str, Interactions]:
     """The visits (viewer -> streamer) of the world in the livecart home, and its name."""
     name, directory = home_dataset(settings)
-    return name, load_interactions(directory, DATASET_EVENT_TYPES.get(name, DEFAULT_EVENT_TYPES))
+    return name, load_interactions(directory, visit_event_types(settings))

@@ -1,0 +1,115 @@
+"""Room signals from feature rows: the form serving computes for a viewer's live candidates.
+
+:class:`~livecart.model.room_signals.LiveContext` sweeps a whole log once for many queries (the
+batch form training and evaluation need: thousands of queries over every streamer). A replica has
+one query and a few hundred live candidates, and only feature rows: the viewer's latest visits
+(``viewer_visits``) and each candidate's per-unit visit counts (``streamer_visits``), as the
+online store holds them. This module computes the very same columns from those rows; a test
+checks both forms are equal on a log whose rows were built by the feature SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from livecart.core.arrays import FloatArray, IntArray
+from livecart.model.room_signals import (
+    NEVER_GAP,
+    FeatureConfig,
+    History,
+    ItemCooccurrence,
+    user_features,
+)
+
+
+@dataclass(frozen=True)
+class StreamerVisits:
+    """A ``streamer_visits`` row: visits per unit (ascending units), all-time total up to the
+    latest unit, and the unit before the latest (-1: none)."""
+
+    units: IntArray
+    counts: IntArray
+    total: int
+    previous_unit: int = -1
+
+
+def context_columns(
+    visits: Sequence[StreamerVisits | None],
+    at_time: int,
+    own_candidates: IntArray,
+    own_times: IntArray,
+    cfg: FeatureConfig,
+) -> FloatArray:
+    """``[len(visits), n_context_features]`` at ``at_time`` (in units) for the candidates whose
+    rows are ``visits`` (None: never visited). ``own_candidates``/``own_times``: the viewer's own
+    visits as candidate positions (-1: not a candidate) and units, taken out of the windows."""
+    windows = cfg.windows()
+    t = at_time
+    out = np.zeros((len(visits), len(windows) + 2), dtype=np.float64)
+    for j, row in enumerate(visits):
+        mine = own_times[own_candidates == j]
+        units = row.units if row is not None else np.zeros(0, np.int64)
+        counts = row.counts if row is not None else np.zeros(0, np.int64)
+        for k, (old, new) in enumerate(windows):
+            hi = t - new if (new > 0 or cfg.include_current) else t - 1
+            inside = (units >= t - old) & (units <= hi)
+            others = counts[inside].sum() - ((mine >= t - old) & (mine <= hi)).sum()
+            out[j, k] = np.log1p(max(float(others), 0.0))
+        if row is None:
+            out[j, len(windows) + 1] = np.log1p(NEVER_GAP)
+            continue
+        before = row.total - counts[units >= t].sum()
+        out[j, len(windows)] = np.log1p(float(before))
+        earlier = units[units < t]
+        last = earlier.max() if earlier.size else row.previous_unit
+        gap = min(float(t - last), NEVER_GAP) if last >= 0 else NEVER_GAP
+        if cfg.include_current and windows[0] == (0, 0) and out[j, 0] > 0:
+            gap = 0.0  # another viewer visited in this very unit: live now
+        out[j, len(windows) + 1] = np.log1p(gap)
+    return out
+
+
+def candidate_signals(
+    history_ids: Sequence[str],
+    history_units: IntArray,
+    candidate_ids: Sequence[str],
+    visits: Sequence[StreamerVisits | None],
+    at_time: int,
+    cfg: FeatureConfig,
+    item_ids: Sequence[str],
+    cooccurrence: ItemCooccurrence | None,
+) -> FloatArray:
+    """All room-signal columns ``[len(candidate_ids), n_features]`` for one viewer at a unit.
+
+    ``item_ids``: the streamers the model knows (its co-occurrence is indexed by them); history
+    and candidate streamers outside them count for repeat and recency but not for similarity."""
+    index = {item: i for i, item in enumerate(item_ids)}
+    extra = {
+        s: len(index) + n
+        for n, s in enumerate(
+            dict.fromkeys(s for s in (*history_ids, *candidate_ids) if s not in index)
+        )
+    }
+    index.update(extra)
+    n_items = len(index)
+    keep = history_units <= at_time
+    items = np.array([index[s] for s in history_ids], dtype=np.int64)[keep]
+    history = History(items, history_units[keep].astype(np.int64))
+    known = cooccurrence
+    if cooccurrence is not None and extra:
+        counts = np.zeros((n_items, n_items))
+        counts[: len(item_ids), : len(item_ids)] = cooccurrence.counts
+        # An unseen streamer co-occurs with nothing but itself (the viewer's own visit).
+        fresh = np.arange(len(item_ids), n_items)
+        counts[fresh, fresh] = 1.0
+        known = ItemCooccurrence.from_counts(counts)
+    rows = np.array([index[s] for s in candidate_ids], dtype=np.int64)
+    own = user_features(history, at_time, n_items, cfg, known)[rows]
+    position = {int(r): j for j, r in enumerate(rows)}
+    own_candidates = np.array([position.get(int(i), -1) for i in items], dtype=np.int64)
+    context = context_columns(visits, at_time, own_candidates, history.times, cfg)
+    result: FloatArray = np.concatenate([own, context], axis=1)
+    return result
