@@ -2,7 +2,8 @@
 
 Built once per test run (about 30 s on 2 cores, by the session fixture ``served_template`` in
 ``tests/conftest.py``): generate -> validate -> features -> embed (a tiny BERT built from a
-config) -> comment probe -> feast apply -> materialize -> train (Ray Train, 1 worker). The template
+config) -> comment probe -> feast apply -> materialize -> train both rankers (Ray Train, 1
+worker). The template
 is never served or changed; each package that serves it takes its own copy
 (:func:`copy_served_home`), so one package's events, models and injected faults never reach
 another's.
@@ -61,6 +62,8 @@ def build_served_home(root: Path) -> LivecartSettings:
     from ray_jobs.materialize import run as materialize
     from ray_jobs.train import TrainConfig
     from ray_jobs.train import run as train
+    from ray_jobs.train_rooms import RoomTrainConfig
+    from ray_jobs.train_rooms import run as train_rooms
     from validation.run import run as validate
 
     encoder = tiny_encoder_dir(root / "encoder", hidden=32)
@@ -91,6 +94,7 @@ def build_served_home(root: Path) -> LivecartSettings:
         apply(settings)
         materialize(settings, use_ray=False)
         train(settings, TrainConfig(epochs=3, num_workers=1, hidden=16, batch_size=256, item_dim=8))
+        train_rooms(settings, RoomTrainConfig(epochs=2, num_workers=1, queries_per_user=4), False)
     return settings
 
 
