@@ -171,6 +171,8 @@ def run(settings: LivecartSettings, cfg: RoomTrainConfig, progress: bool = True)
             {str(k): v for k, v in r.items()} for r in result.metrics_dataframe.to_dict("records")
         ]
     ndcg = validation_ndcg(scorer, train, log, rows)
+    spread = queries.features.std(axis=0)
+    names = features.names()
     record = registry.save(
         settings,
         ROOM_RANKER,
@@ -182,6 +184,12 @@ def run(settings: LivecartSettings, cfg: RoomTrainConfig, progress: bool = True)
             "train_rows": len(train),
             "held_out_rows": int(rows.size),
             "queries": len(queries),
+            # What the data let the model learn from: a signal constant over every training
+            # candidate (say, a log without concurrent viewers) carries nothing.
+            "signals": {
+                "informative": [n for n, v in zip(names, spread, strict=True) if v > 1e-9],
+                "constant": [n for n, v in zip(names, spread, strict=True) if v <= 1e-9],
+            },
             "config": cfg.model_dump(mode="json"),
             "metrics": {
                 "valid_ndcg@10": ndcg,

@@ -62,6 +62,28 @@ def bench_train(
     typer.echo(json.dumps(result, indent=2))
 
 
+@bench_app.command("evaluate")
+@friendly_errors
+def bench_evaluate(
+    users: Annotated[int, typer.Option(help="Users of the generated log.")] = 31_013,
+    items: Annotated[int, typer.Option(help="Items of the generated log.")] = 23_715,
+    interactions: Annotated[int, typer.Option(help="Interactions of the generated log.")] = 287_107,
+    model: Annotated[
+        list[str] | None, typer.Option(help="Models (repeatable); default all but served.")
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Every evaluated model on an e-commerce-sized log: seconds and peak memory vs the budget
+    (15 min, 8 GiB). Writes into the livecart home: point LIVECART_HOME at a scratch directory."""
+    from livecart.bench.evaluation_scale import run
+
+    with stdout_to_stderr(True):
+        result = run(settings(), users, items, interactions, tuple(model) if model else None)
+    if not json_out:
+        console.print("[bold]evaluation at scale[/] (seconds, peak memory)")
+    typer.echo(json.dumps(result, indent=2))
+
+
 @bench_app.command("pipeline")
 @friendly_errors
 def bench_pipeline(

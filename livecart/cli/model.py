@@ -158,6 +158,7 @@ def _train_rooms(epochs: int, workers: int, holdout: str, seed: int, json_out: b
                 "history": result.history,
                 "metrics": record.metadata.get("metrics"),
                 "held_out_rows": record.metadata.get("held_out_rows"),
+                "signals": record.metadata.get("signals"),
             }
         )
         return
@@ -177,6 +178,9 @@ def _train_rooms(epochs: int, workers: int, holdout: str, seed: int, json_out: b
         f"held-out latest visits: {record.metadata['held_out_rows']:,}; NDCG@10 (full ranking, "
         f"up to 2,000 of them) {ndcg:.4f}"
     )
+    constant = record.metadata["signals"]["constant"]
+    if constant:
+        console.print(f"signals this data gives no information on: {', '.join(constant)}")
     console.print(f"registered at {record.path}")
 
 
@@ -201,6 +205,18 @@ def evaluate(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for models, negatives and ties.")] = 0,
     quick: Annotated[bool, typer.Option(help="Tiny training budgets (smoke runs).")] = False,
+    ablate: Annotated[
+        str | None,
+        typer.Option(
+            help="'text': train the product ranker with and without its text inputs on the "
+            "home's world and compare (instead of the model comparison)."
+        ),
+    ] = None,
+    finetune_encoder: Annotated[
+        EncoderFinetune,
+        typer.Option(help="With --ablate text: also a run after fine-tuning the encoder."),
+    ] = EncoderFinetune.NONE,
+    epochs: Annotated[int, typer.Option(help="With --ablate text: epochs per run.")] = 6,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print JSON instead of Markdown.")
     ] = False,
@@ -208,6 +224,10 @@ def evaluate(
     """Evaluate baselines and livecart's models with time-ordered protocols (Markdown, JSON, PNG)."""
     from ray_jobs.evaluation.protocols import ProtocolName
     from ray_jobs.evaluation.runner import EvaluationConfig, run
+
+    if ablate is not None:
+        _ablate(ablate, finetune_encoder, epochs, json_out)
+        return
 
     options: dict[str, object] = {
         "settings": settings(),
@@ -218,10 +238,40 @@ def evaluate(
     if protocol:
         options["protocols"] = tuple(ProtocolName(p.value) for p in protocol)
     if model:
+        known = [m.value for m in EvalModel]
+        for name in model:
+            base, _, version = name.lower().partition("@")
+            if base not in known or (version and (base != "served" or not version.isdigit())):
+                raise typer.BadParameter(
+                    f"'{name}' is not one of {', '.join(known)} (or served@<version>)",
+                    param_hint="--model",
+                )
         options["models"] = tuple(m.lower() for m in model)
     with stdout_to_stderr(json_out):
         report = run(EvaluationConfig(**options))
     typer.echo(report.to_json() if json_out else report.to_markdown())
+
+
+def _ablate(kind: str, finetune: EncoderFinetune, epochs: int, json_out: bool) -> None:
+    import dataclasses
+
+    from livecart.model.interaction_log import home_dataset
+    from livecart.simulation.oracle import oracle_reference
+    from ray_jobs.evaluation.ablation import text_ablation
+
+    if kind != "text":
+        raise typer.BadParameter(f"unknown ablation {kind!r}: the one ablation is 'text'")
+    current = settings()
+    name, _ = home_dataset(current)
+    with stdout_to_stderr(json_out):
+        report = text_ablation(
+            current, name, epochs, finetune=finetune.value, reference=oracle_reference(current)
+        )
+    report.write(current.reports_dir / "evaluation")
+    if json_out:
+        print_json(dataclasses.asdict(report))
+        return
+    typer.echo(report.to_markdown())
 
 
 @model_app.command("list")

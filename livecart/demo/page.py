@@ -70,6 +70,14 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
             + (f" (oracle {fmt(oracle)})" if oracle is not None else ""),
         )
     )
+    if rooms := report.get("room_ranker"):
+        rows.append(
+            (
+                "room ranker (held-out latest visits)",
+                f"{rooms['model']}: NDCG@10 {fmt(rooms['metrics'].get('valid_ndcg@10'))} "
+                f"({rooms['queries']:,} training queries)",
+            )
+        )
     if session := live_session(report):
         rows.append(
             (

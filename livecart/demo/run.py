@@ -1,9 +1,10 @@
 """`livecart demo`: the end-to-end job on embedded defaults (DuckDB files, local Ray).
 
 Stages run in order, each timed and shown; a failure names the stage and the fix: generate,
-validate (a dirty batch quarantined), features, embed, comments, apply, materialize, train,
-evaluate, serve (Ray Serve over HTTP), a live session replayed through ``/v1/events``, and the
-closing report (terminal, JSON and HTML).
+validate (a dirty batch quarantined), features, embed, comments, apply, materialize, train (the
+product ranker, then the room ranker), evaluate (the served room ranker beside the baselines),
+serve (Ray Serve over HTTP), a live session replayed through ``/v1/events``, and the closing
+report (terminal, JSON and HTML).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ FIXES: dict[str, str] = {
     "training frame": "rerun `livecart features` and `livecart apply`",
     "online read": "rerun `livecart materialize`",
     "train": "rerun `livecart apply`; check `ray status` has free CPUs",
+    "train rooms": "run `livecart train --ranker rooms` to see the error in full",
     "evaluate": "run `livecart evaluate --dataset synthetic` to see the error in full",
     "serve": "check that port LIVECART_SERVE_PORT is free and `ray status` has CPUs",
     "live session": "start `livecart serve` and look at its log for the failing endpoint",
@@ -70,12 +72,14 @@ def run(
     from livecart.simulation.world.config import world_config
     from ray_jobs.embed import run as embed_texts
     from ray_jobs.evaluation.protocols import ProtocolName
-    from ray_jobs.evaluation.runner import EvaluationConfig
+    from ray_jobs.evaluation.runner import DEFAULT_MODELS, EvaluationConfig
     from ray_jobs.evaluation.runner import run as evaluate
     from ray_jobs.features import run as build_features
     from ray_jobs.materialize import materialize
     from ray_jobs.train import TrainConfig
     from ray_jobs.train import run as train
+    from ray_jobs.train_rooms import RoomTrainConfig
+    from ray_jobs.train_rooms import run as train_rooms
     from validation.report import print_summary
     from validation.run import run as validate
 
@@ -121,12 +125,23 @@ def run(
             settings, TrainConfig(epochs=3, num_workers=2), reference=oracle_reference(settings)
         ),
     )
+    rooms = _stage(
+        console,
+        "train rooms",
+        timings,
+        lambda: train_rooms(settings, RoomTrainConfig(num_workers=2), progress=False),
+    )
     evaluation = _stage(
         console,
         "evaluate",
         timings,
         lambda: evaluate(
-            EvaluationConfig(settings=settings, dataset="synthetic", protocols=(ProtocolName.FULL,))
+            EvaluationConfig(
+                settings=settings,
+                dataset="synthetic",
+                protocols=(ProtocolName.FULL,),
+                models=(*DEFAULT_MODELS, "served"),
+            )
         ),
     )
     console.print(evaluation.to_markdown(), markup=False, highlight=False, soft_wrap=True)
@@ -179,6 +194,11 @@ def run(
             "metrics": trained.record.metadata["metrics"],
             "oracle_auc_purchase": trained.record.metadata.get("oracle_auc_purchase"),
             "history": [_epoch(row) for row in trained.history],
+        },
+        "room_ranker": {
+            "model": f"{rooms.record.name} v{rooms.record.version}",
+            "queries": rooms.queries,
+            "metrics": rooms.record.metadata["metrics"],
         },
         "evaluation_report": str(settings.reports_dir / "evaluation" / "report.md"),
         "evaluation_table": evaluation.to_markdown(),

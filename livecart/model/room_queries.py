@@ -36,6 +36,9 @@ class QueryConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     queries_per_user: int = 8
     """Latest training rows per user used as training queries (each needs one earlier row)."""
+    max_queries: int = 60_000
+    """At most this many queries (each user's latest first, then the next latest, ...): the
+    queries' candidate features take about 13 kB each."""
     candidate_window: int = 6
     random_negatives: int = 32
     hard_negatives: int = 50
@@ -86,14 +89,16 @@ def training_queries(
 ) -> TrainingQueries:
     """The training queries of ``train`` (see the module docstring)."""
     rng = np.random.default_rng([cfg.seed, 7])
-    users, rows = [], []
+    users, rows, recency = [], [], []
     for user in range(train.n_users):
         mine = train.user_rows(user)
         for j in range(max(1, mine.size - cfg.queries_per_user), mine.size):
             users.append(user)
             rows.append(mine[j])
-    query_users = np.asarray(users, dtype=np.int64)
-    query_rows = np.asarray(rows, dtype=np.int64)
+            recency.append(mine.size - 1 - j)
+    keep = np.sort(np.argsort(np.asarray(recency), kind="stable")[: cfg.max_queries])
+    query_users = np.asarray(users, dtype=np.int64)[keep]
+    query_rows = np.asarray(rows, dtype=np.int64)[keep]
     if query_users.size == 0:
         raise ValueError("the room ranker needs users with at least two training interactions")
     context = LiveContext(train, cfg.features)

@@ -18,7 +18,7 @@ boundary instead of once per query.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,7 +66,7 @@ class FeatureConfig:
         return [*windows, "log_popularity_before", "log_last_seen_gap"]
 
     def names(self) -> list[str]:
-        """All feature names, in the column order of :func:`query_features`."""
+        """All feature names: :func:`user_features` then :meth:`LiveContext.sweep` columns."""
         return self.user_names() + self.context_names()
 
 
@@ -139,34 +139,50 @@ class ItemCooccurrence:
         user, item = np.divmod(pairs, log.n_items)
         shape = (log.n_users, log.n_items)
         matrix = sparse.csr_matrix((np.ones(pairs.size), (user, item)), shape=shape)
-        self.counts = np.asarray((matrix.T @ matrix).toarray(), dtype=np.float64)
-        self.diagonal = np.diag(self.counts).copy()
+        self._set((matrix.T @ matrix).tocsr())
+
+    def _set(self, counts: sparse.csr_matrix) -> None:
+        # Sparse: a catalogue of 25,000 items would need 5 GB dense; co-watched pairs are few.
+        self.counts = sparse.csr_matrix(counts, dtype=np.float64)
+        self.diagonal = np.asarray(self.counts.diagonal(), dtype=np.float64)
 
     @classmethod
-    def from_counts(cls, counts: FloatArray) -> ItemCooccurrence:
+    def from_counts(cls, counts: sparse.spmatrix | FloatArray) -> ItemCooccurrence:
         """The co-occurrence of a log whose item x item counts were kept (a registered model)."""
         made = cls.__new__(cls)
-        made.counts = np.asarray(counts, dtype=np.float64)
-        made.diagonal = np.diag(made.counts).copy()
+        made._set(sparse.csr_matrix(counts))
         return made
+
+    @property
+    def n_items(self) -> int:
+        return int(self.diagonal.size)
 
     def similarity(self, history: BoolArray, hidden: BoolArray | None = None) -> FloatArray:
         """Mean cosine of every item to the ``history`` items, without the ``hidden`` items
-        (present in the log for this user, but not yet at the query time)."""
+        (present in the log for this user, but not yet at the query time).
+
+        ``history`` may be longer than this log's items: the items past them (streamers that
+        appeared after it, in serving) co-occur with nothing but themselves, so their similarity
+        to anything is 0 while they still count in the mean."""
+        n = self.n_items
         n_history = int(history.sum())
+        out = np.zeros(history.size)
         if n_history == 0:
-            return np.zeros(self.diagonal.size)
+            return out
+        history = history[:n]
+        hidden = None if hidden is None else hidden[:n]
         diagonal = self.diagonal if hidden is None else self.diagonal - hidden
         norms = np.sqrt(np.maximum(diagonal, 1.0))
-        weights = 1.0 / norms[history]
+        rows = np.flatnonzero(history)
+        weights = 1.0 / norms[rows]
         # Sum over history items h of counts[h, i] / norms[h]; a hidden item i co-occurred once
         # with every history item through this user, so that count comes off.
-        total = weights @ self.counts[history]
+        total = np.asarray(self.counts[rows].T @ weights, dtype=np.float64).ravel()
         if hidden is not None:
             total = total - hidden * weights.sum()
         total = total / norms - history  # each history item's similarity to itself is 1
-        result: FloatArray = total / n_history
-        return result
+        out[:n] = total / n_history
+        return out
 
 
 class _Pointer:
@@ -234,23 +250,3 @@ class LiveContext:
         for query, values in self.sweep(users, at_times):
             out[query] = values
         return out
-
-
-def query_features(
-    histories: Sequence[History],
-    users: IntArray,
-    at_times: IntArray,
-    context: LiveContext,
-    cooccurrence: ItemCooccurrence | None = None,
-) -> FloatArray:
-    """All features ``[len(users), n_items, n_features]`` of the queries (user, time)."""
-    n_items = context.log.n_items
-    live = context.features(users, at_times)
-    own = np.stack(
-        [
-            user_features(history, int(t), n_items, context.cfg, cooccurrence)
-            for history, t in zip(histories, at_times, strict=True)
-        ]
-    )
-    result: FloatArray = np.concatenate([own, live], axis=2)
-    return result

@@ -98,16 +98,8 @@ def candidate_signals(
     keep = history_units <= at_time
     items = np.array([index[s] for s in history_ids], dtype=np.int64)[keep]
     history = History(items, history_units[keep].astype(np.int64))
-    known = cooccurrence
-    if cooccurrence is not None and extra:
-        counts = np.zeros((n_items, n_items))
-        counts[: len(item_ids), : len(item_ids)] = cooccurrence.counts
-        # An unseen streamer co-occurs with nothing but itself (the viewer's own visit).
-        fresh = np.arange(len(item_ids), n_items)
-        counts[fresh, fresh] = 1.0
-        known = ItemCooccurrence.from_counts(counts)
     rows = np.array([index[s] for s in candidate_ids], dtype=np.int64)
-    own = user_features(history, at_time, n_items, cfg, known)[rows]
+    own = user_features(history, at_time, n_items, cfg, cooccurrence)[rows]
     position = {int(r): j for j, r in enumerate(rows)}
     own_candidates = np.array([position.get(int(i), -1) for i in items], dtype=np.int64)
     context = context_columns(visits, at_time, own_candidates, history.times, cfg)

@@ -1,7 +1,7 @@
 """The one oracle of a generated world: the planted P(click), P(cart | click), P(buy | cart).
 
-The generator keeps its ground truth (viewer tastes and price sensitivity, product quality,
-favourite streamers) under ``settings.truth_dir`` (file names in :mod:`livecart.core.contract`).
+The generator keeps its ground truth (viewer tastes, the attribute each viewer seeks and price
+sensitivity, product quality and text-only attribute, favourite streamers) under ``settings.truth_dir`` (file names in :mod:`livecart.core.contract`).
 :class:`Oracle` applies the world's own funnel
 (:func:`livecart.simulation.world.behavior.funnel_probabilities`) to any viewer x product: the
 replay's simulated viewers answer with it, and its AUC on purchase labels is the ceiling a ranker
@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from livecart.core import contract as c
 from livecart.core.errors import LivecartError
 from livecart.core.settings import LivecartSettings
-from livecart.simulation.world.behavior import funnel_probabilities
+from livecart.simulation.world.behavior import funnel_probabilities, planted_taste
 
 CATEGORY_INDEX = {name: i for i, name in enumerate(c.CATEGORIES)}
 
@@ -38,6 +38,8 @@ class Oracle:
     price: np.ndarray
     typical: np.ndarray
     quality: np.ndarray
+    attribute: np.ndarray  # (products,) text-only attribute, -1: none
+    seeks: np.ndarray  # (viewers,) attribute sought, -1: none
     in_stock: np.ndarray
     streamer: list[str]
     favourites: frozenset[tuple[str, str]]
@@ -57,7 +59,11 @@ class Oracle:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Row-wise: viewer and product positions and whether the streamer is a favourite."""
         return funnel_probabilities(
-            self.taste[viewer_idx, self.category[product_idx]],
+            planted_taste(
+                self.taste[viewer_idx, self.category[product_idx]],
+                self.seeks[viewer_idx],
+                self.attribute[product_idx],
+            ),
             self.quality[product_idx],
             self.price[product_idx],
             self.typical[product_idx],
@@ -101,6 +107,8 @@ def load_oracle(settings: LivecartSettings, products: pd.DataFrame | None = None
         price=products[c.PRICE].to_numpy(dtype=np.float64),
         typical=products["typical_price"].to_numpy(dtype=np.float64),
         quality=products["quality"].to_numpy(dtype=np.float64),
+        attribute=_column(products, "attribute"),
+        seeks=_column(viewers, "seeks_attribute"),
         in_stock=(products[c.STOCK].fillna(1).to_numpy() > 0).astype(np.float64),
         streamer=[str(s) for s in products[c.STREAMER_ID]],
         favourites=frozenset(
@@ -111,6 +119,13 @@ def load_oracle(settings: LivecartSettings, products: pd.DataFrame | None = None
             )
         ),
     )
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """An attribute column of the truth (-1 everywhere for a world generated before it)."""
+    if name not in frame:
+        return np.full(len(frame), -1, dtype=np.int64)
+    return frame[name].fillna(-1).to_numpy(dtype=np.int64)
 
 
 def purchase_probability(settings: LivecartSettings, rows: pd.DataFrame) -> np.ndarray:

@@ -70,7 +70,7 @@ class ItemCF:
 
     def __init__(self) -> None:
         self._train: Interactions | None = None
-        self._similarity: FloatArray | None = None
+        self._similarity: sparse.csr_matrix | None = None
 
     def fit(self, train: Interactions) -> None:
         # Binary user x item incidence: cosine on presence, not on binge counts.
@@ -78,15 +78,16 @@ class ItemCF:
         user, item = np.divmod(pairs, train.n_items)
         shape = (train.n_users, train.n_items)
         matrix = sparse.csr_matrix((np.ones(pairs.size), (user, item)), shape=shape)
-        co = np.asarray((matrix.T @ matrix).toarray(), dtype=np.float64)
-        norms = np.sqrt(np.diag(co))
+        co = (matrix.T @ matrix).tocsr()  # sparse: co-watched pairs are few
+        norms = np.sqrt(co.diagonal())
         norms[norms == 0] = 1.0
-        self._similarity = co / norms[:, None] / norms[None, :]
+        scale = sparse.diags(1.0 / norms)
+        self._similarity = (scale @ co @ scale).tocsr()
         self._train = train
 
     def score(self, users: IntArray, at_times: IntArray) -> FloatArray:
         if self._train is None or self._similarity is None:
             raise RuntimeError("fit the model first")
         counts = history_counts(self._train, users, at_times)
-        result: FloatArray = counts @ self._similarity
+        result: FloatArray = np.asarray((self._similarity.T @ counts.T).T, dtype=np.float64)
         return result

@@ -2,9 +2,11 @@
 
 Kang & McAuley (ICDM 2018) predict the next item from the sequence so far. This version keeps the
 architecture (item + position embeddings, pre-norm causal transformer blocks, dot product with the
-item embeddings) but trains with a full softmax over the catalogue instead of one sampled negative
-per position: with a few thousand items the full softmax is cheap on CPU and learns faster, so a
-few epochs suffice. Repeats are not masked out at scoring time, since they dominate live streaming.
+item embeddings). On catalogues of up to :attr:`SASRecConfig.full_softmax_items` items it trains
+with a full softmax over the catalogue: cheap on CPU there, and it learns in a few epochs. Past
+that it trains as the paper does, one sampled negative per position with binary cross-entropy, so
+its cost per step does not grow with the catalogue. Repeats are not masked out at scoring time,
+since they dominate live streaming.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class SASRecConfig:
     init_std: float = 0.05
     """Std of the item and position embeddings at start. PyTorch's default (1.0) makes the first
     logits so large that training stalls far below REP; a small start trains in a few epochs."""
+    full_softmax_items: int = 5000
+    """Largest catalogue trained with the full softmax; larger ones use sampled negatives."""
     seed: int = 0
     progress: bool = True
 
@@ -81,6 +85,24 @@ def _left_padded(items: IntArray, length: int) -> IntArray:
     return out
 
 
+def _sampled_loss(
+    model: _Encoder,
+    hidden: torch.Tensor,
+    labels: torch.Tensor,
+    n_items: int,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Binary cross-entropy of each next item against one uniformly sampled negative (the paper's
+    objective), over the positions that have a label."""
+    valid = labels >= 0
+    positive = model.items(labels.clamp_min(0) + 1)
+    negative = model.items(torch.randint(1, n_items + 1, labels.shape, generator=generator))
+    pos_logit = (hidden * positive).sum(-1)[valid]
+    neg_logit = (hidden * negative).sum(-1)[valid]
+    bce = nn.functional.binary_cross_entropy_with_logits
+    return bce(pos_logit, torch.ones_like(pos_logit)) + bce(neg_logit, torch.zeros_like(neg_logit))
+
+
 class SASRec:
     """Next-item prediction from the last ``max_length`` items of the user's history."""
 
@@ -116,16 +138,20 @@ class SASRec:
             generator = torch.Generator().manual_seed(cfg.seed)
             optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
             model.train()
+            sampled = train.n_items > cfg.full_softmax_items
             for _ in tqdm(range(cfg.epochs), desc="SASRec epochs", disable=not cfg.progress):
                 order = torch.randperm(inputs.shape[0], generator=generator)
                 for start in range(0, inputs.shape[0], cfg.batch_size):
                     batch = order[start : start + cfg.batch_size]
-                    logits = model.logits(model(inputs[batch]))
-                    loss = nn.functional.cross_entropy(
-                        logits.reshape(-1, train.n_items),
-                        labels[batch].reshape(-1),
-                        ignore_index=-1,
-                    )
+                    hidden = model(inputs[batch])
+                    if sampled:
+                        loss = _sampled_loss(model, hidden, labels[batch], train.n_items, generator)
+                    else:
+                        loss = nn.functional.cross_entropy(
+                            model.logits(hidden).reshape(-1, train.n_items),
+                            labels[batch].reshape(-1),
+                            ignore_index=-1,
+                        )
                     optimizer.zero_grad()
                     loss.backward()  # type: ignore[no-untyped-call]
                     optimizer.step()

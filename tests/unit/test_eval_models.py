@@ -102,11 +102,39 @@ def test_item_cooccurrence__hidden_rows__equal_recomputed_without_them() -> None
     fast = ItemCooccurrence(log).similarity(history, hidden)
     keep = np.ones(len(log), dtype=np.bool_)
     keep[mine[cut:]] = False
-    counts = ItemCooccurrence(log.subset(keep)).counts
+    counts = ItemCooccurrence(log.subset(keep)).counts.toarray()
     norms = np.sqrt(np.maximum(np.diag(counts), 1.0))
     cosine = counts / norms[:, None] / norms[None, :]
     np.fill_diagonal(cosine, 0.0)
     assert np.allclose(fast, history @ cosine / history.sum())
+
+
+def test_item_cooccurrence__streamers_past_the_log__zero_similarity_but_counted() -> None:
+    log = random_log(600, 25, 20, seed=3)
+    co = ItemCooccurrence(log)
+    history = np.zeros(log.n_items, dtype=np.bool_)
+    history[[1, 4, 7]] = True
+    longer = np.concatenate([history, [True, False]])  # one unseen streamer in the history
+    got = co.similarity(longer)
+    assert got.shape == (log.n_items + 2,)
+    assert np.allclose(got[: log.n_items], co.similarity(history) * 3 / 4)
+    assert np.array_equal(got[log.n_items :], [0.0, 0.0])
+
+
+def test_item_cf__sparse_similarity__equals_dense_cosine() -> None:
+    log = random_log(600, 25, 20, seed=4)
+    split = leave_last_out(log)
+    model = ItemCF()
+    model.fit(split.train)
+    got = model.score(split.targets.users, split.targets.times)
+    co = ItemCooccurrence(split.train).counts.toarray()
+    norms = np.sqrt(np.diag(co))
+    norms[norms == 0] = 1.0
+    cosine = co / norms[:, None] / norms[None, :]
+    from ray_jobs.evaluation.base import history_counts
+
+    counts = history_counts(split.train, split.targets.users, split.targets.times)
+    assert np.allclose(got, counts @ cosine)
 
 
 def _quick_ranker() -> LiveRanker:
@@ -156,8 +184,13 @@ def test_live_ranker__same_seed__same_scores(split: Split) -> None:
     [
         lambda: BPRMF(BPRConfig(dim=8, epochs=2, progress=False)),
         lambda: SASRec(SASRecConfig(dim=16, blocks=1, epochs=1, max_length=10, progress=False)),
+        lambda: SASRec(
+            SASRecConfig(
+                dim=16, blocks=1, epochs=1, max_length=10, progress=False, full_softmax_items=5
+            )
+        ),
     ],
-    ids=["bpr", "sasrec"],
+    ids=["bpr", "sasrec", "sasrec-sampled-negatives"],
 )
 def test_learned_baselines__tiny_fit__finite_seeded_scores(split: Split, model: object) -> None:
     results = []

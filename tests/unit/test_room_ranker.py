@@ -69,3 +69,14 @@ def test_served_ranker__saw_held_out_rows__refuses_with_the_fix(
     version = _register(settings, _fitted(split), len(split.train) + extra_rows, holdout)
     with pytest.raises(StageError, match="livecart train --ranker rooms"):
         ServedRanker(settings, version).fit(split.train)
+
+
+def test_training_queries__budget__latest_query_of_every_user_first(split: Split) -> None:
+    from livecart.model.room_queries import QueryConfig, training_queries
+
+    full = training_queries(split.train, QueryConfig(queries_per_user=4, hard_negatives=3))
+    capped = training_queries(
+        split.train, QueryConfig(queries_per_user=4, hard_negatives=3, max_queries=30)
+    )
+    assert len(full) > 30 and len(capped) == 30
+    assert capped.offsets[-1] == capped.features.shape[0]

@@ -3,8 +3,9 @@
 One call simulates a contiguous block of viewers with its own seeded generator, so blocks can run
 as independent Ray tasks and the result does not depend on how they are scheduled. Rooms can only
 be seen while live (a 5-minute live grid), favourite streamers make viewers come back (repeat
-watching), category taste and price sensitivity drive the funnel impression -> click -> cart ->
-purchase, and comment wording follows satisfaction.
+watching), category taste, the attribute a viewer seeks (named only in product texts) and price
+sensitivity drive the funnel impression -> click -> cart -> purchase, and comment wording follows
+satisfaction.
 """
 
 from __future__ import annotations
@@ -21,10 +22,22 @@ from livecart.simulation.world.config import WorldConfig
 from livecart.simulation.world.text import comment_texts
 
 ROOM_IMPRESSIONS = 4
+ATTRIBUTE_WEIGHT = 1.5
+"""Taste added when a product has the attribute its viewer seeks (a text-only preference)."""
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     out: np.ndarray = 1.0 / (1.0 + np.exp(-x))
+    return out
+
+
+def planted_taste(
+    category_taste: np.ndarray, seeks: np.ndarray, attribute: np.ndarray
+) -> np.ndarray:
+    """A viewer's taste for a product: its category taste, plus :data:`ATTRIBUTE_WEIGHT` where
+    the product has the attribute the viewer seeks (row-wise)."""
+    match = (attribute >= 0) & (attribute == seeks)
+    out: np.ndarray = category_taste + ATTRIBUTE_WEIGHT * match
     return out
 
 
@@ -178,7 +191,11 @@ def simulate_block(
     p_local = e_local[p_visit]
     typical = TYPICAL_PRICE[cat.product_category[product]]
     click_p, cart_p, buy_p = funnel_probabilities(
-        taste[p_local, cat.product_category[product]],
+        planted_taste(
+            taste[p_local, cat.product_category[product]],
+            cat.viewer_seeks[viewers[p_local]],
+            cat.product_attribute[product],
+        ),
         cat.product_quality[product],
         cat.product_price[product],
         typical,

@@ -15,12 +15,22 @@ import pyarrow as pa
 
 from livecart.core import contract as c
 from livecart.simulation.world.config import WorldConfig
-from livecart.simulation.world.text import made_up_name, product_text, room_title
+from livecart.simulation.world.text import (
+    ATTRIBUTES,
+    made_up_name,
+    product_text,
+    room_title,
+    with_attribute,
+)
 
 N_CAT = len(c.CATEGORIES)
 # Typical price per category; price sensitivity acts on log(price / typical).
 TYPICAL_PRICE = np.array([45, 25, 90, 35, 12, 40, 30, 18, 70, 22, 60, 55], dtype=np.float64)
 SLOT_SECONDS = 300
+ATTRIBUTE_SHARE = 0.5
+"""Share of products with one of the text-only attributes (named in title and description)."""
+SEEKER_SHARE = 0.6
+"""Share of viewers who seek one attribute (independent of their category tastes)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,8 @@ class Catalog:
     product_quality: np.ndarray  # (P,)
     product_in_stock: np.ndarray  # (P,) bool
     product_noun: np.ndarray  # (P,) object: the noun comments mention
+    product_attribute: np.ndarray  # (P,) attribute index named in the product's text, -1: none
+    viewer_seeks: np.ndarray  # (V,) attribute index the viewer seeks, -1: none
     live_rooms: np.ndarray  # (slots, M) room index live in each 5-minute slot, -1 padded
     viewer_taste: np.ndarray  # (V, N_CAT) category utility (logits)
     viewer_price_sensitivity: np.ndarray  # (V,)
@@ -133,6 +145,23 @@ def build_catalog(cfg: WorldConfig) -> Catalog:
         product_text(rng, c.CATEGORIES[k], brand, cfg.language)
         for k, brand in zip(p_cat, p_brand, strict=True)
     ]
+    # Text-only preferences draw from their own generator: the rest of the world stays as it was.
+    text_rng = np.random.default_rng([cfg.seed, 11])
+    n_attributes = len(ATTRIBUTES[cfg.language])
+    p_attribute = np.where(
+        text_rng.random(p_cat.size) < ATTRIBUTE_SHARE,
+        text_rng.integers(0, n_attributes, p_cat.size),
+        -1,
+    )
+    v_seeks = np.where(
+        text_rng.random(cfg.viewers) < SEEKER_SHARE,
+        text_rng.integers(0, n_attributes, cfg.viewers),
+        -1,
+    )
+    texts = [
+        (*with_attribute(title, description, int(a), cfg.language), noun)
+        for (title, description, noun), a in zip(texts, p_attribute, strict=True)
+    ]
 
     # Featured products per room: a subset of the streamer's catalogue.
     first_product = np.concatenate([[0], np.cumsum(n_prod)[:-1]])
@@ -223,10 +252,16 @@ def build_catalog(cfg: WorldConfig) -> Catalog:
                 "taste": [list(map(float, row)) for row in taste],
                 "price_sensitivity": price_sensitivity,
                 "activity": activity,
+                "seeks_attribute": v_seeks,
             }
         ),
         c.TRUTH_PRODUCTS: pa.table(
-            {c.PRODUCT_ID: product_ids, "quality": p_quality, "typical_price": TYPICAL_PRICE[p_cat]}
+            {
+                c.PRODUCT_ID: product_ids,
+                "quality": p_quality,
+                "typical_price": TYPICAL_PRICE[p_cat],
+                "attribute": p_attribute,
+            }
         ),
         c.TRUTH_STREAMERS: pa.table({c.STREAMER_ID: streamer_ids, "popularity": s_pop}),
     }
@@ -245,6 +280,8 @@ def build_catalog(cfg: WorldConfig) -> Catalog:
         product_quality=p_quality,
         product_in_stock=p_stock > 0,
         product_noun=np.array([t[2] for t in texts], dtype=object),
+        product_attribute=p_attribute,
+        viewer_seeks=v_seeks,
         live_rooms=_live_grid(r_start, r_end, start_s, cfg.days),
         viewer_taste=taste,
         viewer_price_sensitivity=price_sensitivity,

@@ -150,6 +150,44 @@ def product_text(
     return title, description, noun
 
 
+ATTRIBUTES: dict[str, tuple[tuple[str, str], ...]] = {
+    # (the word in a title, the sentence in a description): properties that cut across category,
+    # brand and price, so only a product's text tells them.
+    "en": (
+        ("Vegan", "Fully vegan: no animal ingredients."),
+        ("Handmade", "Handmade in small batches by independent makers."),
+        ("Waterproof", "Waterproof, rain or shine."),
+        ("Organic", "Certified organic materials."),
+        ("Recycled", "Made from recycled materials."),
+        ("Glow-in-the-dark", "It glows in the dark."),
+        ("Travel-size", "Travel size: fits in a carry-on."),
+        ("Limited edition", "A numbered limited edition."),
+    ),
+    "zh": (
+        ("纯素", "纯素配方, 不含动物成分。"),
+        ("手工", "独立匠人小批量手工制作。"),
+        ("防水", "全防水, 风雨无阻。"),
+        ("有机", "认证有机材料。"),
+        ("再生", "采用再生材料制成。"),
+        ("夜光", "在黑暗中发光。"),
+        ("旅行装", "旅行装, 可随身登机。"),
+        ("限量版", "编号限量版。"),
+    ),
+}
+"""Product attributes some viewers seek (the text-only preferences of a generated world)."""
+
+
+def with_attribute(
+    title: str, description: str, attribute: int, language: Language
+) -> tuple[str, str]:
+    """The product's title and description naming ``attribute`` (-1: none)."""
+    if attribute < 0:
+        return title, description
+    word, sentence = ATTRIBUTES[language][attribute]
+    joiner = "" if language == "zh" else " "
+    return f"{word}{joiner}{title}", f"{description} {sentence}"
+
+
 def room_title(rng: np.random.Generator, handle: str, category: str, language: Language) -> str:
     hook = str(rng.choice(vocabulary(language).hooks))
     if language == "zh":

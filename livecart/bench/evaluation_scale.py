@@ -1,0 +1,123 @@
+"""`livecart bench evaluate`: every evaluated model on an e-commerce-sized log, time and memory.
+
+A seeded log of the size of a public e-commerce benchmark (by default 287,107 interactions of
+31,013 users over 23,715 items: Zipf item popularity, a few favourite items per user, visits over
+60 days) is written as an interactions file, ingested through ``livecart ingest interactions`` (so
+it has no rooms or watch times) and evaluated model by model. The JSON gives each model's fit and
+scoring seconds, the process's peak resident memory after it, and both against the budget the
+evaluation must fit (15 minutes and 8 GiB on 2 cores) as ratios.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from livecart.core.settings import LivecartSettings
+
+BUDGET_SECONDS: Final = 15 * 60
+BUDGET_BYTES: Final = 8 * 2**30
+
+
+def synthetic_log(path: Path, users: int, items: int, interactions: int, seed: int = 0) -> Path:
+    """A CSV of ``user_id,item_id,timestamp`` with the given sizes (every user at least twice)."""
+    rng = np.random.default_rng(seed)
+    activity = rng.lognormal(0.0, 1.0, users)
+    per_user = 2 + np.floor(activity / activity.sum() * (interactions - 2 * users)).astype(np.int64)
+    per_user[: interactions - int(per_user.sum())] += 1
+    user = np.repeat(np.arange(users), per_user)
+    popularity = 1.0 / np.arange(1, items + 1) ** 1.05
+    favourites = rng.choice(items, size=(users, 3), p=popularity / popularity.sum())
+    repeat = rng.random(user.size) < 0.3
+    item = np.where(
+        repeat,
+        favourites[user, rng.integers(0, 3, user.size)],
+        rng.choice(items, size=user.size, p=popularity / popularity.sum()),
+    )
+    start = pd.Timestamp("2026-01-01", tz="UTC").value // 1000
+    micros = start + rng.integers(0, 60 * 86_400 * 1_000_000, user.size)
+    frame = pd.DataFrame(
+        {
+            "user_id": [f"u{u}" for u in user],
+            "item_id": [f"i{i}" for i in item],
+            "timestamp": pd.to_datetime(micros, unit="us", utc=True).strftime(
+                "%Y-%m-%dT%H:%M:%S.%fZ"
+            ),
+        }
+    )
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _peak_bytes() -> int:
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux: kB
+
+
+def run(
+    settings: LivecartSettings,
+    users: int = 31_013,
+    items: int = 23_715,
+    interactions: int = 287_107,
+    models: tuple[str, ...] | None = None,
+    protocols: tuple[str, ...] = ("sampled", "full"),
+    seed: int = 0,
+) -> dict[str, Any]:
+    from ray_jobs.evaluation.protocols import ProtocolName, leave_last_out
+    from ray_jobs.evaluation.runner import (
+        DEFAULT_MODELS,
+        EvaluationConfig,
+        build_model,
+        evaluate_model,
+    )
+    from ray_jobs.ingest.interactions import InteractionsConfig
+    from ray_jobs.ingest.interactions import run as ingest
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    path = synthetic_log(settings.home / "bench_interactions.csv", users, items, interactions, seed)
+    ingested = ingest(
+        InteractionsConfig(settings=settings, path=path, name="bench", progress=False)
+    )
+    from livecart.model.interaction_log import load_interactions
+
+    data = load_interactions(settings.raw_dir, ("watch",))
+    split = leave_last_out(data)
+    config = EvaluationConfig(
+        settings=settings,
+        protocols=tuple(ProtocolName(p) for p in protocols),
+        seed=seed,
+        progress=False,
+    )
+    prepared = time.perf_counter() - began
+    rows: dict[str, Any] = {}
+    for name in models or DEFAULT_MODELS:
+        started = time.perf_counter()
+        results = evaluate_model(build_model(name, seed, progress=False), split, config)
+        rows[results[0].model] = {
+            "fit_s": round(results[0].fit_seconds, 1),
+            "score_s": round(results[0].score_seconds, 1),
+            "seconds": round(time.perf_counter() - started, 1),
+            "peak_rss_gib": round(_peak_bytes() / 2**30, 2),
+            "NDCG@10": {r.protocol: round(r.metrics["NDCG@10"], 4) for r in results},
+        }
+    total = time.perf_counter() - began
+    return {
+        "log": {
+            "interactions": ingested.events,
+            "users": data.n_users,
+            "items": data.n_items,
+            "targets": len(split.targets),
+        },
+        "protocols": list(protocols),
+        "prepare_s": round(prepared, 1),
+        "models": rows,
+        "total_s": round(total, 1),
+        "peak_rss_gib": round(_peak_bytes() / 2**30, 2),
+        "time_vs_budget": round(total / BUDGET_SECONDS, 3),
+        "memory_vs_budget": round(_peak_bytes() / BUDGET_BYTES, 3),
+    }

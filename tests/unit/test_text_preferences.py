@@ -1,0 +1,49 @@
+"""Text-only preferences of a generated world: named only in product texts, planted in the funnel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from livecart.core import contract as c
+from livecart.simulation.world.behavior import ATTRIBUTE_WEIGHT, funnel_probabilities, planted_taste
+from livecart.simulation.world.catalog import build_catalog
+from livecart.simulation.world.config import world_config
+from livecart.simulation.world.text import ATTRIBUTES
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_catalog__attributes__named_in_title_and_description_only(language: str) -> None:
+    cfg = world_config("small", seed=3).model_copy(update={"language": language})
+    cat = build_catalog(cfg)
+    products = cat.tables[c.Table.PRODUCTS].to_pandas()
+    attribute = cat.product_attribute
+    assert 0.4 < (attribute >= 0).mean() < 0.6
+    for (word, sentence), (title, description, a) in zip(
+        [ATTRIBUTES[language][a] if a >= 0 else ("", "") for a in attribute],
+        zip(products[c.TITLE], products[c.DESCRIPTION], attribute, strict=True),
+        strict=True,
+    ):
+        if a >= 0:
+            assert title.startswith(word) and description.endswith(sentence)
+        else:
+            assert not any(title.startswith(w) for w, _ in ATTRIBUTES[language])
+    # Independent of category and price: every attribute turns up across many categories.
+    for a in range(len(ATTRIBUTES[language])):
+        assert np.unique(cat.product_category[attribute == a]).size >= 5
+    assert 0.5 < (cat.viewer_seeks >= 0).mean() < 0.7
+    truth = cat.truth[c.TRUTH_PRODUCTS].column("attribute").to_numpy()
+    assert np.array_equal(truth, attribute)
+
+
+def test_planted_taste__a_sought_attribute__raises_click_and_cart_only_there() -> None:
+    taste = np.array([0.3, 0.3, 0.3, 0.3])
+    seeks = np.array([2, 2, -1, 2])
+    attribute = np.array([2, 1, -1, -1])
+    got = planted_taste(taste, seeks, attribute)
+    assert np.allclose(got, [0.3 + ATTRIBUTE_WEIGHT, 0.3, 0.3, 0.3])
+    ones = np.ones(4)
+    click, cart, buy = funnel_probabilities(
+        got, ones * 0, ones * 10, ones * 10, ones, ones * 0, ones
+    )
+    assert click[0] > click[1] == click[2] and cart[0] > cart[1] and np.allclose(buy, buy[0])
