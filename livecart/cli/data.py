@@ -122,6 +122,39 @@ def ingest_interactions(
     )
 
 
+@ingest_app.command("tables")
+@friendly_errors
+def ingest_tables(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="Your exports: products, viewers, streamers, rooms, room_products, events "
+            "(.csv or .parquet; events required)."
+        ),
+    ],
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="YAML mapping: file names, column renames, value maps, time zones."),
+    ] = None,
+    name: Annotated[str, typer.Option(help="Dataset name (dataset.json).")] = "tables",
+    json_out: JsonOption = False,
+) -> None:
+    """Load a platform's own exports into <home>/raw (rows that cannot be read are quarantined
+    with file, row and reason); then `livecart validate` gates them like any source."""
+    from ray_jobs.ingest.tables import TablesConfig, run
+
+    config = TablesConfig(settings=settings(), directory=directory, mapping=mapping, name=name)
+    result = run_job(json_out, lambda: run(config))
+    if result is None:
+        return
+    for table, rows in result.rows.items():
+        bad = result.quarantined.get(table, 0)
+        console.print(f"{table}: {rows:,} rows" + (f", {bad:,} quarantined" if bad else ""))
+    for note in result.derived:
+        console.print(f"derived: {note}")
+    console.print(f"quarantine: {result.quarantine_path}")
+
+
 def _validation_json(report: ValidationReport) -> dict[str, object]:
     return {
         "checked_at": report.checked_at,

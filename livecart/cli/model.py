@@ -189,7 +189,7 @@ def evaluate(
     dataset: Annotated[
         str,
         typer.Option(
-            help="twitch | synthetic (the world in LIVECART_HOME) | a contract directory."
+            help="twitch | synthetic | the name of the world in LIVECART_HOME | a contract directory."
         ),
     ] = "twitch",
     protocol: Annotated[

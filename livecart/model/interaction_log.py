@@ -215,8 +215,10 @@ def visit_event_types(settings: LivecartSettings) -> tuple[str, ...]:
     manifest = settings.raw_dir / DATASET_MANIFEST
     if not manifest.is_file():
         return (EventType.ENTER_ROOM.value,)
-    name = str(json.loads(manifest.read_text())["name"])
-    return DATASET_EVENT_TYPES.get(name, DEFAULT_EVENT_TYPES)
+    found = json.loads(manifest.read_text())
+    if found.get("visit_event_types"):  # brought data says which of its events are visits
+        return tuple(str(t) for t in found["visit_event_types"])
+    return DATASET_EVENT_TYPES.get(str(found["name"]), DEFAULT_EVENT_TYPES)
 
 
 def home_interactions(settings: LivecartSettings) -> tuple[str, Interactions]:
