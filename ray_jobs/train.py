@@ -57,6 +57,11 @@ class TrainConfig(BaseModel):
         description="The SASRec-style behaviour encoder and product id embeddings (off by "
         "default: on the small synthetic world it overfits and costs ~0.01 purchase AUC).",
     )
+    with_interest: bool = Field(
+        default=False,
+        description="With text and without the behaviour encoder: the viewer's text interest "
+        "(mean text vector of the recent products) against the candidate's text.",
+    )
     item_dim: int = Field(default=32, gt=0)
     vocab_min_count: int = Field(
         default=2, gt=0, description="Products seen fewer times in training are 'unknown'."
@@ -281,5 +286,8 @@ def model_spec(settings: LivecartSettings, train: Any, cfg: TrainConfig) -> dict
         "graph_dim": GRAPH_DIM if has_graph else 0,
         "hidden": cfg.hidden,
         "item_dim": cfg.item_dim,
-        "product_vocab": vocabulary(train, cfg.vocab_min_count) if cfg.with_behaviour else [],
+        "product_vocab": vocabulary(train, cfg.vocab_min_count)
+        if cfg.with_behaviour or (cfg.with_interest and text_dim)
+        else [],
+        "interest": bool(cfg.with_interest and text_dim and not cfg.with_behaviour),
     }

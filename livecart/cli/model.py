@@ -60,6 +60,13 @@ def train(
     behaviour: Annotated[
         bool, typer.Option(help="The SASRec-style behaviour encoder over the recent products.")
     ] = False,
+    interest: Annotated[
+        bool,
+        typer.Option(
+            help="The viewer's text interest (mean text vector of the recent products) against "
+            "the candidate's text (needs text; scored by torch, not the folded numpy path)."
+        ),
+    ] = False,
     limit: Annotated[int | None, typer.Option(help="Use at most this many impressions.")] = None,
     resume_from: Annotated[
         Path | None, typer.Option(help="Checkpoint directory to resume.")
@@ -104,6 +111,7 @@ def train(
         num_workers=workers,
         with_text=text,
         with_behaviour=behaviour,
+        with_interest=interest,
         limit=limit,
         resume_from=resume_from,
     )

@@ -47,7 +47,7 @@ class FoldedRanker:
     @classmethod
     def of(cls, model: FusionRanker) -> FoldedRanker | None:
         """The folded form of ``model``; None for a model with a behaviour encoder."""
-        if model.behaviour is not None:
+        if model.behaviour is not None or model.interest:
             return None
         first, second = model.body[0], model.body[3]
         assert isinstance(first, nn.Linear) and isinstance(second, nn.Linear)

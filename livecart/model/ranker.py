@@ -38,6 +38,7 @@ class FusionRanker(nn.Module):
         graph_dim: int = 0,
         vocab_size: int = 0,
         item_dim: int = 32,
+        interest: bool = False,
     ):
         super().__init__()
         self.numeric_dim, self.text_dim, self.graph_dim = numeric_dim, text_dim, graph_dim
@@ -46,15 +47,28 @@ class FusionRanker(nn.Module):
         self.text: nn.Module | None = (
             nn.Sequential(nn.Linear(text_dim, text_proj), nn.ReLU()) if text_dim else None
         )
+        # ``interest``: the viewer's text interest (mean text vector of the recent products) meets
+        # the candidate's text without the behaviour encoder: their cosine and their element-wise
+        # product, projected (which attributes of the text the viewer seeks).
+        self.interest = interest and bool(text_dim) and bool(vocab_size)
+        behaviour = bool(vocab_size) and not self.interest
         self.behaviour = (
-            BehaviourEncoder(vocab_size, item_dim, LAST_ITEMS, text_dim) if vocab_size else None
+            BehaviourEncoder(vocab_size, item_dim, LAST_ITEMS, text_dim) if behaviour else None
         )
-        self.graph = nn.Linear(graph_dim, item_dim) if graph_dim and vocab_size else None
+        self.register_buffer(
+            "interest_text", torch.zeros(vocab_size if self.interest else 0, text_dim)
+        )
+        self.interest_proj = (
+            nn.Sequential(nn.Linear(text_dim, text_proj), nn.ReLU()) if self.interest else None
+        )
+        self.graph = nn.Linear(graph_dim, item_dim) if graph_dim and behaviour else None
         # Id embeddings memorise a small world quickly: the behaviour parts are dropped out hard.
         self.behaviour_dropout = nn.Dropout(0.5)
         width = numeric_dim + (text_proj if text_dim else 0) + graph_dim
-        if vocab_size:
+        if behaviour:
             width += 3 * item_dim + 2 + (1 if text_dim else 0)
+        if self.interest:
+            width += 1 + text_proj
         self.body = nn.Sequential(
             nn.Linear(width, hidden),
             nn.ReLU(),
@@ -75,6 +89,7 @@ class FusionRanker(nn.Module):
             graph_dim=int(config.get("graph_dim", 0)),
             vocab_size=len(vocab) + 2 if vocab else 0,
             item_dim=int(config.get("item_dim", 32)),
+            interest=bool(config.get("interest", False)),
         )
 
     def set_normalisation(self, numeric: np.ndarray) -> None:
@@ -85,6 +100,8 @@ class FusionRanker(nn.Module):
         """Text embeddings of the vocabulary (row per token id), saved with the model."""
         if self.behaviour is not None and self.text_dim:
             self.behaviour.item_text.copy_(torch.as_tensor(vectors))
+        if self.interest:
+            self.interest_text.copy_(torch.as_tensor(vectors))
 
     def forward(
         self,
@@ -113,6 +130,13 @@ class FusionRanker(nn.Module):
             if self.text_dim and text is not None:
                 interest = self.behaviour.interest(history)
                 parts.append(nn.functional.cosine_similarity(interest, text, dim=1).unsqueeze(1))
+        if self.interest_proj is not None and history is not None and text is not None:
+            mask = (history != 0).unsqueeze(2).to(text.dtype)
+            interest = (self.interest_text[history] * mask).sum(dim=1) / mask.sum(dim=1).clamp(
+                min=1.0
+            )
+            parts.append(nn.functional.cosine_similarity(interest, text, dim=1).unsqueeze(1))
+            parts.append(self.interest_proj(interest * text))
         out: torch.Tensor = self.heads(self.body(torch.cat(parts, dim=-1)))
         return out
 

@@ -7,7 +7,7 @@ import pytest
 
 from livecart.core import contract as c
 from livecart.simulation.world.behavior import ATTRIBUTE_WEIGHT, funnel_probabilities, planted_taste
-from livecart.simulation.world.catalog import build_catalog
+from livecart.simulation.world.catalog import ATTRIBUTE_SHARE, SEEKER_SHARE, build_catalog
 from livecart.simulation.world.config import world_config
 from livecart.simulation.world.text import ATTRIBUTES
 
@@ -18,7 +18,7 @@ def test_catalog__attributes__named_in_title_and_description_only(language: str)
     cat = build_catalog(cfg)
     products = cat.tables[c.Table.PRODUCTS].to_pandas()
     attribute = cat.product_attribute
-    assert 0.4 < (attribute >= 0).mean() < 0.6
+    assert abs((attribute >= 0).mean() - ATTRIBUTE_SHARE) < 0.1
     for (word, sentence), (title, description, a) in zip(
         [ATTRIBUTES[language][a] if a >= 0 else ("", "") for a in attribute],
         zip(products[c.TITLE], products[c.DESCRIPTION], attribute, strict=True),
@@ -31,7 +31,7 @@ def test_catalog__attributes__named_in_title_and_description_only(language: str)
     # Independent of category and price: every attribute turns up across many categories.
     for a in range(len(ATTRIBUTES[language])):
         assert np.unique(cat.product_category[attribute == a]).size >= 5
-    assert 0.5 < (cat.viewer_seeks >= 0).mean() < 0.7
+    assert abs((cat.viewer_seeks >= 0).mean() - SEEKER_SHARE) < 0.05
     truth = cat.truth[c.TRUTH_PRODUCTS].column("attribute").to_numpy()
     assert np.array_equal(truth, attribute)
 

@@ -22,7 +22,7 @@ from livecart.simulation.world.config import WorldConfig
 from livecart.simulation.world.text import comment_texts
 
 ROOM_IMPRESSIONS = 4
-ATTRIBUTE_WEIGHT = 1.5
+ATTRIBUTE_WEIGHT = 2.5
 """Taste added when a product has the attribute its viewer seeks (a text-only preference)."""
 
 

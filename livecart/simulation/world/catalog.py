@@ -27,9 +27,9 @@ N_CAT = len(c.CATEGORIES)
 # Typical price per category; price sensitivity acts on log(price / typical).
 TYPICAL_PRICE = np.array([45, 25, 90, 35, 12, 40, 30, 18, 70, 22, 60, 55], dtype=np.float64)
 SLOT_SECONDS = 300
-ATTRIBUTE_SHARE = 0.5
+ATTRIBUTE_SHARE = 0.8
 """Share of products with one of the text-only attributes (named in title and description)."""
-SEEKER_SHARE = 0.6
+SEEKER_SHARE = 0.8
 """Share of viewers who seek one attribute (independent of their category tastes)."""
 
 

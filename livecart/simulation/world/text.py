@@ -158,20 +158,12 @@ ATTRIBUTES: dict[str, tuple[tuple[str, str], ...]] = {
         ("Handmade", "Handmade in small batches by independent makers."),
         ("Waterproof", "Waterproof, rain or shine."),
         ("Organic", "Certified organic materials."),
-        ("Recycled", "Made from recycled materials."),
-        ("Glow-in-the-dark", "It glows in the dark."),
-        ("Travel-size", "Travel size: fits in a carry-on."),
-        ("Limited edition", "A numbered limited edition."),
     ),
     "zh": (
         ("纯素", "纯素配方, 不含动物成分。"),
         ("手工", "独立匠人小批量手工制作。"),
         ("防水", "全防水, 风雨无阻。"),
         ("有机", "认证有机材料。"),
-        ("再生", "采用再生材料制成。"),
-        ("夜光", "在黑暗中发光。"),
-        ("旅行装", "旅行装, 可随身登机。"),
-        ("限量版", "编号限量版。"),
     ),
 }
 """Product attributes some viewers seek (the text-only preferences of a generated world)."""
