@@ -28,6 +28,7 @@ from livecart.model.behaviour import BehaviourEncoder
 class FusionRanker(nn.Module):
     mean: torch.Tensor
     std: torch.Tensor
+    interest_text: torch.Tensor
 
     def __init__(
         self,
