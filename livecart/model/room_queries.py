@@ -41,6 +41,10 @@ class QueryConfig:
     queries' candidate features take about 13 kB each."""
     candidate_window: int = 6
     random_negatives: int = 32
+    popular_negatives: int = 32
+    """Negatives drawn in proportion to training popularity. Hard negatives are the very top of
+    popularity and similarity, uniform ones mostly the long tail; without these in between, on
+    a large catalogue the model learns "popular means wrong" and full ranking collapses."""
     hard_negatives: int = 50
     hard_negative_features: tuple[str, ...] = (
         "cf_similarity",
@@ -107,6 +111,8 @@ def training_queries(
     names = cfg.features.names()
     hard_columns = [names.index(n) for n in cfg.hard_negative_features if n in names]
     top = min(cfg.hard_negatives, train.n_items - 1)
+    popularity = train.item_counts().astype(np.float64) + 1.0
+    popularity /= popularity.sum()
     parts: list[FloatArray | None] = [None] * query_users.size
     targets = np.zeros(query_users.size, dtype=np.int64)
     sweep = context.sweep(query_users, train.times[query_rows])
@@ -128,6 +134,7 @@ def training_queries(
                 np.flatnonzero(live[:, live_column] > 0),
                 *hard,
                 rng.integers(0, train.n_items, cfg.random_negatives),
+                rng.choice(train.n_items, cfg.popular_negatives, p=popularity),
                 [target],
             ]
         )

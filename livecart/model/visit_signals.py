@@ -47,28 +47,35 @@ def context_columns(
     rows are ``visits`` (None: never visited). ``own_candidates``/``own_times``: the viewer's own
     visits as candidate positions (-1: not a candidate) and units, taken out of the windows."""
     windows = cfg.windows()
-    t = at_time
-    out = np.zeros((len(visits), len(windows) + 2), dtype=np.float64)
-    for j, row in enumerate(visits):
-        mine = own_times[own_candidates == j]
-        units = row.units if row is not None else np.zeros(0, np.int64)
-        counts = row.counts if row is not None else np.zeros(0, np.int64)
-        for k, (old, new) in enumerate(windows):
-            hi = t - new if (new > 0 or cfg.include_current) else t - 1
-            inside = (units >= t - old) & (units <= hi)
-            others = counts[inside].sum() - ((mine >= t - old) & (mine <= hi)).sum()
-            out[j, k] = np.log1p(max(float(others), 0.0))
-        if row is None:
-            out[j, len(windows) + 1] = np.log1p(NEVER_GAP)
-            continue
-        before = row.total - counts[units >= t].sum()
-        out[j, len(windows)] = np.log1p(float(before))
-        earlier = units[units < t]
-        last = earlier.max() if earlier.size else row.previous_unit
-        gap = min(float(t - last), NEVER_GAP) if last >= 0 else NEVER_GAP
-        if cfg.include_current and windows[0] == (0, 0) and out[j, 0] > 0:
-            gap = 0.0  # another viewer visited in this very unit: live now
-        out[j, len(windows) + 1] = np.log1p(gap)
+    t, m = at_time, len(visits)
+    rows = [
+        v if v is not None else StreamerVisits(np.zeros(0, np.int64), np.zeros(0, np.int64), 0)
+        for v in visits
+    ]
+    owner = np.repeat(np.arange(m), [r.units.size for r in rows])
+    units = np.concatenate([r.units for r in rows]) if m else np.zeros(0, np.int64)
+    counts = np.concatenate([r.counts for r in rows]).astype(np.float64) if m else np.zeros(0)
+    mine = own_candidates >= 0
+    out = np.zeros((m, len(windows) + 2), dtype=np.float64)
+    for k, (old, new) in enumerate(windows):
+        hi = t - new if (new > 0 or cfg.include_current) else t - 1
+        inside = (units >= t - old) & (units <= hi)
+        others = np.bincount(owner[inside], weights=counts[inside], minlength=m)
+        own = mine & (own_times >= t - old) & (own_times <= hi)
+        others -= np.bincount(own_candidates[own], minlength=m)
+        out[:, k] = np.log1p(np.maximum(others, 0.0))
+    total = np.array([r.total for r in rows], dtype=np.float64)
+    current = units >= t
+    before = total - np.bincount(owner[current], weights=counts[current], minlength=m)
+    out[:, len(windows)] = np.log1p(np.maximum(before, 0.0))
+    last = np.full(m, -1.0)
+    np.maximum.at(last, owner[~current], units[~current].astype(np.float64))
+    previous = np.array([r.previous_unit for r in rows], dtype=np.float64)
+    last = np.where(last >= 0, last, previous)
+    gap = np.where(last >= 0, np.minimum(t - last, NEVER_GAP), NEVER_GAP)
+    if cfg.include_current and windows[0] == (0, 0):
+        gap = np.where(out[:, 0] > 0, 0.0, gap)  # another viewer visited in this very unit
+    out[:, len(windows) + 1] = np.log1p(gap)
     return out
 
 
