@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
 from livecart.core import contract as c
 from livecart.core import feature_names as f
@@ -44,6 +45,38 @@ class RoomModel:
         return cls(record.version, RoomScorer.from_registry(record.config, state))
 
 
+def _list_column(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A list column as (offsets, values, valid): row ``j`` is ``values[offsets[j]:offsets[j+1]]``.
+    (Arrow to numpy directly: ``to_pylist`` of a week of per-unit counts for 50 streamers made
+    Python ints by the ten thousand on every request.)"""
+    column = table.column(name).combine_chunks()
+    offsets = column.offsets.to_numpy()
+    values = column.values.to_numpy(zero_copy_only=False).astype(np.int64)
+    return offsets, values, column.is_valid().to_numpy(zero_copy_only=False)
+
+
+def _streamer_visits(table: pa.Table) -> list[StreamerVisits | None]:
+    """The ``streamer_visits`` rows of a frame (None: a streamer without one)."""
+    starts, units, valid = _list_column(table, f.STREAMER_VISIT_UNITS)
+    count_starts, counts, _ = _list_column(table, f.STREAMER_VISIT_COUNTS)
+    total = table.column(f.STREAMER_VISITS_TOTAL).to_pandas().fillna(0).to_numpy(np.int64)
+    previous = table.column(f.STREAMER_PREVIOUS_UNIT).to_pandas().fillna(-1).to_numpy(np.int64)
+    out: list[StreamerVisits | None] = []
+    for j in range(table.num_rows):
+        if not valid[j] or starts[j + 1] == starts[j]:
+            out.append(None)
+            continue
+        out.append(
+            StreamerVisits(
+                units[starts[j] : starts[j + 1]],
+                counts[count_starts[j] : count_starts[j + 1]],
+                int(total[j]),
+                int(previous[j]),
+            )
+        )
+    return out
+
+
 def current_unit(at: float | None = None) -> int:
     """The visit time unit of ``at`` (Unix seconds; None: now)."""
     return int((time.time() if at is None else at) // f.VISIT_UNIT_SECONDS)
@@ -72,18 +105,8 @@ class RoomRanking:
         """The model's score of each of ``streamers`` for the viewer at the unit."""
         viewer_plan, streamer_plan = self._visit_plans()
         viewer = self.reader.frame(viewer_plan, {c.VIEWER_ID: [viewer_id]}).to_pylist()[0]
-        rows = self.reader.frame(streamer_plan, {c.STREAMER_ID: streamers}).to_pylist()
-        visits = [
-            StreamerVisits(
-                np.asarray(r[f.STREAMER_VISIT_UNITS], np.int64),
-                np.asarray(r[f.STREAMER_VISIT_COUNTS] or [], np.int64),
-                int(r[f.STREAMER_VISITS_TOTAL] or 0),
-                int(r[f.STREAMER_PREVIOUS_UNIT] if r[f.STREAMER_PREVIOUS_UNIT] is not None else -1),
-            )
-            if r.get(f.STREAMER_VISIT_UNITS)
-            else None
-            for r in rows
-        ]
+        rows = self.reader.frame(streamer_plan, {c.STREAMER_ID: streamers})
+        visits = _streamer_visits(rows)
         scorer = model.scorer
         values = candidate_signals(
             list(viewer.get(f.VISIT_STREAMERS) or []),
