@@ -32,6 +32,9 @@ from livecart.model.interaction_log import Interactions, home_interactions
 from livecart.model.room_queries import QueryConfig, history_of, training_queries
 from livecart.model.room_ranker import ROOM_RANKER, RoomRankerNet, RoomScorer, train_epoch
 from livecart.model.room_signals import FeatureConfig, ItemCooccurrence, LiveContext
+from ray_jobs.evaluation import metrics as m
+from ray_jobs.evaluation.base import history_before
+from ray_jobs.evaluation.protocols import leave_last_out
 from ray_jobs.training.trainer import torch_trainer
 
 logger = logging.getLogger(__name__)
@@ -104,21 +107,11 @@ def _loop(config: dict[str, Any]) -> None:
                 ray.train.report(metrics)
 
 
-def held_out(log: Interactions) -> tuple[Interactions, np.ndarray]:
-    """The log without each viewer's latest visit (viewers with two or more), and those rows."""
-    last = np.full(log.n_users, -1, dtype=np.int64)
-    last[log.users] = np.arange(len(log), dtype=np.int64)
-    rows = np.sort(last[(log.user_counts() >= 2) & (last >= 0)])
-    mask = np.ones(len(log), dtype=np.bool_)
-    mask[rows] = False
-    return log.subset(mask), rows
-
-
 def validation_ndcg(
     scorer: RoomScorer, train: Interactions, log: Interactions, rows: np.ndarray
 ) -> float:
-    """NDCG@10 of the held-out visits (at most :data:`VALID_TARGETS`), full ranking, ties
-    counted pessimistically half-way (as :mod:`ray_jobs.evaluation.metrics` does)."""
+    """NDCG@10 of the held-out visits (at most :data:`VALID_TARGETS`), full ranking, with the
+    evaluation's tie-aware metric."""
     if rows.size == 0:
         return float("nan")
     rows = rows[np.linspace(0, rows.size - 1, min(rows.size, VALID_TARGETS)).astype(np.int64)]
@@ -128,24 +121,22 @@ def validation_ndcg(
         batch = rows[start : start + 256]
         users, times = log.users[batch], log.times[batch]
         histories = [
-            history_of(
-                train, int(u), train.user_rows(int(u))[train.times[train.user_rows(int(u))] <= t]
-            )
+            history_of(train, int(u), history_before(train, int(u), int(t)))
             for u, t in zip(users, times, strict=True)
         ]
         scores = scorer.score(histories, users, times, context)
-        target = scores[np.arange(batch.size), log.items[batch]]
-        higher = (scores > target[:, None]).sum(1)
-        ties = (scores == target[:, None]).sum(1) - 1
-        rank = higher + ties / 2.0
-        gains.append(np.where(rank < 10, 1.0 / np.log2(rank + 2.0), 0.0))
+        gains.append(m.ndcg(m.rank_counts(scores, log.items[batch]), 10))
     return float(np.concatenate(gains).mean())
 
 
 def run(settings: LivecartSettings, cfg: RoomTrainConfig, progress: bool = True) -> RoomTrainResult:
     """Build the queries, train on Ray Train, register ``room_ranker`` and return its record."""
     dataset, log = home_interactions(settings)
-    train, rows = held_out(log) if cfg.holdout == "last" else (log, np.empty(0, np.int64))
+    if cfg.holdout == "last":
+        split = leave_last_out(log)
+        train, rows = split.train, split.targets.rows
+    else:
+        train, rows = log, np.empty(0, np.int64)
     features = FeatureConfig(include_current=cfg.include_current)
     queries = training_queries(
         train,

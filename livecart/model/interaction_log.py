@@ -15,7 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
@@ -190,11 +190,17 @@ def load_interactions(
     )
 
 
+def home_manifest(settings: LivecartSettings) -> dict[str, Any]:
+    """The home's ``dataset.json`` (empty without one)."""
+    manifest = settings.raw_dir / DATASET_MANIFEST
+    found: dict[str, Any] = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    return found
+
+
 def home_dataset(settings: LivecartSettings, expected: str | None = None) -> tuple[str, Path]:
     """(name, directory) of the world in the livecart home: the validated tables when the gate
     has run, else the raw ones. ``expected``: fail unless the home holds that dataset."""
-    manifest = settings.raw_dir / DATASET_MANIFEST
-    found = json.loads(manifest.read_text())["name"] if manifest.is_file() else None
+    found = home_manifest(settings).get("name")
     if found is None or (expected is not None and found != expected):
         wanted = expected or "a dataset"
         command = "livecart generate" if expected == "synthetic" else "livecart ingest twitch"
@@ -212,10 +218,9 @@ def home_dataset(settings: LivecartSettings, expected: str | None = None) -> tup
 def visit_event_types(settings: LivecartSettings) -> tuple[str, ...]:
     """The events that are visits in the home's world (a home without a manifest: livecart's own
     event model, where entering a room is the visit)."""
-    manifest = settings.raw_dir / DATASET_MANIFEST
-    if not manifest.is_file():
+    found = home_manifest(settings)
+    if not found:
         return (EventType.ENTER_ROOM.value,)
-    found = json.loads(manifest.read_text())
     if found.get("visit_event_types"):  # brought data says which of its events are visits
         return tuple(str(t) for t in found["visit_event_types"])
     return DATASET_EVENT_TYPES.get(str(found["name"]), DEFAULT_EVENT_TYPES)

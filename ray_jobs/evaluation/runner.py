@@ -9,7 +9,6 @@ targets in batches and measures every requested protocol on the same scores. It 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -27,9 +26,9 @@ from livecart.core.io import source_exists
 from livecart.core.settings import LivecartSettings
 from livecart.model.interaction_log import (
     DATASET_EVENT_TYPES,
-    DATASET_MANIFEST,
     Interactions,
     home_dataset,
+    home_manifest,
     load_interactions,
     visit_event_types,
 )
@@ -123,9 +122,7 @@ class EvaluationConfig(BaseModel):
 def resolve_dataset(config: EvaluationConfig) -> tuple[str, Path, tuple[str, ...]]:
     """(name, directory, event types) of the dataset the config names."""
     name = config.dataset
-    manifest = config.settings.raw_dir / DATASET_MANIFEST
-    home = json.loads(manifest.read_text()).get("name") if manifest.is_file() else None
-    if name in DATASET_EVENT_TYPES or name == home:
+    if name in DATASET_EVENT_TYPES or name == home_manifest(config.settings).get("name"):
         found, directory = home_dataset(config.settings, expected=name)
         return found, directory, config.event_types or visit_event_types(config.settings)
     path = Path(name).expanduser().resolve()
