@@ -4,14 +4,14 @@ A bad line (invalid UTF-8, a missing id, an unparseable or naive timestamp) must
 nor abort the file, so CSV and whitespace files are read as bytes and decoded line by line, and
 each problem is recorded with the line number, the raw text and a reason ``<column>: <rule>``.
 Only file-level problems (no header, a missing required column) raise :class:`ContractError`.
+Lines are split by :mod:`ray_jobs.ingest._lines` (LF, CRLF or old-Mac CR endings; a stray CR or
+a field over the csv module's limit makes a bad row, not a failed file).
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,13 +23,13 @@ from tqdm import tqdm
 
 from livecart.core.contract import EVENT_TYPE, EventType
 from livecart.core.errors import ContractError
+from ray_jobs.ingest._lines import LINE, byte_lines, csv_fields, stray_cr, utf8_problem
 
 # Column names of the generic interactions format (input names, not contract names).
 IN_USER: Final = "user_id"
 IN_ITEM: Final = "item_id"
 IN_TIMESTAMP: Final = "timestamp"
 IN_REQUIRED: Final = (IN_USER, IN_ITEM, IN_TIMESTAMP)
-LINE: Final = "line"
 
 WHITESPACE_EPOCH: Final = datetime(2020, 1, 1, tzinfo=UTC)
 """Time of line 1 of a ``user item`` file; line n is n-1 seconds later (files are in time order)."""
@@ -38,7 +38,6 @@ _UNIX_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO: Final = timedelta(microseconds=1)
 _MIN_US: Final = (datetime(1, 1, 2, tzinfo=UTC) - _UNIX_EPOCH) // _MICRO
 _MAX_US: Final = (datetime(9999, 12, 30, tzinfo=UTC) - _UNIX_EPOCH) // _MICRO
-_BOM: Final = b"\xef\xbb\xbf"
 NAIVE_RULE: Final = "naive timestamp (no UTC offset); pass assume_utc=True to read it as UTC"
 
 
@@ -182,33 +181,19 @@ def parse_timestamp(value: object, assume_utc: bool) -> int | str:
     return micros
 
 
-def _byte_lines(path: Path, progress: bool) -> Iterator[tuple[int, bytes]]:
-    """``(line number, bytes without the line ending)``; streams, so memory stays bounded."""
-    size = path.stat().st_size
-    with (
-        path.open("rb") as handle,
-        tqdm(total=size, unit="B", unit_scale=True, desc=path.name, disable=not progress) as bar,
-    ):
-        for number, chunk in enumerate(handle, start=1):
-            bar.update(len(chunk))
-            line = chunk.rstrip(b"\r\n")
-            yield number, line[len(_BOM) :] if number == 1 and line.startswith(_BOM) else line
-
-
-def _utf8_problem(exc: UnicodeDecodeError) -> str:
-    return f"{LINE}: not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
-
-
 def read_csv(path: Path, rows: ParsedRows, assume_utc: bool, progress: bool) -> None:
     """A comma-separated file whose header names user_id, item_id, timestamp[, event_type]."""
-    lines = _byte_lines(path, progress)
+    lines = byte_lines(path, progress)
     header_line = next(lines, None)
     if header_line is None:
         raise ContractError(str(path), None, "empty file: expected a header line")
     try:
-        header = [name.strip() for name in next(csv.reader([header_line[1].decode("utf-8")]))]
+        names = csv_fields(header_line[1].decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ContractError(str(path), None, "header line is not valid UTF-8") from exc
+    if isinstance(names, str):
+        raise ContractError(str(path), None, f"header {names}")
+    header = [name.strip() for name in names]
     for column in IN_REQUIRED:
         if column not in header:
             raise ContractError(str(path), column, f"missing required column (found {header})")
@@ -218,12 +203,15 @@ def read_csv(path: Path, rows: ParsedRows, assume_utc: bool, progress: bool) -> 
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            rows.reject(number, data.decode("utf-8", errors="replace"), _utf8_problem(exc))
+            rows.reject(number, data.decode("utf-8", errors="replace"), utf8_problem(exc))
             continue
         if not text.strip():
             rows.blank_lines += 1
             continue
-        fields = next(csv.reader([text])) if '"' in text else text.split(",")
+        fields = csv_fields(text)
+        if isinstance(fields, str):
+            rows.reject(number, text, fields)
+            continue
         if len(fields) != len(header):
             rule = f"expected {len(header)} comma-separated fields, found {len(fields)}"
             rows.reject(number, text, f"{LINE}: {rule}")
@@ -236,16 +224,20 @@ def read_csv(path: Path, rows: ParsedRows, assume_utc: bool, progress: bool) -> 
 def read_whitespace(path: Path, rows: ParsedRows, progress: bool) -> None:
     """A headerless ``user item`` file in time order; line n gets WHITESPACE_EPOCH + (n-1) s."""
     start_seconds = int(WHITESPACE_EPOCH.timestamp())
-    for number, data in _byte_lines(path, progress):
+    for number, data in byte_lines(path, progress):
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            rows.reject(number, data.decode("utf-8", errors="replace"), _utf8_problem(exc))
+            rows.reject(number, data.decode("utf-8", errors="replace"), utf8_problem(exc))
             continue
-        fields = text.split()
-        if not fields:
+        if not text.strip():
             rows.blank_lines += 1
             continue
+        problem = stray_cr(text)
+        if problem is not None:
+            rows.reject(number, text, problem)
+            continue
+        fields = text.split()
         if len(fields) != 2:
             rule = f"expected 2 whitespace-separated fields (user item), found {len(fields)}"
             rows.reject(number, text, f"{LINE}: {rule}")

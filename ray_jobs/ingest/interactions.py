@@ -8,6 +8,8 @@ that is live over the whole time range of the data; the recommender then ranks i
 Bad rows never vanish and never abort the file: they are written to
 ``<quarantine_dir>/ingest_interactions.parquet`` with the line number, raw text and a reason, and
 the counts in :class:`InteractionsResult` add up (events + quarantined + blank lines = rows read).
+A file with no valid row, or whose quarantined share passes ``max_quarantine_fraction`` (the
+validation gate's setting), is refused and the home's raw world is left as it was.
 """
 
 from __future__ import annotations
@@ -46,7 +48,14 @@ from livecart.core.contract import (
 from livecart.core.errors import ContractError
 from livecart.core.io import write_parquet_atomic
 from livecart.core.settings import LivecartSettings
-from ray_jobs.ingest._common import sha256_file, to_contract, viewer_ids, write_world
+from ray_jobs.ingest._common import (
+    check_rows,
+    input_file,
+    sha256_file,
+    to_contract,
+    viewer_ids,
+    write_world,
+)
 from ray_jobs.ingest._parse import ParsedRows, read_csv, read_parquet, read_whitespace
 
 log = logging.getLogger(__name__)
@@ -206,9 +215,7 @@ def _write_quarantine(rows: ParsedRows, path: Path, source: Path) -> None:
 def run(config: InteractionsConfig) -> InteractionsResult:
     """Read, check and map an interactions file, then replace the raw world in ``raw_dir``."""
     started = time.perf_counter()
-    path = config.path
-    if not path.is_file():
-        raise ContractError(str(path), None, "file not found")
+    path = input_file(config.path, "interactions file")
     layout = resolve_format(path, config.format)
     rows = ParsedRows()
     if layout is InteractionsFormat.CSV:
@@ -218,6 +225,16 @@ def run(config: InteractionsConfig) -> InteractionsResult:
     else:
         read_whitespace(path, rows, config.progress)
     settings = config.settings
+    quarantine_path = settings.quarantine_dir / QUARANTINE_FILE
+    _write_quarantine(rows, quarantine_path, path)
+    check_rows(
+        str(path),
+        rows.accepted,
+        rows.bad_reasons,
+        settings.max_quarantine_fraction,
+        quarantine_path,
+        settings.raw_dir,
+    )
     tables = _tables(rows, settings)
     rows_read = rows.accepted + len(rows.bad_lines) + rows.blank_lines
     manifest = {
@@ -228,8 +245,6 @@ def run(config: InteractionsConfig) -> InteractionsResult:
         "sha256": sha256_file(path),
     }
     write_world(settings.raw_dir, tables, manifest)
-    quarantine_path = settings.quarantine_dir / QUARANTINE_FILE
-    _write_quarantine(rows, quarantine_path, path)
     result = InteractionsResult(
         raw_dir=settings.raw_dir,
         quarantine_path=quarantine_path,

@@ -15,7 +15,6 @@ written then goes through ``livecart validate``, the same gate as every other so
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,15 +22,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
 from livecart.core import contract as c
 from livecart.core.conform import conform
 from livecart.core.errors import ContractError
+from livecart.core.io import write_parquet_atomic
 from livecart.core.settings import LivecartSettings
-from ray_jobs.ingest._common import write_world
+from ray_jobs.ingest._common import check_rows, input_file, write_world
+from ray_jobs.ingest._exports import ExportRows, Quarantine, read_export
 from ray_jobs.ingest.mapping import TableMapping, load_mapping
 
 QUARANTINE_FILE = "ingest_tables.parquet"
@@ -57,50 +56,14 @@ class TablesResult:
     derived: list[str] = field(default_factory=list)
 
 
-@dataclass
-class _Quarantine:
-    rows: list[dict[str, object]] = field(default_factory=list)
-
-    def add(
-        self, table: c.Table, origin: str, row: int, reason: str, raw: dict[str, object]
-    ) -> None:
-        self.rows.append(
-            {
-                "table": table.value,
-                "file": origin,
-                "row": row,
-                c.QUARANTINE_REASON: reason,
-                "raw": json.dumps(raw, default=str, ensure_ascii=False),
-            }
-        )
-
-
 def _find(directory: Path, table: c.Table, spec: TableMapping) -> Path | None:
     if spec.file is not None:
-        path = directory / spec.file
-        if not path.is_file():
-            raise ContractError(
-                str(path), None, f"the mapping names a {table.value} file that is not there"
-            )
-        return path
+        return input_file(directory / spec.file, f"{table.value} file the mapping names")
     for suffix in (".csv", ".parquet"):
         path = directory / f"{table.value}{suffix}"
-        if path.is_file():
-            return path
+        if path.exists():
+            return input_file(path, f"{table.value} export")
     return None
-
-
-def _read(path: Path) -> pd.DataFrame:
-    if path.suffix == ".parquet":
-        frame: pd.DataFrame = pq.read_table(path).to_pandas()
-        return frame
-    with path.open(encoding="utf-8") as handle:
-        names = handle.readline().strip().lstrip("\ufeff").split(",")
-    options = pacsv.ConvertOptions(
-        column_types={n: pa.string() for n in names}, strings_can_be_null=True
-    )
-    read: pd.DataFrame = pacsv.read_csv(path, convert_options=options).to_pandas()
-    return read
 
 
 def _timestamps(values: pd.Series, spec: TableMapping) -> tuple[pd.Series, pd.Series]:
@@ -136,9 +99,10 @@ def _timestamps(values: pd.Series, spec: TableMapping) -> tuple[pd.Series, pd.Se
 
 
 def _convert(
-    frame: pd.DataFrame, table: c.Table, spec: TableMapping, origin: str, quarantine: _Quarantine
+    export: ExportRows, table: c.Table, spec: TableMapping, origin: str, quarantine: Quarantine
 ) -> pd.DataFrame:
     """Renamed, value-mapped and typed rows; the rows that fail a conversion quarantined."""
+    frame = export.frame
     raw = frame.copy()
     frame = frame.rename(columns=spec.columns)
     reasons = pd.Series([None] * len(frame), index=frame.index, dtype=object)
@@ -174,7 +138,7 @@ def _convert(
     failed = reasons.notna().to_numpy()
     for i in np.flatnonzero(failed):
         values = {str(k): v for k, v in raw.iloc[i].to_dict().items()}
-        quarantine.add(table, origin, int(i) + 1, str(reasons.iloc[i]), values)
+        quarantine.add(table, origin, int(export.rows[i]), str(reasons.iloc[i]), values)
     return frame.loc[~failed].reset_index(drop=True)
 
 
@@ -258,7 +222,7 @@ def run(config: TablesConfig) -> TablesResult:
     if not directory.is_dir():
         raise ContractError(str(directory), None, "not a directory of export files")
     mapping = load_mapping(config.mapping)
-    quarantine = _Quarantine()
+    quarantine = Quarantine()
     frames: dict[c.Table, pd.DataFrame] = {}
     origins: dict[c.Table, str] = {}
     read: dict[str, int] = {}
@@ -267,15 +231,27 @@ def run(config: TablesConfig) -> TablesResult:
         path = _find(directory, table, spec)
         if path is None:
             continue
-        frame = _read(path)
-        read[table.value] = len(frame)
-        frames[table] = _convert(frame, table, spec, str(path), quarantine)
+        export = read_export(path, table, quarantine)
+        read[table.value] = len(export.frame) + len(quarantine.reasons(table))
+        frames[table] = _convert(export, table, spec, str(path), quarantine)
         origins[table] = str(path)
     if c.Table.EVENTS not in frames:
         raise ContractError(
             str(directory), None, "no events file (events.csv or events.parquet, or a mapped file)"
         )
     result = TablesResult(settings.raw_dir, settings.quarantine_dir / QUARANTINE_FILE)
+    quarantined = pd.DataFrame(
+        quarantine.rows, columns=["table", "file", "row", c.QUARANTINE_REASON, "raw"]
+    )
+    write_parquet_atomic(
+        pa.Table.from_pandas(quarantined, preserve_index=False), result.quarantine_path
+    )
+    for table, frame in frames.items():  # before anything is written: the world stays
+        reasons = quarantine.reasons(table)
+        limit = settings.max_quarantine_fraction
+        check_rows(
+            origins[table], len(frame), reasons, limit, result.quarantine_path, result.raw_dir
+        )
     _derive(frames, result.derived)
     tables = {t: _table(f, t, origins.get(t, f"derived {t.value}")) for t, f in frames.items()}
     kinds = set(tables[c.Table.EVENTS].column(c.EVENT_TYPE).to_pylist())
@@ -296,11 +272,6 @@ def run(config: TablesConfig) -> TablesResult:
             "derived": result.derived,
         },
     )
-    settings.quarantine_dir.mkdir(parents=True, exist_ok=True)
-    quarantined = pd.DataFrame(
-        quarantine.rows, columns=["table", "file", "row", c.QUARANTINE_REASON, "raw"]
-    )
-    pq.write_table(pa.Table.from_pandas(quarantined, preserve_index=False), result.quarantine_path)
     result.rows = {t.value: d.num_rows for t, d in tables.items()}
     result.quarantined = {t: int((quarantined["table"] == t).sum()) for t in read}
     return result

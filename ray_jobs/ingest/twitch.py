@@ -45,7 +45,14 @@ from livecart.core.contract import (
 )
 from livecart.core.errors import ContractError
 from livecart.core.settings import PROJECT_ROOT, LivecartSettings
-from ray_jobs.ingest._common import sha256_file, to_contract, viewer_ids, write_world
+from ray_jobs.ingest._common import (
+    check_rows,
+    input_file,
+    sha256_file,
+    to_contract,
+    viewer_ids,
+    write_world,
+)
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +133,7 @@ def _most_common(frame: pd.DataFrame, keys: list[str], column: str) -> pd.DataFr
 
 
 def _load(config: TwitchConfig) -> tuple[pd.DataFrame, str]:
-    path = config.path
-    if not path.is_file():
-        raise ContractError(str(path), None, "Twitch log not found (see shared/data/README.md)")
+    path = input_file(config.path, "Twitch log", " (see shared/data/README.md)")
     digest = sha256_file(path)
     if config.expected_sha256 is not None and digest != config.expected_sha256:
         raise ContractError(
@@ -137,13 +142,21 @@ def _load(config: TwitchConfig) -> tuple[pd.DataFrame, str]:
             f"sha256 mismatch: expected {config.expected_sha256}, found {digest}; "
             "the file is not the published twitch105k.csv",
         )
-    frame = pd.read_csv(path, index_col=0)
+    try:
+        frame = pd.read_csv(path, index_col=0)
+    except (ValueError, UnicodeDecodeError) as exc:  # pandas' ParserError is a ValueError
+        raise ContractError(str(path), None, f"not a readable CSV file ({exc})") from exc
     for column in SOURCE_COLUMNS:
         if column not in frame.columns:
             raise ContractError(str(path), column, "missing required column")
         if frame[column].isna().any():
             raise ContractError(str(path), column, "null values in a required column")
-    frame = frame[list(SOURCE_COLUMNS)].astype(np.int64)
+    settings = config.settings
+    check_rows(str(path), len(frame), [], 0.0, settings.quarantine_dir, settings.raw_dir)
+    try:
+        frame = frame[list(SOURCE_COLUMNS)].astype(np.int64)
+    except ValueError as exc:
+        raise ContractError(str(path), None, f"non-integer values ({exc})") from exc
     frame[_ROW] = frame.index.to_numpy(dtype=np.int64)
     return frame.reset_index(drop=True), digest
 

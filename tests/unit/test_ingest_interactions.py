@@ -31,6 +31,7 @@ from livecart.core.settings import LivecartSettings
 from ray_jobs.ingest._parse import WHITESPACE_EPOCH, parse_timestamp
 from ray_jobs.ingest.interactions import (
     LINE_NUMBER,
+    QUARANTINE_FILE,
     RAW_LINE,
     InteractionsConfig,
     InteractionsFormat,
@@ -44,12 +45,15 @@ HEADER = b"user_id,item_id,timestamp,event_type\n"
 def _ingest(tmp_path: Path, name: str, content: bytes, **options: object) -> InteractionsResult:
     path = tmp_path / name
     path.write_bytes(content)
-    settings = LivecartSettings(home=tmp_path / "home", **options)  # type: ignore[arg-type]
+    settings = _settings(tmp_path, **options)
     return run(InteractionsConfig(settings=settings, path=path, progress=False))
 
 
-def _settings(tmp_path: Path) -> LivecartSettings:
-    return LivecartSettings(home=tmp_path / "home")
+def _settings(tmp_path: Path, **options: object) -> LivecartSettings:
+    """These tests are about each row's fate, not the gate's share of bad rows (that is
+    tests/unit/test_ingest_no_loss.py): any share of quarantined rows is let through."""
+    options.setdefault("max_quarantine_fraction", 1.0)
+    return LivecartSettings(home=tmp_path / "home", **options)  # type: ignore[arg-type]
 
 
 def _events(tmp_path: Path) -> pa.Table:
@@ -124,9 +128,10 @@ def test_interactions__parquet_naive_timestamps__quarantined_unless_assume_utc(
         pa.table({"user_id": ["a", "b"], "item_id": ["x", "y"], "timestamp": naive}), path
     )
     settings = _settings(tmp_path)
-    strict = run(InteractionsConfig(settings=settings, path=path, progress=False))
-    assert (strict.events, strict.quarantined) == (0, 2)
-    assert all("naive timestamp" in str(r[QUARANTINE_REASON]) for r in _quarantine(strict))
+    with pytest.raises(ContractError, match="no valid rows"):
+        run(InteractionsConfig(settings=settings, path=path, progress=False))
+    reasons = pq.read_table(settings.quarantine_dir / QUARANTINE_FILE)[QUARANTINE_REASON]
+    assert len(reasons) == 2 and all("naive timestamp" in str(r) for r in reasons.to_pylist())
     lenient = run(InteractionsConfig(settings=settings, path=path, assume_utc=True, progress=False))
     assert (lenient.events, lenient.quarantined) == (2, 0)
     assert _events(tmp_path)[EVENT_TIMESTAMP][0].as_py() == _utc(2024, 1, 1)
@@ -163,8 +168,8 @@ def test_interactions__missing_item__quarantined_with_reason(tmp_path: Path) -> 
 
 
 def test_interactions__naive_iso_timestamp__quarantined(tmp_path: Path) -> None:
-    result = _ingest(tmp_path, "log.csv", HEADER + b"a,x,2024-01-01T00:00:00,\n")
-    assert (result.events, result.quarantined) == (0, 1)
+    result = _ingest(tmp_path, "log.csv", HEADER + b"a,x,2024-01-01T00:00:00,\nb,y,100,\n")
+    assert (result.events, result.quarantined) == (1, 1)
     (bad,) = _quarantine(result)
     assert str(bad[QUARANTINE_REASON]).startswith("timestamp: naive timestamp")
 
