@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
-from livecart.core.errors import LivecartError
+from livecart.core.errors import user_message
 
 if TYPE_CHECKING:
     from livecart.core.settings import LivecartSettings
@@ -52,7 +53,8 @@ def settings() -> LivecartSettings:
 
 
 def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Print livecart's own errors as one message and exit 2; let real bugs show their trace."""
+    """Print a user's errors (:func:`livecart.core.errors.user_message`, and invalid settings)
+    as one message and exit 2; let real bugs show their trace."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -63,8 +65,11 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
         logging.getLogger("feast").setLevel(logging.WARNING)
         try:
             return command(*args, **kwargs)
-        except (LivecartError, ValidationError) as error:
-            console.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)
+        except Exception as error:
+            message = str(error) if isinstance(error, ValidationError) else user_message(error)
+            if message is None:
+                raise
+            console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
             raise typer.Exit(code=2) from None
 
     return wrapper

@@ -18,7 +18,8 @@ import pyarrow.parquet as pq
 
 from livecart.core import contract as c
 from livecart.core import feature_names as f
-from livecart.core.io import table_path
+from livecart.core.errors import StageError
+from livecart.core.io import source_exists, table_path
 from livecart.core.settings import LivecartSettings
 from livecart.features.feast_store import historical_features
 
@@ -31,6 +32,30 @@ CLICK_WINDOW_MIN, PURCHASE_WINDOW_MIN = 10, 30
 class Examples:
     frame: pd.DataFrame
     window: tuple[datetime, datetime]
+
+
+# Written by the first queries of `livecart features`: their absence means it has not run.
+FEATURES_MADE: tuple[f.FeatureTable, ...] = (
+    f.FeatureTable.VIEWER_PROFILE,
+    f.FeatureTable.PRODUCT_PROFILE,
+)
+
+
+def require_inputs(settings: LivecartSettings, stage: str) -> None:
+    """Fail with the command to run first when the clean events or the feature tables are missing
+    (before, DuckDB failed deep in the job on a file pattern that matched nothing)."""
+    if not source_exists(settings.clean_dir, c.Table.EVENTS):
+        raise StageError(
+            stage,
+            f"no clean events under {settings.clean_dir}",
+            "run `livecart validate` first (after `livecart generate` or `livecart ingest ...`)",
+        )
+    for table in FEATURES_MADE:
+        path = settings.feature_table_path(table)
+        if not path.is_file():
+            raise StageError(
+                stage, f"missing feature table {path}", "run `livecart features` first"
+            )
 
 
 def labelled_impressions(settings: LivecartSettings, limit: int | None = None) -> pd.DataFrame:
@@ -67,6 +92,7 @@ def labelled_impressions(settings: LivecartSettings, limit: int | None = None) -
 
 def build_examples(settings: LivecartSettings, limit: int | None = None) -> Examples:
     """Labelled impressions joined point-in-time with the ranker's feature service (``SERVICE``)."""
+    require_inputs(settings, "train")
     shown = labelled_impressions(settings, limit)
     entity_rows = shown[[c.VIEWER_ID, c.PRODUCT_ID, c.STREAMER_ID, c.EVENT_TIMESTAMP]]
     features = historical_features(settings, entity_rows, SERVICE)
