@@ -9,8 +9,10 @@ the catalogue use, one always-live room per streamer when there are no live sess
 A file that cannot be read as its table at all (a required column missing, say) stops with the
 file, column and rule. A row whose value cannot be converted (a price that is not a number, a
 timestamp without an offset and no zone in the mapping) is quarantined with its file, row and
-reason in ``<quarantine_dir>/ingest_tables.parquet``; the rows beside it are kept. Everything
-written then goes through ``livecart validate``, the same gate as every other source.
+reason in ``<quarantine_dir>/ingest_tables.parquet``; the rows beside it are kept (so is a CSV
+line that cannot be a row, :mod:`ray_jobs.ingest._exports`). A file with no valid row, or whose
+quarantined share passes ``max_quarantine_fraction``, stops the run before anything is written.
+Everything written then goes through ``livecart validate``, the same gate as every other source.
 """
 
 from __future__ import annotations
