@@ -23,8 +23,8 @@ from livecart.core.errors import ContractError, GateBlocked
 from livecart.core.io import read_source, source_exists, write_source
 from livecart.core.settings import LivecartSettings
 from ray_jobs.ingest._common import to_contract, write_world
-from ray_jobs.ingest.interactions import LINE_NUMBER, InteractionsConfig, run
-from ray_jobs.ingest.tables import TablesConfig
+from ray_jobs.ingest.interactions import LINE_NUMBER, InteractionsConfig, InteractionsResult, run
+from ray_jobs.ingest.tables import TablesConfig, TablesResult
 from ray_jobs.ingest.tables import run as run_tables
 from ray_jobs.ingest.twitch import TwitchConfig
 from ray_jobs.ingest.twitch import run as run_twitch
@@ -52,7 +52,9 @@ def _assert_world_kept(settings: LivecartSettings) -> None:
     assert source_exists(settings.raw_dir, Table.PRODUCTS)
 
 
-def _interactions(settings: LivecartSettings, tmp_path: Path, name: str, content: bytes) -> object:
+def _interactions(
+    settings: LivecartSettings, tmp_path: Path, name: str, content: bytes
+) -> InteractionsResult:
     path = tmp_path / name
     path.write_bytes(content)
     return run(InteractionsConfig(settings=settings, path=path, progress=False))
@@ -99,7 +101,7 @@ def test_interactions__cr_only_line_endings__every_line_a_row(
 ) -> None:
     content = (HEADER + GOOD).replace(b"\n", b"\r")
     result = _interactions(settings, tmp_path, "mac.csv", content)
-    assert (result.rows_read, result.events, result.quarantined) == (4, 4, 0)  # type: ignore[attr-defined]
+    assert (result.rows_read, result.events, result.quarantined) == (4, 4, 0)
 
 
 @pytest.mark.parametrize(
@@ -111,8 +113,8 @@ def test_interactions__stray_cr_inside_a_row__row_quarantined_others_kept(
     settings: LivecartSettings, tmp_path: Path, bad: bytes
 ) -> None:
     result = _interactions(settings, tmp_path, "log.csv", HEADER + GOOD + bad + b"\n")
-    assert (result.events, result.quarantined) == (4, 1)  # type: ignore[attr-defined]
-    (row,) = pq.read_table(result.quarantine_path).to_pylist()  # type: ignore[attr-defined]
+    assert (result.events, result.quarantined) == (4, 1)
+    (row,) = pq.read_table(result.quarantine_path).to_pylist()
     assert row[LINE_NUMBER] == 6
     assert row[QUARANTINE_REASON] == "line: carriage return (CR) inside the row"
 
@@ -124,8 +126,8 @@ def test_interactions__field_over_the_csv_limit__row_quarantined_others_kept(
     limit = csv.field_size_limit()
     huge = quote + b"x" * (limit + 1) + quote
     result = _interactions(settings, tmp_path, "log.csv", HEADER + GOOD + b"e," + huge + b",1\n")
-    assert (result.events, result.quarantined) == (4, 1)  # type: ignore[attr-defined]
-    (row,) = pq.read_table(result.quarantine_path).to_pylist()  # type: ignore[attr-defined]
+    assert (result.events, result.quarantined) == (4, 1)
+    (row,) = pq.read_table(result.quarantine_path).to_pylist()
     assert row[QUARANTINE_REASON] == (
         f"line: a field of {limit + 1 + 2 * len(quote)} characters, over the CSV field size "
         f"limit ({limit})"
@@ -173,7 +175,7 @@ def test_twitch__directory_given__error_says_directory(
         run_twitch(config)
 
 
-def _tables(settings: LivecartSettings, tmp_path: Path, events: str) -> object:
+def _tables(settings: LivecartSettings, tmp_path: Path, events: str) -> TablesResult:
     exports = tmp_path / "exports"
     exports.mkdir(exist_ok=True)
     (exports / "events.csv").write_bytes(events.encode())
@@ -212,8 +214,8 @@ def test_tables__stray_cr_or_wrong_field_count__that_row_quarantined_others_kept
         + EVENTS.replace("e", "h")  # rows 12-15
     )
     result = _tables(settings, tmp_path, content)
-    assert result.rows["events"] == 12  # type: ignore[attr-defined]
-    quarantine = pq.read_table(result.quarantine_path).to_pylist()  # type: ignore[attr-defined]
+    assert result.rows["events"] == 12
+    quarantine = pq.read_table(result.quarantine_path).to_pylist()
     assert [(q["row"], q[QUARANTINE_REASON]) for q in quarantine] == [
         (5, "line: carriage return (CR) inside the row"),
         (10, "line: expected 6 columns, found 7"),
