@@ -26,6 +26,7 @@ from livecart.online.files import (
     Manifest,
     ViewEntry,
     manifest_stamp,
+    missing,
     read_delta,
     read_manifest,
     read_snapshot,
@@ -85,7 +86,7 @@ class ReadCache:
             self._follower.check()
             return self._published.manifest
         stamp = manifest_stamp(self.directory)
-        if stamp != self._stamp:
+        if stamp != self._stamp or stamp is None:  # none: a new store, or a lost manifest
             with self._lock:
                 self._manifest, self._stamp = read_manifest(self.directory), stamp
         return self._manifest
@@ -109,11 +110,12 @@ class ReadCache:
                     self._views[name] = state
                     self._keys[name] = tuple(keys)
                 return state
-            except FileNotFoundError:
-                # The file was collected after a newer commit: read the manifest again.
+            except FileNotFoundError as gone:
+                # The file was collected after a newer commit: read the manifest again. A file
+                # the latest manifest still names after every retry is lost: corruption.
                 self._stamp = None
                 if attempt == RETRIES - 1:
-                    raise
+                    raise missing(self.directory, Path(str(gone.filename)).name) from None
         return None
 
     def _followed_view(self, name: str, keys: Sequence[str]) -> ViewState | None:
@@ -135,7 +137,7 @@ class ReadCache:
         """The follower's step: if the store committed, load what changed and publish it."""
         stamp = manifest_stamp(self.directory)
         published = self._published
-        if stamp == published.stamp:
+        if stamp == published.stamp and stamp is not None:
             return
         manifest = read_manifest(self.directory)
         views = {}

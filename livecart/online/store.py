@@ -105,16 +105,20 @@ def writer(config: RepoConfig) -> SnapshotWriter:
 
 
 def write_arrow(
-    config: RepoConfig, views: Sequence[tuple[FeatureView, pa.Table]], compact: bool = True
+    config: RepoConfig,
+    views: Sequence[tuple[FeatureView, pa.Table]],
+    compact: bool = True,
+    rebuild: bool = False,
 ) -> int:
-    """Bulk-write Arrow rows (keys, features, ``__event_ts``, ``__created_ts``) in one commit."""
+    """Bulk-write Arrow rows (keys, features, ``__event_ts``, ``__created_ts``) in one commit;
+    ``rebuild``: these views, in full, become the whole store (see ``SnapshotWriter.write``)."""
     changes = {
         table_name(config, view): ViewWrite(
             rows, view_schema(view), key_columns(view), schema_signature(view)
         )
         for view, rows in views
     }
-    return writer(config).write(changes, compact=compact)
+    return writer(config).write(changes, compact=compact, rebuild=rebuild)
 
 
 def _live_positions(

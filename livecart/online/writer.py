@@ -18,8 +18,11 @@ import pyarrow as pa
 from livecart.online.bookkeeping import CREATED_TS, EVENT_TS
 from livecart.online.files import (
     Folded,
+    Manifest,
     ViewEntry,
     collect_garbage,
+    missing,
+    next_version,
     read_delta,
     read_manifest,
     read_snapshot,
@@ -66,8 +69,13 @@ def merge_latest(parts: Sequence[pa.Table], schema: pa.Schema, keys: Sequence[st
 
 
 def _current_parts(directory: Path, entry: ViewEntry) -> list[pa.Table]:
-    parts = [read_snapshot(directory, entry.base)] if entry.base else []
-    parts += [read_delta(directory, name) for name in entry.deltas]
+    name = entry.base
+    try:
+        parts = [read_snapshot(directory, name)] if name else []
+        for name in entry.deltas:
+            parts.append(read_delta(directory, name))
+    except FileNotFoundError:
+        raise missing(directory, str(name)) from None
     return parts
 
 
@@ -81,10 +89,17 @@ class SnapshotWriter:
         self.compact_after_deltas = compact_after_deltas
         self.compact_after_rows = compact_after_rows
 
-    def write(self, changes: Mapping[str, ViewWrite], compact: bool = False) -> int:
-        """Write all ``changes`` in one commit; returns the new manifest version."""
+    def write(
+        self, changes: Mapping[str, ViewWrite], compact: bool = False, rebuild: bool = False
+    ) -> int:
+        """Write all ``changes`` in one commit; returns the new manifest version. ``rebuild``
+        commits ``changes`` as the whole store, without reading the current manifest (the
+        repair of a corrupted store: every view it keeps must be in ``changes``, in full)."""
         with writer_lock(self.directory):
-            manifest = read_manifest(self.directory)
+            if rebuild:
+                manifest = Manifest(next_version(self.directory, None) - 1)
+            else:
+                manifest = read_manifest(self.directory)
             version = manifest.version + 1
             for view, change in changes.items():
                 entry = manifest.views.get(view)
