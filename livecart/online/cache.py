@@ -157,11 +157,13 @@ class ReadCache:
         if state is not None and _folded_from(state, entry):
             # The writer compacted what this state holds (plus deltas it lists): catch up with
             # those deltas and take the new base's name, instead of loading the snapshot again.
+            # A reader ahead of a background compaction holds deltas past the fold already.
             assert entry.folded is not None
             state = _copy_for_append(state)
-            for name in entry.folded.deltas[len(state.deltas) :]:
+            folded = entry.folded.deltas
+            for name in folded[len(state.deltas) :]:
                 append_rows(state, read_delta(self.directory, name), keys, trusted=False)
-            state.base, state.deltas = entry.base, []
+            state.base, state.deltas = entry.base, state.deltas[len(folded) :]
         stale = (
             state is None
             or state.base != entry.base
@@ -189,7 +191,10 @@ def _folded_from(state: ViewState, entry: ViewEntry) -> bool:
     folded = entry.folded
     if folded is None or state.base == entry.base or state.base != folded.base:
         return False
-    if tuple(state.deltas) != folded.deltas[: len(state.deltas)]:
+    held, fold = tuple(state.deltas), folded.deltas
+    if held[: len(fold)] != fold[: len(held)]:
+        return False
+    if len(held) > len(fold) and list(held[len(fold) :]) != entry.deltas[: len(held) - len(fold)]:
         return False
     rows = state.table.num_rows if state.table is not None else 0
     return rows - len(state.index) <= SUPERSEDED_SHARE * max(len(state.index), 1)
