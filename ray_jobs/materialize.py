@@ -27,7 +27,8 @@ from livecart.core.ray_runtime import ensure_ray
 from livecart.core.settings import LivecartSettings
 from livecart.features.feast_store import check_registry_home, feature_store
 from livecart.online.codec import key_columns, view_schema
-from livecart.online.store import STORE_TYPE, write_arrow
+from livecart.online.files import ViewEntry, read_manifest
+from livecart.online.store import STORE_TYPE, store_directory, table_name, write_arrow
 from ray_jobs.online_rows import latest_rows
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -42,16 +43,23 @@ class MaterializeResult:
     version: int | None  # the online store's commit; None on a store other than livecart's
 
 
-def _window_start(view: FeatureView, end: datetime, start: datetime | None) -> datetime:
-    """Feast's materialize-incremental rule: from the last end, else end - ttl, else the epoch."""
+def _window_start(
+    view: FeatureView, end: datetime, start: datetime | None, stored: bool = True
+) -> datetime:
+    """Feast's materialize-incremental rule: from the last end, else end - ttl, else the epoch;
+    for a view the store does not hold (``stored`` false), as if Feast had recorded no run."""
     if start is not None:
         return start
-    if view.most_recent_end_time is not None:
+    if stored and view.most_recent_end_time is not None:
         last = view.most_recent_end_time
         return last if last.tzinfo else last.replace(tzinfo=UTC)
     if view.ttl and view.ttl > timedelta(0):
         return end - view.ttl
     return EPOCH
+
+
+def _holds(entry: ViewEntry | None) -> bool:
+    return entry is not None and (entry.base is not None or bool(entry.deltas))
 
 
 def _task_args(view: FeatureView, start: datetime, end: datetime) -> tuple[Any, ...]:
@@ -79,9 +87,15 @@ def run(
     end: datetime | None = None,
     store: FeatureStore | None = None,
     use_ray: bool = True,
+    repair: bool = False,
 ) -> MaterializeResult:
     """Materialize every online feature view (incrementally unless ``start`` is given) into
-    livecart's DuckDB store; :func:`materialize` picks this or Feast's own for the home's store."""
+    livecart's DuckDB store; :func:`materialize` picks this or Feast's own for the home's store.
+
+    A view the store holds no rows of is read in full (its files were lost, or the store is new
+    while Feast's registry remembers an earlier run). ``repair`` reads every view in full and
+    commits them as the whole store, without reading its manifest: the way back from a
+    :class:`~livecart.online.files.StoreCorrupted` store."""
     if store is None:  # the home's own repo: its sources must point into this home
         store = feature_store(settings)
         check_registry_home(settings, store)
@@ -93,7 +107,14 @@ def run(
         )
     end = end or datetime.now(UTC)
     views = [v for v in store.list_feature_views() if v.online]
-    starts = {v.name: _window_start(v, end, start) for v in views}
+    if repair:
+        starts = {v.name: _window_start(v, end, start, stored=False) for v in views}
+    else:  # a corrupted store stops here, before any work, naming the file and the fix
+        held = read_manifest(store_directory(store.config)).views
+        starts = {
+            v.name: _window_start(v, end, start, _holds(held.get(table_name(store.config, v))))
+            for v in views
+        }
     began = time.perf_counter()
     results: dict[str, pa.Table] = {}
     bar = tqdm(total=len(views), desc="materializing views", unit="view", leave=False)
@@ -121,7 +142,9 @@ def run(
     finally:
         bar.close()
     by_name = {v.name: v for v in views}
-    version = write_arrow(store.config, [(by_name[n], rows) for n, rows in results.items()])
+    version = write_arrow(
+        store.config, [(by_name[n], rows) for n, rows in results.items()], rebuild=repair
+    )
     for v in views:  # recorded only after the commit: a crash before here means "redo"
         store.registry.apply_materialization(v, store.project, starts[v.name], end, commit=False)
     store.registry.commit()  # type: ignore[no-untyped-call]
@@ -135,7 +158,10 @@ def run(
 
 
 def materialize(
-    settings: LivecartSettings, start: datetime | None = None, use_ray: bool = True
+    settings: LivecartSettings,
+    start: datetime | None = None,
+    use_ray: bool = True,
+    repair: bool = False,
 ) -> MaterializeResult:
     """Load feature values into the home's online store up to now.
 
@@ -143,16 +169,21 @@ def materialize(
     store, Feast's own materialize. Without ``start`` it is incremental (each view from where it
     stopped, or from now minus its TTL); with ``start`` a full window up to now. Every caller
     (CLI, demo, refresh, encoder fine-tuning) goes through here, so none skips the store check.
+    ``repair`` rebuilds every view from the offline store (on another store: every view's full
+    window, through Feast).
     """
     end = datetime.now(UTC)
     store = feature_store(settings)
     check_registry_home(settings, store)
     if store.config.online_store.type == STORE_TYPE:
-        return run(settings, start=start, end=end, store=store, use_ray=use_ray)
+        return run(settings, start=start, end=end, store=store, use_ray=use_ray, repair=repair)
     began = time.perf_counter()
     views = [v for v in store.list_feature_views() if v.online]
-    starts = {v.name: _window_start(v, end, start) for v in views}
-    if start is None:
+    starts = {v.name: _window_start(v, end, start, stored=not repair) for v in views}
+    if repair:
+        for view in views:
+            store.materialize(start_date=starts[view.name], end_date=end, feature_views=[view.name])
+    elif start is None:
         store.materialize_incremental(end_date=end)
     else:
         store.materialize(start_date=start, end_date=end)

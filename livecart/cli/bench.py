@@ -22,7 +22,7 @@ def bench_online_store(
     entities: Annotated[int, typer.Option(help="Entities in the feature view.")] = 200_000,
     features: Annotated[int, typer.Option(help="Float features per entity.")] = 20,
     requests: Annotated[int, typer.Option(help="Timed requests per read size.")] = 300,
-    pushes: Annotated[int, typer.Option(help="Pushes for the freshness measurement.")] = 30,
+    pushes: Annotated[int, typer.Option(help="Pushes for the freshness measurement (past the store's compaction limit of 32).")] = 100,
     json_out: JsonOption = False,
 ) -> None:
     """DuckDB online store vs Feast's SQLite: materialize, size, read latency, push freshness."""

@@ -119,6 +119,14 @@ def materialize(
         datetime | None,
         typer.Option(help="Materialize from this UTC time (default: incremental, like Feast)."),
     ] = None,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Rebuild every view from the offline store in one commit (after the store "
+            "reported itself corrupted: a lost or unreadable manifest, a missing file).",
+        ),
+    ] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Load the latest feature values into the online store (Feast materialize[-incremental])."""
@@ -126,7 +134,7 @@ def materialize(
 
     if start is not None and start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
-    result = run_job(json_out, lambda: feast_materialize(settings(), start=start))
+    result = run_job(json_out, lambda: feast_materialize(settings(), start=start, repair=repair))
     if result is None:
         return
     console.print(f"[green]materialized[/] up to {result.end.isoformat()}")

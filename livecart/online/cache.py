@@ -26,6 +26,7 @@ from livecart.online.files import (
     Manifest,
     ViewEntry,
     manifest_stamp,
+    missing,
     read_delta,
     read_manifest,
     read_snapshot,
@@ -85,7 +86,7 @@ class ReadCache:
             self._follower.check()
             return self._published.manifest
         stamp = manifest_stamp(self.directory)
-        if stamp != self._stamp:
+        if stamp != self._stamp or stamp is None:  # none: a new store, or a lost manifest
             with self._lock:
                 self._manifest, self._stamp = read_manifest(self.directory), stamp
         return self._manifest
@@ -109,11 +110,12 @@ class ReadCache:
                     self._views[name] = state
                     self._keys[name] = tuple(keys)
                 return state
-            except FileNotFoundError:
-                # The file was collected after a newer commit: read the manifest again.
+            except FileNotFoundError as gone:
+                # The file was collected after a newer commit: read the manifest again. A file
+                # the latest manifest still names after every retry is lost: corruption.
                 self._stamp = None
                 if attempt == RETRIES - 1:
-                    raise
+                    raise missing(self.directory, Path(str(gone.filename)).name) from None
         return None
 
     def _followed_view(self, name: str, keys: Sequence[str]) -> ViewState | None:
@@ -135,7 +137,7 @@ class ReadCache:
         """The follower's step: if the store committed, load what changed and publish it."""
         stamp = manifest_stamp(self.directory)
         published = self._published
-        if stamp == published.stamp:
+        if stamp == published.stamp and stamp is not None:
             return
         manifest = read_manifest(self.directory)
         views = {}
@@ -155,11 +157,13 @@ class ReadCache:
         if state is not None and _folded_from(state, entry):
             # The writer compacted what this state holds (plus deltas it lists): catch up with
             # those deltas and take the new base's name, instead of loading the snapshot again.
+            # A reader ahead of a background compaction holds deltas past the fold already.
             assert entry.folded is not None
             state = _copy_for_append(state)
-            for name in entry.folded.deltas[len(state.deltas) :]:
+            folded = entry.folded.deltas
+            for name in folded[len(state.deltas) :]:
                 append_rows(state, read_delta(self.directory, name), keys, trusted=False)
-            state.base, state.deltas = entry.base, []
+            state.base, state.deltas = entry.base, state.deltas[len(folded) :]
         stale = (
             state is None
             or state.base != entry.base
@@ -187,7 +191,10 @@ def _folded_from(state: ViewState, entry: ViewEntry) -> bool:
     folded = entry.folded
     if folded is None or state.base == entry.base or state.base != folded.base:
         return False
-    if tuple(state.deltas) != folded.deltas[: len(state.deltas)]:
+    held, fold = tuple(state.deltas), folded.deltas
+    if held[: len(fold)] != fold[: len(held)]:
+        return False
+    if len(held) > len(fold) and list(held[len(fold) :]) != entry.deltas[: len(held) - len(fold)]:
         return False
     rows = state.table.num_rows if state.table is not None else 0
     return rows - len(state.index) <= SUPERSEDED_SHARE * max(len(state.index), 1)

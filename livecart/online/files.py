@@ -4,6 +4,8 @@ Layout of the store directory::
 
     MANIFEST.json            {"version": n, "views": {view: {"signature", "base", "deltas",
                              "folded"}}}  (folded: what the base was compacted from)
+    COMMITTED                written with the first manifest: from then on a missing manifest
+                             is a lost one (corruption), not a new store
     <view>.<n>.duckdb        an immutable DuckDB file with one table ``t`` (a compacted snapshot)
     <view>.<n>.arrow         an immutable Arrow IPC file of rows written since (push, small writes)
     .writer.lock             fcntl lock: one writer at a time, across processes
@@ -11,11 +13,18 @@ Layout of the store directory::
 A change is committed by writing new files, fsyncing them, and replacing MANIFEST.json with
 ``os.replace``: readers see the old state or the new one, never a mix, and a writer killed at any
 moment leaves only unreferenced files, which the next writer removes.
+
+A manifest that is lost, truncated or unparsable, or that names a file which is gone, is
+corruption (:class:`StoreCorrupted`, naming the file): nothing reads it as an empty store and no
+writer commits over it, since that would drop every view it cannot see. ``livecart materialize
+--repair`` rebuilds all views from the offline store in one commit (:func:`next_version` keeps the
+new files' names apart from the old ones).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -30,10 +39,22 @@ import duckdb
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from livecart.core.errors import LivecartError
+
 MANIFEST = "MANIFEST.json"
+COMMITTED = "COMMITTED"
 LOCK = ".writer.lock"
 TABLE = "t"
 GC_GRACE_SECONDS = 30.0
+REPAIR = "run `livecart materialize --repair` to rebuild the views from the offline store"
+
+
+class StoreCorrupted(LivecartError):
+    """The store's manifest is lost or unreadable, or names a file that is gone."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        super().__init__(f"online store corrupted: {path}: {problem}; {REPAIR}")
 
 
 @dataclass
@@ -102,10 +123,21 @@ class Manifest:
 
 
 def read_manifest(directory: Path) -> Manifest:
+    """The committed manifest; empty for a store that never committed, :class:`StoreCorrupted`
+    for one whose manifest is lost or unreadable."""
     path = directory / MANIFEST
-    if not path.exists():
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        if (directory / COMMITTED).exists():
+            raise StoreCorrupted(
+                path, f"missing, though the store has committed before ({COMMITTED} is there)"
+            ) from None
         return Manifest()
-    return Manifest.from_json(path.read_text())
+    try:
+        return Manifest.from_json(text)
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise StoreCorrupted(path, f"unreadable ({type(error).__name__}: {error})") from error
 
 
 def manifest_stamp(directory: Path) -> tuple[int, int, int] | None:
@@ -136,7 +168,25 @@ def write_manifest(directory: Path, manifest: Manifest) -> None:
     tmp.write_text(manifest.to_json())
     _fsync_file(tmp)
     os.replace(tmp, directory / MANIFEST)
+    committed = directory / COMMITTED
+    if not committed.exists():
+        committed.write_text("a manifest was committed here; see livecart/online/files.py\n")
     _fsync_dir(directory)
+
+
+def next_version(directory: Path, manifest: Manifest | None) -> int:
+    """A version above the manifest's and above every data file's in ``directory`` (a rebuild
+    without a readable manifest must not reuse the name of a file a reader may hold)."""
+    seen = [manifest.version if manifest is not None else 0]
+    for path in directory.glob("*.*"):
+        number = path.name.split(".")[-2] if path.suffix in (".duckdb", ".arrow") else ""
+        if number.isdigit():
+            seen.append(int(number))
+    return max(seen) + 1
+
+
+def missing(directory: Path, name: str) -> StoreCorrupted:
+    return StoreCorrupted(directory / name, f"named by {MANIFEST} but gone")
 
 
 @contextlib.contextmanager
@@ -167,6 +217,8 @@ def write_snapshot(directory: Path, name: str, table: pa.Table) -> None:
 
 def read_snapshot(directory: Path, name: str) -> pa.Table:
     """Read a snapshot file (read-only: many processes may do this at once)."""
+    if not (directory / name).exists():  # DuckDB says "IO Error"; the reader retries on this
+        raise _gone(directory / name)
     con = duckdb.connect(str(directory / name), read_only=True)
     try:
         return con.table(TABLE).to_arrow_table()
@@ -183,8 +235,16 @@ def write_delta(directory: Path, name: str, table: pa.Table) -> None:
 
 
 def read_delta(directory: Path, name: str) -> pa.Table:
-    with ipc.open_file(str(directory / name)) as source:
+    try:
+        source = ipc.open_file(str(directory / name))
+    except FileNotFoundError:  # Arrow's carries no file name
+        raise _gone(directory / name) from None
+    with source:
         return source.read_all()
+
+
+def _gone(path: Path) -> FileNotFoundError:
+    return FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
 
 
 def collect_garbage(directory: Path, keep: set[str], grace: float = GC_GRACE_SECONDS) -> int:

@@ -29,7 +29,7 @@ from feast.infra.online_stores.online_store import OnlineStore
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.repo_config import FeastConfigBaseModel
-from pydantic import StrictInt, StrictStr
+from pydantic import StrictBool, StrictInt, StrictStr
 
 from livecart.online.cache import ReadCache
 from livecart.online.codec import (
@@ -73,6 +73,8 @@ class DuckDBOnlineStoreConfig(FeastConfigBaseModel):
     """Deltas a view may accumulate before a write compacts it into a new snapshot."""
     compact_after_rows: StrictInt = 50_000
     """A write with more rows than this is merged into a snapshot straight away."""
+    compact_in_background: StrictBool = True
+    """Merge deltas into a new snapshot off the push path (``livecart.online.compaction``)."""
 
 
 def store_directory(config: RepoConfig) -> Path:
@@ -101,20 +103,25 @@ def writer(config: RepoConfig) -> SnapshotWriter:
         store_directory(config),
         compact_after_deltas=online.compact_after_deltas,
         compact_after_rows=online.compact_after_rows,
+        background=online.compact_in_background,
     )
 
 
 def write_arrow(
-    config: RepoConfig, views: Sequence[tuple[FeatureView, pa.Table]], compact: bool = True
+    config: RepoConfig,
+    views: Sequence[tuple[FeatureView, pa.Table]],
+    compact: bool = True,
+    rebuild: bool = False,
 ) -> int:
-    """Bulk-write Arrow rows (keys, features, ``__event_ts``, ``__created_ts``) in one commit."""
+    """Bulk-write Arrow rows (keys, features, ``__event_ts``, ``__created_ts``) in one commit;
+    ``rebuild``: these views, in full, become the whole store (see ``SnapshotWriter.write``)."""
     changes = {
         table_name(config, view): ViewWrite(
             rows, view_schema(view), key_columns(view), schema_signature(view)
         )
         for view, rows in views
     }
-    return writer(config).write(changes, compact=compact)
+    return writer(config).write(changes, compact=compact, rebuild=rebuild)
 
 
 def _live_positions(

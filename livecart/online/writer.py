@@ -4,6 +4,10 @@ Only one process writes at a time (an fcntl lock on the store directory), so mat
 ``feast materialize`` and every serving replica's ``push`` can all write safely. Merging keeps,
 per entity key, the row with the latest event timestamp (ties: latest created timestamp, then the
 latest write), so a write older than what is stored never overwrites it.
+
+A write that takes a view past ``compact_after_deltas`` deltas stays a delta; the merge into a new
+snapshot runs in the background (:mod:`livecart.online.compaction`), unless ``background`` is off
+or the view has fallen far behind (``OVERDUE`` times the limit, e.g. every compaction failed).
 """
 
 from __future__ import annotations
@@ -12,24 +16,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
-from livecart.online.bookkeeping import CREATED_TS, EVENT_TS
+from livecart.online.compaction import Layout, compactor, current_parts, merge_latest
 from livecart.online.files import (
     Folded,
+    Manifest,
     ViewEntry,
     collect_garbage,
-    read_delta,
+    next_version,
     read_manifest,
-    read_snapshot,
     write_delta,
     write_manifest,
     write_snapshot,
     writer_lock,
 )
-
-SEQ = "__seq"
 
 
 @dataclass(frozen=True)
@@ -42,49 +43,36 @@ class ViewWrite:
     signature: str
 
 
-def merge_latest(parts: Sequence[pa.Table], schema: pa.Schema, keys: Sequence[str]) -> pa.Table:
-    """One row per key: the latest by (event ts, created ts, write order)."""
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        for i, part in enumerate(parts):
-            con.register(f"p{i}", part.cast(schema))
-        union = " UNION ALL ".join(f"SELECT *, {i} AS {SEQ} FROM p{i}" for i in range(len(parts)))
-        partition = ", ".join(f'"{k}"' for k in keys)
-        columns = ", ".join(f'"{name}"' for name in schema.names)
-        merged: pa.Table = con.sql(
-            f"""
-            SELECT {columns} FROM ({union})
-            QUALIFY row_number() OVER (
-                PARTITION BY {partition}
-                ORDER BY "{EVENT_TS}" DESC NULLS LAST, "{CREATED_TS}" DESC NULLS LAST, {SEQ} DESC) = 1
-            """
-        ).to_arrow_table()
-    finally:
-        con.close()
-    return merged.cast(schema)
-
-
-def _current_parts(directory: Path, entry: ViewEntry) -> list[pa.Table]:
-    parts = [read_snapshot(directory, entry.base)] if entry.base else []
-    parts += [read_delta(directory, name) for name in entry.deltas]
-    return parts
+OVERDUE = 4
+"""With background compaction, a write compacts itself past this many times the delta limit."""
 
 
 class SnapshotWriter:
     """Commits writes to a store directory; see files.py for the file layout."""
 
     def __init__(
-        self, directory: Path, compact_after_deltas: int = 32, compact_after_rows: int = 50_000
+        self,
+        directory: Path,
+        compact_after_deltas: int = 32,
+        compact_after_rows: int = 50_000,
+        background: bool = True,
     ):
         self.directory = directory
         self.compact_after_deltas = compact_after_deltas
         self.compact_after_rows = compact_after_rows
+        self.background = background
 
-    def write(self, changes: Mapping[str, ViewWrite], compact: bool = False) -> int:
-        """Write all ``changes`` in one commit; returns the new manifest version."""
+    def write(
+        self, changes: Mapping[str, ViewWrite], compact: bool = False, rebuild: bool = False
+    ) -> int:
+        """Write all ``changes`` in one commit; returns the new manifest version. ``rebuild``
+        commits ``changes`` as the whole store, without reading the current manifest (the
+        repair of a corrupted store: every view it keeps must be in ``changes``, in full)."""
         with writer_lock(self.directory):
-            manifest = read_manifest(self.directory)
+            if rebuild:
+                manifest = Manifest(next_version(self.directory, None) - 1)
+            else:
+                manifest = read_manifest(self.directory)
             version = manifest.version + 1
             for view, change in changes.items():
                 entry = manifest.views.get(view)
@@ -94,17 +82,24 @@ class SnapshotWriter:
             manifest.version = version
             write_manifest(self.directory, manifest)
             collect_garbage(self.directory, manifest.files())
+        for view, change in changes.items():
+            if self.background and len(manifest.views[view].deltas) > self.compact_after_deltas:
+                layout = Layout(
+                    change.schema, tuple(change.keys), change.signature, self.compact_after_deltas
+                )
+                compactor(self.directory).request(view, layout)
         return version
 
     def _apply(
         self, view: str, entry: ViewEntry, change: ViewWrite, version: int, compact: bool
     ) -> ViewEntry:
         rows = change.rows.cast(change.schema)
-        too_many = len(entry.deltas) + 1 > self.compact_after_deltas
+        limit = self.compact_after_deltas * (OVERDUE if self.background else 1)
+        too_many = len(entry.deltas) + 1 > limit
         big = rows.num_rows > self.compact_after_rows
         delta = f"{view}.{version:010d}.arrow"
         if compact or too_many or big:
-            parts = [*_current_parts(self.directory, entry), rows]
+            parts = [*current_parts(self.directory, entry), rows]
             merged = merge_latest(parts, change.schema, change.keys)
             name = f"{view}.{version:010d}.duckdb"
             folded = None

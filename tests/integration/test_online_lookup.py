@@ -83,13 +83,14 @@ def test_read_row__equals_the_frame_row(tmp_path: Path) -> None:
 def test_compaction__a_reader_holding_the_state_catches_up_without_reloading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The writer compacts every 3 deltas; a reader that held the previous base and deltas
-    applies the compacting write's delta instead of loading the new snapshot, and ends up with
-    the same rows as a reader that loads it."""
+    """The writer compacts every 3 deltas (in the push, here); a reader that held the previous
+    base and deltas applies the compacting write's delta instead of loading the new snapshot,
+    and ends up with the same rows as a reader that loads it."""
     repo = make_repo(tmp_path / "repo", n=30)
     config = repo.directory.parent / "feature_store.yaml"
     text = config.read_text()
-    config.write_text(text.replace("online_store:\n", "online_store:\n  compact_after_deltas: 3\n"))
+    settings = "online_store:\n  compact_after_deltas: 3\n  compact_in_background: false\n"
+    config.write_text(text.replace("online_store:\n", settings))
     store = FeatureStore(repo_path=str(config.parent))
     repo = MiniRepo(store, store.get_feature_view("items"), repo.source_path, repo.directory)
     store.materialize(NOW - timedelta(days=2), NOW)

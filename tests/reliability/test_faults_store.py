@@ -117,3 +117,33 @@ def test_online_store_unreadable__fallback_still_applies_price_filter(world: Wor
     wait_for(lambda: recovered(world), what="recommendations back to normal")
     assert body["degraded"]
     assert all(p["price"] <= 1.0 for p in body["products"]), body["products"]
+
+
+def test_online_store_manifest_moved_away__degraded_and_no_view_lost(world: World) -> None:
+    """A lost manifest is corruption: answers degrade, /readyz says so, and the next event's
+    push commits nothing (it would otherwise list only the views it touched and collect the
+    others' files)."""
+    assert recovered(world)
+    store = store_dir(world.settings)
+    manifest = store / "MANIFEST.json"
+    files = {p.name for p in store.iterdir() if p.suffix in (".duckdb", ".arrow")}
+    away = store.with_name("MANIFEST.away")
+    os.replace(manifest, away)
+    try:
+        body = viewer(world).json()
+        assert body["degraded"], body
+        ready = httpx.get(f"{world.url}/readyz", timeout=30)
+        assert ready.status_code == 503 and "MANIFEST.json" in ready.text, ready.text
+        batch = [valid_event(random.Random(5), eid("lost-manifest"), [world.viewers[4]], world.rooms)]
+        answer = events(world, batch)
+        assert answer.status_code == 200 and answer.json()["accepted"] == 1, answer.text
+        assert offline_ids(world.settings).get(batch[0][c.EVENT_ID]) == 1
+        assert not manifest.exists()
+        assert files <= {p.name for p in store.iterdir()}
+    finally:
+        os.replace(away, manifest)
+    wait_for(lambda: recovered(world), what="recommendations back to normal")
+    OUTCOMES["online store manifest lost"] = (
+        "200 degraded, /readyz 503 naming MANIFEST.json, event stored offline, nothing committed "
+        "or collected; normal again once the manifest is back"
+    )

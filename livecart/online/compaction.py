@@ -1,0 +1,174 @@
+"""Compaction off the push path: a view's deltas merged into a new snapshot in the background.
+
+A push appends a small Arrow delta and commits; once a view holds more deltas than the store's
+``compact_after_deltas``, the writing process's :class:`Compactor` merges the base and those
+deltas into a new DuckDB snapshot *outside* the writer lock, then commits the swap in a short
+locked step, provided the view still starts with what it merged (later pushes stay as deltas on
+top; anything else, e.g. a materialization that rewrote the view meanwhile, discards the merge).
+So no push waits for a rewrite of the whole view, whatever its size. The new entry records what
+it folded, so readers holding the previous state catch up with the deltas instead of loading the
+new snapshot (:mod:`livecart.online.cache`).
+
+A process that exits waits for its compaction to finish (the thread is not a daemon); one that is
+killed leaves an unreferenced snapshot, which the next writer collects.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from livecart.online.bookkeeping import CREATED_TS, EVENT_TS
+from livecart.online.files import (
+    Folded,
+    ViewEntry,
+    collect_garbage,
+    missing,
+    read_delta,
+    read_manifest,
+    read_snapshot,
+    write_manifest,
+    write_snapshot,
+    writer_lock,
+)
+
+log = logging.getLogger(__name__)
+SEQ = "__seq"
+
+
+def merge_latest(parts: Sequence[pa.Table], schema: pa.Schema, keys: Sequence[str]) -> pa.Table:
+    """One row per key: the latest by (event ts, created ts, write order)."""
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        for i, part in enumerate(parts):
+            con.register(f"p{i}", part.cast(schema))
+        union = " UNION ALL ".join(f"SELECT *, {i} AS {SEQ} FROM p{i}" for i in range(len(parts)))
+        partition = ", ".join(f'"{k}"' for k in keys)
+        columns = ", ".join(f'"{name}"' for name in schema.names)
+        merged: pa.Table = con.sql(
+            f"""
+            SELECT {columns} FROM ({union})
+            QUALIFY row_number() OVER (
+                PARTITION BY {partition}
+                ORDER BY "{EVENT_TS}" DESC NULLS LAST, "{CREATED_TS}" DESC NULLS LAST, {SEQ} DESC) = 1
+            """
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return merged.cast(schema)
+
+
+def current_parts(directory: Path, entry: ViewEntry) -> list[pa.Table]:
+    name = entry.base
+    try:
+        parts = [read_snapshot(directory, name)] if name else []
+        for name in entry.deltas:
+            parts.append(read_delta(directory, name))
+    except FileNotFoundError:
+        raise missing(directory, str(name)) from None
+    return parts
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a merge of a view needs to know: its schema, keys and signature, and how many deltas
+    make a merge worth it (a request can be overtaken by one that already merged them)."""
+
+    schema: pa.Schema
+    keys: tuple[str, ...]
+    signature: str
+    after_deltas: int = 0
+
+
+def compact_view(directory: Path, view: str, layout: Layout) -> bool:
+    """Merge the view's committed base and deltas into one snapshot; True if it committed."""
+    entry = read_manifest(directory).views.get(view)
+    if entry is None or entry.signature != layout.signature:
+        return False
+    if len(entry.deltas) <= layout.after_deltas or not entry.deltas:
+        return False
+    merged = merge_latest(current_parts(directory, entry), layout.schema, layout.keys)
+    name = f"{view}.c{uuid.uuid4().hex}.duckdb"
+    write_snapshot(directory, name, merged)
+    with writer_lock(directory):
+        manifest = read_manifest(directory)
+        now = manifest.views.get(view)
+        merged_deltas = len(entry.deltas)
+        if (
+            now is None
+            or now.signature != entry.signature
+            or now.base != entry.base
+            or now.deltas[:merged_deltas] != entry.deltas
+        ):
+            (directory / name).unlink(missing_ok=True)  # the view changed under the merge
+            return False
+        manifest.views[view] = ViewEntry(
+            entry.signature, name, now.deltas[merged_deltas:], Folded(entry.base, tuple(entry.deltas))
+        )
+        manifest.version += 1
+        write_manifest(directory, manifest)
+        collect_garbage(directory, manifest.files())
+    return True
+
+
+class Compactor:
+    """One background thread per store directory and process, compacting requested views."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.error: Exception | None = None
+        self._pending: dict[str, Layout] = {}
+        self._lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+
+    def request(self, view: str, layout: Layout) -> None:
+        with self._lock:
+            self._pending[view] = layout
+            self._idle.clear()
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="online-store-compactor", daemon=False
+                )
+                self._thread.start()
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until no compaction is pending or running; False on timeout."""
+        return self._idle.wait(timeout_s)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._pending:
+                    self._thread = None
+                    self._idle.set()
+                    return
+                view, layout = self._pending.popitem()
+            try:
+                compact_view(self.directory, view, layout)
+                self.error = None
+            except Exception as error:  # the next request (or a synchronous compaction) retries
+                self.error = error
+                log.warning("compaction of %s in %s failed: %s", view, self.directory, error)
+
+
+_COMPACTORS: dict[Path, Compactor] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+def compactor(directory: Path) -> Compactor:
+    """This process's compactor of ``directory``."""
+    with _REGISTRY_LOCK:
+        found = _COMPACTORS.get(directory)
+        if found is None:
+            found = _COMPACTORS[directory] = Compactor(directory)
+        return found
