@@ -26,9 +26,10 @@ from livecart.core.errors import StageError
 from livecart.core.ray_runtime import ensure_ray
 from livecart.core.settings import LivecartSettings
 from livecart.features.feast_store import check_registry_home, feature_store
-from livecart.online.codec import key_columns, view_schema
+from livecart.online.access import store_directory, table_name, write_arrow
+from livecart.online.codec import is_opaque, key_columns, view_schema
 from livecart.online.files import ViewEntry, read_manifest
-from livecart.online.store import STORE_TYPE, store_directory, table_name, write_arrow
+from livecart.online.store import STORE_TYPE
 from ray_jobs.online_rows import latest_rows
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -78,6 +79,7 @@ def _task_args(view: FeatureView, start: datetime, end: datetime) -> tuple[Any, 
         start,
         end,
         view_schema(view),
+        [f.name for f in view.features if is_opaque(f)],
     )
 
 

@@ -5,6 +5,7 @@ Kept free of Feast imports so that Ray workers start quickly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import duckdb
@@ -22,8 +23,10 @@ def latest_rows(
     start: datetime,
     end: datetime,
     schema: pa.Schema,
+    raw: Sequence[str] = (),
 ) -> pa.Table:
-    """The newest row per entity with ``start <= timestamp < end`` from a Parquet source."""
+    """The newest row per entity with ``start <= timestamp < end`` from a Parquet source, cast
+    to ``schema`` except the ``raw`` columns (opaque features: the store encodes their values)."""
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -42,4 +45,10 @@ def latest_rows(
         ).to_arrow_table()
     finally:
         con.close()
-    return table.select(schema.names).cast(schema)
+    table = table.select(schema.names)
+    return pa.table(
+        {
+            name: table.column(name) if name in raw else table.column(name).cast(field.type)
+            for name, field in zip(schema.names, schema, strict=True)
+        }
+    )

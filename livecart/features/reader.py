@@ -22,8 +22,9 @@ from feast import FeatureStore
 from livecart.features.online_columns import read_columns
 from livecart.model.build_inputs import FeatureColumns, FrameColumns
 from livecart.online import frames
+from livecart.online.access import read_cache
 from livecart.online.plan import ServicePlan, plan_service_for_view
-from livecart.online.store import STORE_TYPE, read_cache
+from livecart.online.store import STORE_TYPE
 
 Hit = tuple[tuple[Any, ...], float]  # (entity key, distance)
 Row = dict[str, Any]

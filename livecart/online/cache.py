@@ -91,6 +91,18 @@ class ReadCache:
                 self._manifest, self._stamp = read_manifest(self.directory), stamp
         return self._manifest
 
+    def in_memory(self, name: str) -> bool:
+        """Whether reading view ``name`` now needs no file read (one ``stat`` unless following):
+        async readers then read on the event loop rather than in a worker thread."""
+        if self._follower is not None:
+            published = self._published
+            return name in published.views or name not in published.manifest.views
+        if manifest_stamp(self.directory) != self._stamp:
+            return False
+        entry = self._manifest.views.get(name)
+        state = self._views.get(name)
+        return entry is None or (state is not None and _covers(state, entry))
+
     def view(
         self, name: str, keys: Sequence[str], manifest: Manifest | None = None
     ) -> ViewState | None:

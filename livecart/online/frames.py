@@ -19,14 +19,12 @@ import pyarrow as pa
 from feast import FeatureStore, FeatureView, Field
 
 from livecart.core.errors import LivecartError
-from livecart.online.codec import arrow_type, key_columns
+from livecart.online.access import read_cache, table_name
+from livecart.online.codec import arrow_type, is_opaque, key_columns, opaque_values
+from livecart.online.expiry import cutoff_us
 from livecart.online.lookup import expire, view_rows
 from livecart.online.plan import ServicePlan
 from livecart.online.state import ViewState
-from livecart.online.store import (
-    read_cache,
-    table_name,
-)
 from livecart.online.vector import distances
 
 
@@ -51,8 +49,10 @@ def read_frame(
         rows = found.rows
         indices = pa.array(rows, type=pa.int64(), mask=rows < 0)
         taken = state.table.select(list(read.features)).take(indices)
+        opaque = {f.name: f for f in read.view.features if is_opaque(f)}
         for name, column in zip(taken.column_names, taken.columns, strict=True):
-            columns[name] = column.combine_chunks()
+            cells = column.combine_chunks()
+            columns[name] = opaque_values(opaque[name], cells) if name in opaque else cells
     table = pa.table(columns)
     for odfv, features in plan.on_demand:
         # Only the columns the transformation reads: Feast copies every column it is given.
@@ -120,7 +120,9 @@ def nearest(
     if q.shape != (matrix.shape[1],):
         raise LivecartError(f"query has {q.size} dimensions, {vector.name} has {matrix.shape[1]}")
     distance = distances(matrix, norms, q, vector.vector_search_metric or metric)
-    distance = np.where(expire(state, positions, view) >= 0, distance, np.nan)
+    distance = np.where(
+        expire(state, positions, cutoff_us(store.config.online_store, view)) >= 0, distance, np.nan
+    )
     candidates = np.flatnonzero(~np.isnan(distance))
     if len(candidates) > top_k:
         part = np.argpartition(distance[candidates], top_k - 1)[:top_k]
@@ -143,7 +145,7 @@ def stored_vectors(
         return np.zeros((0, vector.vector_length), dtype=np.float32)
     get = state.index.get
     rows = np.fromiter((get(tuple(key), -1) for key in keys), dtype=np.int64, count=len(keys))
-    rows = expire(state, rows, view)
+    rows = expire(state, rows, cutoff_us(store.config.online_store, view))
     slots = state.vector_slots(vector.name)[rows[rows >= 0]]
     found: np.ndarray = state.vectors(vector.name)[1][slots[slots >= 0]]
     return found

@@ -2,26 +2,27 @@
 
 A request's 500 candidate rows share one viewer key (looked up once), and product or streamer
 keys given as :class:`CodedKeys` are found with one numpy take on the view's per-state position
-array instead of a dictionary probe per row. TTLs are applied here, vectorized, so every reader
-(frames, columns, single rows) sees expired rows as absent, as Feast does.
+array instead of a dictionary probe per row. The store's expiry settings (expiry.py) are applied
+here, vectorized, so every reader (frames, columns, single rows) sees what
+``get_online_features`` on the same store sees.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from itertools import repeat
 from typing import Any
 
 import numpy as np
-from feast import FeatureStore, FeatureView
+from feast import FeatureStore
 
 from livecart.core.errors import LivecartError
+from livecart.online.access import read_cache, table_name
+from livecart.online.expiry import cutoff_us
 from livecart.online.keys import CodedKeys
 from livecart.online.plan import ServicePlan, ViewRead
 from livecart.online.state import ViewState
-from livecart.online.store import read_cache, table_name
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,9 @@ def view_rows(
         state = cache.view(table_name(store.config, read.view), read.join_keys, manifest)
         table = state.table if state is not None else None
         columns = [entities[k] for k in read.join_keys]
+        cutoff = cutoff_us(store.config.online_store, read.view)
         if n and table is not None and state is not None:
-            coded = _coded(read, state, columns, n)
+            coded = _coded(read, state, columns, n, cutoff)
             if coded is not None:
                 out.append(coded)
                 continue
@@ -86,13 +88,17 @@ def view_rows(
         positions = np.full(len(uniques), -1, dtype=np.int64)
         if state is not None and table is not None and uniques:
             positions = _lookup(state, uniques)
-            positions = expire(state, positions, read.view)
+            positions = expire(state, positions, cutoff)
         out.append(ViewRows(read, state, positions, inverse))
     return n, out
 
 
 def _coded(
-    read: ViewRead, state: ViewState, columns: Sequence[Sequence[Any]], n: int
+    read: ViewRead,
+    state: ViewState,
+    columns: Sequence[Sequence[Any]],
+    n: int,
+    cutoff: float | None,
 ) -> ViewRows | None:
     """Fast paths for coded keys beside constant ones: a single key of a lasting universe (one
     take on the state's position array), one probe when every key is constant (one request's
@@ -108,14 +114,14 @@ def _coded(
         return None
     if not varying:
         key = tuple(col[0] for col in columns)
-        positions = expire(state, _lookup(state, [key]), read.view)
+        positions = expire(state, _lookup(state, [key]), cutoff)
         return ViewRows(read, state, positions, np.zeros(n, dtype=np.int64))
     coded = [col for i, col in enumerate(columns) if i in varying and isinstance(col, CodedKeys)]
     if len(columns) == 1 and coded[0].universe.lasting:
         codes = coded[0].codes
         positions = state.positions(coded[0].universe)
         rows = np.where(codes >= 0, positions[np.maximum(codes, 0)], -1)
-        rows = expire(state, rows, read.view)
+        rows = expire(state, rows, cutoff)
         return ViewRows(read, state, rows, np.arange(n, dtype=np.int64), identity=True)
     seen, inverse = _distinct_codes(coded)
     found = iter(
@@ -123,7 +129,7 @@ def _coded(
     )
     key_columns = [next(found) if i in varying else repeat(col[0]) for i, col in enumerate(columns)]
     keys = list(zip(*key_columns, strict=False))
-    positions = expire(state, _lookup(state, keys), read.view)
+    positions = expire(state, _lookup(state, keys), cutoff)
     return ViewRows(read, state, positions, inverse)
 
 
@@ -194,12 +200,11 @@ def _distinct_keys(
     return list(zip(*key_columns_, strict=False)), inverse
 
 
-def expire(state: ViewState, rows: np.ndarray, view: FeatureView) -> np.ndarray:
-    """``rows`` with positions older than the view's TTL set to -1 (vectorized TTL check)."""
-    ttl = view.ttl
-    if not ttl or ttl.total_seconds() <= 0:
+def expire(state: ViewState, rows: np.ndarray, cutoff: float | None) -> np.ndarray:
+    """``rows`` with positions whose event time is before ``cutoff`` (``expiry.cutoff_us``)
+    set to -1; None expires nothing."""
+    if cutoff is None:
         return rows
-    cutoff = (datetime.now(UTC) - ttl).timestamp() * 1e6
     if state.oldest_event_us() >= cutoff:  # no row of this state is that old
         return rows
     found = rows >= 0

@@ -18,7 +18,7 @@ import pyarrow as pa
 from feast import Field
 from feast.protos.feast.serving.ServingService_pb2 import FieldStatus, GetOnlineFeaturesResponse
 
-from livecart.online.codec import proto_builder
+from livecart.online.codec import is_opaque, proto_builder
 
 if TYPE_CHECKING:
     from livecart.online.state import ViewState
@@ -82,6 +82,15 @@ def value_encoder(field: Field, arrow_type: pa.DataType) -> Encoder:
                 parts.append(_wrap(bytes([varint_tag or 0]) + varint(int(values[row]))))
         return b"".join(parts)
 
+    def encode_opaque(state: ViewState, name: str, rows: np.ndarray) -> bytes:
+        # An opaque cell is a serialized Value already: wrap it as one element of ``values``.
+        column = state.column(name)
+        parts: list[bytes] = []
+        for row in rows.tolist():
+            cell = column[row].as_py() if row >= 0 else None
+            parts.append(EMPTY_VALUE if cell is None else _wrap(cell))
+        return b"".join(parts)
+
     def encode_objects(state: ViewState, name: str, rows: np.ndarray) -> bytes:
         column = state.column(name)
         parts: list[bytes] = []
@@ -96,6 +105,8 @@ def value_encoder(field: Field, arrow_type: pa.DataType) -> Encoder:
                 parts.append(_wrap(slow(value).SerializeToString()))
         return b"".join(parts)
 
+    if is_opaque(field):
+        return encode_opaque
     return encode_numbers if fixed is not None or varint_tag is not None else encode_objects
 
 

@@ -16,9 +16,9 @@ per view, one row per entity key, typed columns plus event and created timestamp
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -26,12 +26,21 @@ import pyarrow as pa
 from feast import Entity, FeatureView, RepoConfig, utils
 from feast.filter_models import ComparisonFilter, CompoundFilter
 from feast.infra.online_stores.online_store import OnlineStore
+from feast.infra.supported_async_methods import SupportedAsyncMethods
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.repo_config import FeastConfigBaseModel
-from pydantic import StrictBool, StrictInt, StrictStr
+from pydantic import PositiveInt, StrictBool, StrictInt, StrictStr
 
-from livecart.online.cache import ReadCache
+from livecart.online.access import (
+    check_names,
+    commit_rows,
+    forget_cache,
+    live_positions,
+    read_cache,
+    table_name,
+    writer,
+)
 from livecart.online.codec import (
     arrow_type,
     entity_key_tuple,
@@ -40,7 +49,6 @@ from livecart.online.codec import (
     rows_to_arrow,
     scalar_of,
     schema_signature,
-    view_schema,
 )
 from livecart.online.response import (
     EMPTY_VALUE,
@@ -50,16 +58,10 @@ from livecart.online.response import (
     timestamps_bytes,
     value_encoder,
 )
-from livecart.online.state import ViewState
 from livecart.online.vector import search
-from livecart.online.writer import SnapshotWriter, ViewWrite
 
 STORE_TYPE = "livecart.online.store.DuckDBOnlineStore"
 ReadRow = tuple[datetime | None, dict[str, ValueProto] | None]
-
-# One read cache per store directory per process (readers share nothing across processes).
-_CACHES: dict[Path, ReadCache] = {}
-
 
 class DuckDBOnlineStoreConfig(FeastConfigBaseModel):
     """``online_store`` section of feature_store.yaml for this store."""
@@ -75,64 +77,12 @@ class DuckDBOnlineStoreConfig(FeastConfigBaseModel):
     """A write with more rows than this is merged into a snapshot straight away."""
     compact_in_background: StrictBool = True
     """Merge deltas into a new snapshot off the push path (``livecart.online.compaction``)."""
-
-
-def store_directory(config: RepoConfig) -> Path:
-    online = config.online_store
-    path = Path(online.path)
-    if not path.is_absolute() and config.repo_path is not None:
-        path = Path(config.repo_path) / path
-    return path
-
-
-def table_name(config: RepoConfig, view: FeatureView) -> str:
-    return f"{config.project}__{view.name}"
-
-
-def read_cache(config: RepoConfig) -> ReadCache:
-    directory = store_directory(config)
-    cache = _CACHES.get(directory)
-    if cache is None:
-        cache = _CACHES[directory] = ReadCache(directory)
-    return cache
-
-
-def writer(config: RepoConfig) -> SnapshotWriter:
-    online = config.online_store
-    return SnapshotWriter(
-        store_directory(config),
-        compact_after_deltas=online.compact_after_deltas,
-        compact_after_rows=online.compact_after_rows,
-        background=online.compact_in_background,
-    )
-
-
-def write_arrow(
-    config: RepoConfig,
-    views: Sequence[tuple[FeatureView, pa.Table]],
-    compact: bool = True,
-    rebuild: bool = False,
-) -> int:
-    """Bulk-write Arrow rows (keys, features, ``__event_ts``, ``__created_ts``) in one commit;
-    ``rebuild``: these views, in full, become the whole store (see ``SnapshotWriter.write``)."""
-    changes = {
-        table_name(config, view): ViewWrite(
-            rows, view_schema(view), key_columns(view), schema_signature(view)
-        )
-        for view, rows in views
-    }
-    return writer(config).write(changes, compact=compact, rebuild=rebuild)
-
-
-def _live_positions(
-    state: ViewState, positions: list[int | None], view: FeatureView
-) -> list[int | None]:
-    """Drop rows older than the view's TTL (a TTL of zero means they never expire)."""
-    ttl = view.ttl
-    if not ttl or ttl.total_seconds() <= 0:
-        return positions
-    cutoff = (datetime.now(UTC) - ttl).timestamp() * 1e6
-    return [p if p is not None and state.event_us[p] >= cutoff else None for p in positions]
+    enforce_ttl: StrictBool = False
+    """Serve rows older than their view's TTL as absent (Feast's stores serve them; see
+    expiry.py). livecart's own repo sets it true."""
+    key_ttl_seconds: PositiveInt | None = None
+    """Serve rows whose event time is more than this many seconds old as absent, in every view
+    (Redis's setting name; counted from the event time, not the write: see expiry.py)."""
 
 
 class DuckDBOnlineStore(OnlineStore):
@@ -154,10 +104,67 @@ class DuckDBOnlineStore(OnlineStore):
         progress: Callable[[int], Any] | None,
     ) -> None:
         if data:
-            rows = rows_to_arrow(table, data)
-            write_arrow(config, [(table, rows)], compact=False)
+            check_names(table, data)
+            commit_rows(config, [(table, rows_to_arrow(table, data))], compact=False)
         if progress:
             progress(len(data))
+
+    @property
+    def async_supported(self) -> SupportedAsyncMethods:
+        return SupportedAsyncMethods(read=True, write=True)
+
+    async def online_write_batch_async(
+        self,
+        config: RepoConfig,
+        table: FeatureView,
+        data: list[tuple[EntityKeyProto, dict[str, ValueProto], datetime, datetime | None]],
+        progress: Callable[[int], Any] | None,
+    ) -> None:
+        """A commit writes and fsyncs files under an fcntl lock: blocking I/O with no async
+        form, so it runs in a worker thread while the event loop goes on."""
+        await asyncio.to_thread(self.online_write_batch, config, table, data, progress)
+
+    async def online_read_async(
+        self,
+        config: RepoConfig,
+        table: FeatureView,
+        entity_keys: list[EntityKeyProto],
+        requested_features: list[str] | None = None,
+    ) -> list[ReadRow]:
+        """On the event loop when the view is in this process's read cache (no I/O: a thread
+        hop would only add latency); in a worker thread when it must be loaded from files."""
+        if read_cache(config).in_memory(table_name(config, table)):
+            return self.online_read(config, table, entity_keys, requested_features)
+        return await asyncio.to_thread(
+            self.online_read, config, table, entity_keys, requested_features
+        )
+
+    async def _read_features_per_fv_async(
+        self,
+        config: RepoConfig,
+        grouped_refs: list[Any],
+        join_key_values: dict[str, Any],
+        entity_name_to_join_key_map: dict[str, str],
+        online_features_response: Any,
+        full_feature_names: bool,
+        include_feature_view_version_metadata: bool,
+    ) -> None:
+        """``get_online_features_async``: the sync wire-encoding loop, on the event loop when
+        every view is in memory, else in a worker thread (it loads files)."""
+        cache = read_cache(config)
+        args = (
+            config,
+            grouped_refs,
+            join_key_values,
+            entity_name_to_join_key_map,
+            online_features_response,
+            full_feature_names,
+            include_feature_view_version_metadata,
+        )
+        if all(cache.in_memory(table_name(config, table)) for table, _ in grouped_refs):
+            self._read_features_per_fv(*args)
+        else:
+            await asyncio.to_thread(self._read_features_per_fv, *args)
 
     def online_read(
         self,
@@ -171,7 +178,7 @@ class DuckDBOnlineStore(OnlineStore):
         if state is None or state.table is None:
             return [(None, None)] * len(entity_keys)
         positions = [state.index.get(entity_key_tuple(k, keys)) for k in entity_keys]
-        positions = _live_positions(state, positions, table)
+        positions = live_positions(state, positions, config, table)
         found = [p for p in positions if p is not None]
         if not found:
             return [(None, None)] * len(entity_keys)
@@ -211,7 +218,9 @@ class DuckDBOnlineStore(OnlineStore):
             out_rows = np.full(output_len, -1, dtype=np.int64)
             if state is not None and state.table is not None:
                 wanted = [tuple(scalar_of(row[k]) for k in keys) for row in entity_rows]
-                positions = _live_positions(state, [state.index.get(w) for w in wanted], table)
+                positions = live_positions(
+                    state, [state.index.get(w) for w in wanted], config, table
+                )
                 for position, destinations in zip(positions, indexes, strict=True):
                     if position is not None:
                         out_rows[destinations] = position
@@ -270,7 +279,9 @@ class DuckDBOnlineStore(OnlineStore):
         if state is None or state.table is None:
             return []
         live = [
-            p for p in _live_positions(state, list(state.index.values()), table) if p is not None
+            p
+            for p in live_positions(state, list(state.index.values()), config, table)
+            if p is not None
         ]
         current = state.table.take(pa.array(live, type=pa.int64()))
         hits = search(current, vector.name, embedding, top_k, distance_metric, filters)
@@ -327,4 +338,4 @@ class DuckDBOnlineStore(OnlineStore):
         self, config: RepoConfig, tables: Sequence[FeatureView], entities: Sequence[Entity]
     ) -> None:
         writer(config).drop_all([table_name(config, t) for t in tables])
-        _CACHES.pop(store_directory(config), None)
+        forget_cache(config)

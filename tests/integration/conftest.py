@@ -79,7 +79,7 @@ def make_repo(root: Path, n: int = 50, ttl: timedelta = timedelta(days=1)) -> Mi
         f"registry:\n  path: {root / 'registry.db'}\n"
         "  registry_store_type: livecart.features.registry_store.AtomicFileRegistryStore\n"
         "offline_store:\n  type: duckdb\n"
-        f"online_store:\n  type: {STORE_TYPE}\n  path: {root / 'online'}\n"
+        f"online_store:\n  type: {STORE_TYPE}\n  path: {root / 'online'}\n  enforce_ttl: true\n"
         "entity_key_serialization_version: 3\n"
     )
     store = FeatureStore(repo_path=str(root))

@@ -15,10 +15,10 @@ import pytest
 from feast import FeatureService
 from feast.data_source import PushMode
 
+from livecart.online.access import read_cache
 from livecart.online.cache import OnlineStoreLagging, OnlineStoreUnavailable, ReadCache
 from livecart.online.frames import read_row
 from livecart.online.plan import plan_service
-from livecart.online.store import read_cache
 from tests.integration.conftest import NOW, MiniRepo, make_repo
 
 pytestmark = pytest.mark.integration

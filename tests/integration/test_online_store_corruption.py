@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 
 from livecart.core.settings import LivecartSettings
+from livecart.online.access import forget_cache
 from livecart.online.bookkeeping import CREATED_TS, EVENT_TS
 from livecart.online.cache import ReadCache
 from livecart.online.files import COMMITTED, MANIFEST, StoreCorrupted, read_manifest
@@ -108,9 +109,7 @@ def materialized(tmp_path: Path) -> tuple[MiniRepo, LivecartSettings, dict[str, 
 
 def _fresh_reader(repo: MiniRepo) -> None:
     """Drop this process's read cache of the store, as a newly started reader would be."""
-    from livecart.online import store
-
-    store._CACHES.pop(repo.directory, None)
+    forget_cache(repo.store.config)
 
 
 def test_truncated_manifest__feast_read_and_materialize_refuse__repair_rebuilds(
