@@ -95,11 +95,14 @@ class PitchSuggestion(BaseModel):
     price: float
     score: float
     expected_purchases: float
+    expected_low: float | None = None  # the 95 % band when the audience was sampled
+    expected_high: float | None = None
     explanation: str
 
 
 class AudienceSummary(BaseModel):
     viewers_present: int
+    viewers_scored: int = 0  # all present (exact) or a uniform sample of them
     segments: dict[str, int]
     top_categories: dict[str, float]
     comment_sentiment: float | None

@@ -1,27 +1,36 @@
 """Streamer assist: which of this streamer's products to pitch next for the audience in the room.
 
 The audience is the viewers whose latest room entry (within the live window) is this room, from
-the event ingest state. Each room product is scored by the registered ranker for each present
-viewer (one batched feature read); a product's pitch score is its expected purchases among them,
-lifted by the room's live purchase intent when comment signals are present.
+the event ingest state: everyone present, whatever the room's size. Each room product is scored by
+the registered ranker for every present viewer, or for a uniform sample of them in a large room
+(:mod:`serving.audience`: expected purchases over everyone with a 95 % band); a product's pitch
+score is its expected purchases per viewer, lifted by the room's live purchase intent when comment
+signals are present. The summary counts every present viewer.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from livecart.core import contract as c
 from livecart.core import feature_names as f
 from livecart.model.scoring import LoadedRanker
-from livecart.online.plan import plan_service
+from livecart.online.plan import ServicePlan, plan_service
+from serving.audience import (
+    EXACT_PAIRS,
+    PitchEstimate,
+    count_audience,
+    estimate,
+    scored_viewers,
+    top_interests,
+)
 from serving.pipeline import ViewerPipeline
 from serving.retrieve import VIEWER_CONTEXT_SERVICE
 from serving.schemas import AudienceSummary, PitchSuggestion, StreamerRequest, StreamerResponse
 
-MAX_AUDIENCE = 64
 ROOM_SERVICE = "room_live_v1"
 
 
@@ -33,6 +42,14 @@ class StreamerAssist:
         self.catalog, self.holder, self.store = feed.catalog, feed.holder, feed.store
         self.viewer_plan = plan_service(self.store, VIEWER_CONTEXT_SERVICE)
         self.room_plan = plan_service(self.store, ROOM_SERVICE)
+        self.pair_budget = EXACT_PAIRS  # viewer-product pairs scored exactly per request
+        self._plans: dict[str, ServicePlan] = {}  # resolving a service costs ~40 ms: once
+
+    def _plan(self, service: str) -> ServicePlan:
+        plan = self._plans.get(service)
+        if plan is None:
+            plan = self._plans[service] = plan_service(self.store, service)
+        return plan
 
     def suggest(self, request: StreamerRequest, snapshot: dict[str, Any]) -> StreamerResponse:
         room = request.room_id
@@ -44,7 +61,7 @@ class StreamerAssist:
         )
         stock = self.catalog.products.loc[products, c.STOCK].fillna(1) if products else None
         products = [p for p in products if stock is None or stock[p] > 0]
-        audience: list[str] = list(snapshot.get("audience", []))[:MAX_AUDIENCE]
+        audience: list[str] = list(snapshot.get("audience", []))
         degraded: list[str] = []
         try:
             room_row = self.reader.frame(self.room_plan, {c.ROOM_ID: [room]}).to_pylist()[0]
@@ -54,15 +71,19 @@ class StreamerAssist:
             summary = self._audience([], snapshot, {})
             summary.viewers_present = len(audience)
         ranker = self.holder.ranker
-        expected = np.zeros(len(products))
+        pitch = estimate(np.zeros((0, len(products))), len(audience))
         scores = np.array([self.catalog.popularity.get(p, 0.0) for p in products]) * 0.01
         if ranker is None:
             degraded.append("no model")
         elif audience and products and not degraded:
             try:
-                scores, expected = self._expected(ranker, streamer, products, audience, summary)
+                pitch = self._expected(ranker, room, streamer, products, audience)
+                intent = summary.purchase_intent or 0.0
+                scores = pitch.expected / len(audience) * (1.0 + intent)
             except Exception as exc:  # store failed mid-request: keep the popularity order
                 degraded.append(f"feature store unavailable ({type(exc).__name__})")
+        summary.viewers_scored = pitch.scored if not degraded else 0
+        expected = pitch.expected
         order = np.argsort(-scores, kind="stable")[: request.k]
         top = summary.top_categories
         suggestions = []
@@ -72,7 +93,8 @@ class StreamerAssist:
             category = str(row[c.CATEGORY])
             share = top.get(category, 0.0)
             why = (
-                f"{expected[i]:.1f} expected purchases among {len(audience)} viewers present"
+                f"{_expected_text(pitch, int(i))} expected purchases among {len(audience)} "
+                "viewers present"
                 if audience and not degraded
                 else "popular product while the audience gathers"
                 if not degraded
@@ -88,6 +110,8 @@ class StreamerAssist:
                     price=float(str(row[c.PRICE])),
                     score=round(float(scores[i]), 6),
                     expected_purchases=round(float(expected[i]), 4),
+                    expected_low=round(float(pitch.low[i]), 4) if not degraded else None,
+                    expected_high=round(float(pitch.high[i]), 4) if not degraded else None,
                     explanation=why,
                 )
             )
@@ -104,47 +128,46 @@ class StreamerAssist:
     def _expected(
         self,
         ranker: LoadedRanker,
+        room: str,
         streamer: str,
         products: list[str],
         audience: list[str],
-        summary: AudienceSummary,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(pitch score, expected purchases) per product over the viewers present."""
-        viewers = [v for v in audience for _ in products]
-        items = products * len(audience)
+    ) -> PitchEstimate:
+        """Expected purchases per product over everyone present (sampled past the budget)."""
+        scored = scored_viewers(room, audience, len(products), self.pair_budget)
+        viewers = [v for v in scored for _ in products]
+        items = products * len(scored)
         columns = self.reader.columns(
-            plan_service(self.store, ranker.feature_service),
+            self._plan(ranker.feature_service),
             {c.VIEWER_ID: viewers, c.PRODUCT_ID: items, c.STREAMER_ID: [streamer] * len(items)},
         )
-        p_buy = ranker.score(columns)[:, 1].reshape(len(audience), len(products))
-        expected = p_buy.sum(axis=0)
-        intent = summary.purchase_intent or 0.0
-        return expected / len(audience) * (1.0 + intent), expected
+        p_buy = ranker.score(columns)[:, 1].reshape(len(scored), len(products))
+        return estimate(p_buy, len(audience))
 
     def _audience(
         self, audience: list[str], snapshot: dict[str, Any], room_row: dict[str, Any]
     ) -> AudienceSummary:
-        segments: Counter[str] = Counter()
-        affinity = np.zeros(len(c.CATEGORIES))
-        if audience:
-            rows = self.reader.frame(self.viewer_plan, {c.VIEWER_ID: audience}).to_pylist()
-            for row in rows:
-                segments[str(row.get(f.SEGMENT_NAME) or "new viewers")] += 1
-                shares = row.get(f.VIEWER_CATEGORY_AFFINITY)
-                if shares and len(shares) == len(c.CATEGORIES):
-                    affinity += np.asarray(shares, dtype=np.float64)
-        total = affinity.sum()
-        top = {}
-        if total > 0:
-            for k in np.argsort(-affinity)[:3]:
-                top[c.CATEGORIES[int(k)]] = round(float(affinity[k] / total), 3)
+        counts = count_audience(
+            self.reader.frame(self.viewer_plan, {c.VIEWER_ID: audience})
+            if audience
+            else pa.table({})
+        )
         activity: dict[str, int] = snapshot.get("activity", {})
         return AudienceSummary(
             viewers_present=len(audience),
-            segments=dict(segments),
-            top_categories=top,
+            segments=counts.segments,
+            top_categories=top_interests(counts.affinity),
             comment_sentiment=room_row.get(f.COMMENT_SENTIMENT_5M),
             purchase_intent=room_row.get(f.PURCHASE_INTENT_5M),
             recent_comments=int(activity.get("comment", 0)),
             likes_5m=int(activity.get("like", 0)),
         )
+
+
+def _expected_text(pitch: PitchEstimate, i: int) -> str:
+    if pitch.exact:
+        return f"{pitch.expected[i]:.1f}"
+    return (
+        f"{pitch.expected[i]:.1f} (95%: {pitch.low[i]:.1f}-{pitch.high[i]:.1f}, "
+        f"from {pitch.scored} sampled)"
+    )

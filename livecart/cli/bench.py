@@ -100,6 +100,27 @@ def bench_pipeline(
     typer.echo(json.dumps(result, indent=2, sort_keys=True))
 
 
+@bench_app.command("streamer")
+@friendly_errors
+def bench_streamer(
+    audience: Annotated[
+        str, typer.Option(help="Audience sizes, comma separated.")
+    ] = "100,1000,10000,100000",
+    requests: Annotated[int, typer.Option(help="Timed requests per size.")] = 30,
+    json_out: JsonOption = False,
+) -> None:
+    """The streamer endpoint per audience size: latency, and agreement with exact scoring where
+    it is feasible (run after `livecart demo`, or the pipeline commands and `livecart train`)."""
+    from livecart.bench.streamer import run
+
+    sizes = [int(size) for size in audience.split(",") if size.strip()]
+    with stdout_to_stderr(True):
+        result = run(settings(), sizes, requests)
+    if not json_out:
+        console.print("[bold]streamer benchmark[/] (ms per request, in process)")
+    typer.echo(json.dumps(result, indent=2, sort_keys=True))
+
+
 @bench_app.command("serve")
 @friendly_errors
 def bench_serve(
