@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from livecart.core import contract as c
 from livecart.core import feature_names as f
+from livecart.online.plan import ServicePlan
 
 EXACT_PAIRS = 4096
 """Viewer-product pairs scored per request: everyone up to this, a sample of this size beyond."""
@@ -102,6 +103,18 @@ def count_audience(viewers: pa.Table) -> AudienceCounts:
             values = shares.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
             affinity = np.nansum(values.reshape(-1, width), axis=0)
     return AudienceCounts(segments, affinity)
+
+
+def summary_plan(viewer_context: ServicePlan) -> ServicePlan:
+    """Of the viewer context service, only the views and features the summary counts (a room's
+    whole audience is read per request: the rest would be read for nothing)."""
+    wanted = {f.SEGMENT_NAME, f.VIEWER_CATEGORY_AFFINITY}
+    views = tuple(
+        replace(read, features=tuple(n for n in read.features if n in wanted))
+        for read in viewer_context.views
+        if wanted & set(read.features)
+    )
+    return ServicePlan(f"{viewer_context.name}:audience", views, ())
 
 
 def top_interests(affinity: np.ndarray, k: int = 3) -> dict[str, float]:

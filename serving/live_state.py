@@ -39,6 +39,7 @@ from livecart.features.sql.realtime import (
 )
 from livecart.model.interaction_log import visit_event_types
 from serving.live_comments import KEYS, LiveComments
+from serving.presence import Presence
 from serving.visit_push import VisitPush
 
 EVENTS = "recent_events"
@@ -144,6 +145,8 @@ class LiveState:
         self.comments = LiveComments(settings)
         self.visits = VisitPush(store, visit_event_types(settings))
         self.last_push_at: datetime | None = None
+        self.presence = Presence()
+        self._presence_pruned = datetime.now(UTC)
         self._bootstrap()
 
     def _bootstrap(self) -> None:
@@ -154,6 +157,7 @@ class LiveState:
         self.con.register("recent", recent)
         self.con.execute(f"INSERT INTO {EVENTS} BY NAME SELECT * FROM recent")
         self.con.unregister("recent")
+        self.presence.add_events(recent)
 
     @property
     def size(self) -> int:
@@ -171,6 +175,7 @@ class LiveState:
         with self._lock:
             self.con.register("batch", accepted)
             self.con.execute(f"INSERT INTO {EVENTS} SELECT * FROM batch")
+            self.presence.add_events(accepted)
             self._expire()
             pushed = []
             try:
@@ -218,6 +223,9 @@ class LiveState:
     def _expire(self) -> None:
         cutoff = datetime.now(UTC) - self.horizon
         self.con.execute(f"DELETE FROM {EVENTS} WHERE {c.EVENT_TIMESTAMP} < ?", [cutoff])
+        if self._presence_pruned < cutoff:  # a pass over everyone present: once a horizon
+            self.presence.forget_before(cutoff.timestamp())
+            self._presence_pruned = datetime.now(UTC)
 
     def _fresh_rows(self, view: PushedView) -> pd.DataFrame:
         keys = ", ".join(view.keys)
@@ -276,16 +284,7 @@ class LiveState:
         since = datetime.now(UTC) - timedelta(
             minutes=window_minutes or self.settings.live_window_minutes
         )
-        return sorted(v for v, room in self._latest_rooms(since).items() if room == room_id)
-
-    def _latest_rooms(self, since: datetime) -> dict[str, str]:
-        with self._lock:
-            rows = self.con.execute(
-                f"SELECT {c.VIEWER_ID}, arg_max({c.ROOM_ID}, {c.EVENT_TIMESTAMP}) FROM {EVENTS} "
-                f"WHERE {c.EVENT_TIMESTAMP} >= ? AND {c.EVENT_TYPE} = 'enter_room' GROUP BY 1",
-                [since],
-            ).fetchall()
-        return {str(v): str(r) for v, r in rows}
+        return self.presence.audience(room_id, since.timestamp())
 
     def room_activity(self, room_id: str, minutes: int = 5) -> dict[str, int]:
         """Counts of each event type in ``room_id`` over the last ``minutes``."""

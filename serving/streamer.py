@@ -18,6 +18,7 @@ import pyarrow as pa
 from livecart.core import contract as c
 from livecart.core import feature_names as f
 from livecart.model.scoring import LoadedRanker
+from livecart.online.keys import CodedKeys, KeyUniverse
 from livecart.online.plan import ServicePlan, plan_service
 from serving.audience import (
     EXACT_PAIRS,
@@ -25,6 +26,7 @@ from serving.audience import (
     count_audience,
     estimate,
     scored_viewers,
+    summary_plan,
     top_interests,
 )
 from serving.pipeline import ViewerPipeline
@@ -40,7 +42,7 @@ class StreamerAssist:
     def __init__(self, feed: ViewerPipeline) -> None:
         self.settings, self.reader = feed.settings, feed.reader
         self.catalog, self.holder, self.store = feed.catalog, feed.holder, feed.store
-        self.viewer_plan = plan_service(self.store, VIEWER_CONTEXT_SERVICE)
+        self.viewer_plan = summary_plan(plan_service(self.store, VIEWER_CONTEXT_SERVICE))
         self.room_plan = plan_service(self.store, ROOM_SERVICE)
         self.pair_budget = EXACT_PAIRS  # viewer-product pairs scored exactly per request
         self._plans: dict[str, ServicePlan] = {}  # resolving a service costs ~40 ms: once
@@ -135,11 +137,19 @@ class StreamerAssist:
     ) -> PitchEstimate:
         """Expected purchases per product over everyone present (sampled past the budget)."""
         scored = scored_viewers(room, audience, len(products), self.pair_budget)
-        viewers = [v for v in scored for _ in products]
-        items = products * len(scored)
-        columns = self.reader.columns(
+        viewers = KeyUniverse(scored, lasting=False)
+        catalog = self.catalog
+        product_codes = np.tile(catalog.product_keys.codes(products, len(products)), len(scored))
+        rows = len(product_codes)
+        columns = self.reader.columns(  # as codes: one probe per viewer, one take per product
             self._plan(ranker.feature_service),
-            {c.VIEWER_ID: viewers, c.PRODUCT_ID: items, c.STREAMER_ID: [streamer] * len(items)},
+            {
+                c.VIEWER_ID: CodedKeys(viewers, np.repeat(np.arange(len(scored)), len(products))),
+                c.PRODUCT_ID: CodedKeys(catalog.product_keys, product_codes),
+                c.STREAMER_ID: CodedKeys(
+                    catalog.streamer_keys, np.full(rows, catalog.streamer_keys.code.get(streamer, -1))
+                ),
+            },
         )
         p_buy = ranker.score(columns)[:, 1].reshape(len(scored), len(products))
         return estimate(p_buy, len(audience))
