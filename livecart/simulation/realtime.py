@@ -43,6 +43,8 @@ from livecart.simulation.session import Memory, ReplayConfig, Session, respond
 from serving.pitch_models import MAX_FEEDBACK_MINUTES
 
 FAILURES_TOLERATED = 10  # consecutive failed ticks before giving up (the server went away)
+PITCH_KEYS = ("room_id", "product_id", "title", "viewers_present", "expected_purchases")
+FEEDBACK_KEYS = ("purchases", "clicks", "carts", "status", "verdict")
 ANSWER_DELAYS_S = {"impression": 0.0, "click": 1.0, "add_to_cart": 3.0, "purchase": 6.0}
 
 
@@ -103,10 +105,14 @@ class Simulation:
         per_room = Counter(
             (e[c.ROOM_ID], e[c.VIEWER_ID]) for e in self.events if e.get(c.VIEWER_ID)
         )
-        self.samples = {
-            room: max((n, v) for (r, v), n in per_room.items() if r == room)[1]
-            for room in self.rooms
-        }
+        # each room's most active viewer, a different one per room where the room has one
+        ranked = [(r, v) for (r, v), _ in per_room.most_common() if r in self.rooms]
+        self.samples: dict[str, str] = {}
+        for room, viewer in ranked:
+            if room not in self.samples and viewer not in self.samples.values():
+                self.samples[room] = viewer
+        for room, viewer in ranked:
+            self.samples.setdefault(room, viewer)
         self.oracle: Oracle | None = load_oracle(settings) if has_truth(settings) else None
         viewers = sorted({v for _, v in per_room} & set(self.oracle.viewers if self.oracle else []))
         self.session = Session(
@@ -128,6 +134,8 @@ class Simulation:
         self.counts: Counter[str] = Counter()
         self.reasons: Counter[str] = Counter()
         self.pitched: list[dict[str, Any]] = []
+        self.last_pitched: dict[str, dict[str, float]] = {}  # room -> product -> when
+        self.window = config.pitch_minutes * 60
 
     def console_links(self) -> dict[str, str]:
         return {
@@ -186,12 +194,16 @@ class Simulation:
                 self.answer(viewer, shown, now, 0.0)
 
     def pitch(self, room: str, now: float) -> None:
-        """The streamer pitches the top suggestion; everyone present sees it and answers."""
-        top = self.client.post(f"{self.url}/v1/recommend/streamer", json={"room_id": room, "k": 1})
+        """The streamer pitches the best suggestion not pitched here within a feedback window
+        (the last one was just shown); everyone present sees it and answers."""
+        top = self.client.post(f"{self.url}/v1/recommend/streamer", json={"room_id": room, "k": 5})
         suggestions = top.json().get("suggestions", []) if top.status_code == 200 else []
         if not suggestions:
             return
-        product = suggestions[0]["product_id"]
+        recent = {p for p, at in self.last_pitched.get(room, {}).items() if now - at < self.window}
+        fresh = [s["product_id"] for s in suggestions if s["product_id"] not in recent]
+        product = (fresh or [suggestions[0]["product_id"]])[0]
+        self.last_pitched.setdefault(room, {})[product] = now
         body = {"product_id": product, "minutes": self.cfg.pitch_minutes, "source": "simulate"}
         answer = self.client.post(
             f"{self.url}/v1/console/room/{room}/pitch", json=body, headers=self.auth
@@ -203,33 +215,20 @@ class Simulation:
             self.answer(viewer, [(product, room)], now, self.cfg.answer_spread_s)
 
     def outcome(self) -> list[dict[str, Any]]:
-        """Each recorded pitch with what its room did so far."""
-        out = []
+        """Each recorded pitch with what its room did so far (the pitch-feedback endpoint)."""
+        mine, out = {p["pitch_id"] for p in self.pitched}, []
         for room in self.rooms:
             answer = self.client.get(
                 f"{self.url}/v1/console/room/{room}/pitches",
                 params={"limit": 20},
-                headers=self.auth,
+                headers=self.auth,  # reads may be protected too
             )
-            if answer.status_code != 200:
-                continue
-            mine = {p["pitch_id"] for p in self.pitched}
-            for item in answer.json():
-                if item["pitch"]["pitch_id"] in mine:
-                    p = item["pitch"]
+            for item in answer.json() if answer.status_code == 200 else []:
+                pitch = item["pitch"]
+                if pitch["pitch_id"] in mine:
                     out.append(
-                        {
-                            "room_id": room,
-                            "product_id": p["product_id"],
-                            "title": p["title"],
-                            "viewers_present": p["viewers_present"],
-                            "expected_purchases": p["expected_purchases"],
-                            "purchases": item["purchases"],
-                            "clicks": item["clicks"],
-                            "carts": item["carts"],
-                            "status": item["status"],
-                            "verdict": item["verdict"],
-                        }
+                        {key: pitch[key] for key in PITCH_KEYS}
+                        | {key: item[key] for key in FEEDBACK_KEYS}
                     )
         return out
 
