@@ -43,7 +43,14 @@ from livecart.simulation.session import Memory, ReplayConfig, Session, respond
 from serving.pitch_models import MAX_FEEDBACK_MINUTES
 
 FAILURES_TOLERATED = 10  # consecutive failed ticks before giving up (the server went away)
-PITCH_KEYS = ("room_id", "product_id", "title", "viewers_present", "expected_purchases")
+PITCH_KEYS = (
+    "room_id",
+    "product_id",
+    "title",
+    "viewers_present",
+    "expected_purchases",
+    "degraded_reasons",
+)
 FEEDBACK_KEYS = ("purchases", "clicks", "carts", "status", "verdict")
 ANSWER_DELAYS_S = {"impression": 0.0, "click": 1.0, "add_to_cart": 3.0, "purchase": 6.0}
 

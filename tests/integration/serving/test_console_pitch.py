@@ -121,7 +121,10 @@ def test_simulate__a_short_live_session__events_accepted_pitches_recorded_and_an
     assert report["events_accepted"] == report["events_sent"] >= 40  # nothing quarantined
     assert report["feed_requests"] >= 2 * 2
     assert len(report["pitches"]) >= 2  # both rooms pitched
-    assert all(p["expected_purchases"] is not None for p in report["pitches"])
+    # the model's expectation, or why there was none (a loaded machine may degrade the assist)
+    assert all(
+        p["expected_purchases"] is not None or p["degraded_reasons"] for p in report["pitches"]
+    )
     assert all(p["viewers_present"] >= 1 for p in report["pitches"])  # the sample viewers at least
     for room, link in report["console"].items():
         assert link.startswith(f"{served_url}/console?room_id={room}&viewer_id=")
