@@ -24,7 +24,7 @@ from ray.serve.handle import DeploymentHandle
 
 from livecart.core.settings import LivecartSettings
 from livecart.model import registry
-from serving import console_routes
+from serving import console_routes, pitch_routes
 from serving.batching import ViewerBatcher
 from serving.event_ingest import EventIngest
 from serving.live_rooms import LiveRooms
@@ -50,6 +50,7 @@ api = FastAPI(
     description="Live-stream e-commerce recommendations: viewer feed, streamer assist, events.",
 )
 api.include_router(console_routes.router)
+api.include_router(pitch_routes.router)
 
 
 @serve.deployment(max_ongoing_requests=64, health_check_period_s=5)

@@ -68,11 +68,14 @@ def room_snapshot(
     raw: dict[str, Any],
     viewer: ViewerResponse | None,
     live_viewers: int | None,
+    pitches: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """One JSON-ready picture of the room for the console (no timestamps: compared for change).
+    """One JSON-ready picture of the room for the console, compared for change: no clock in it
+    but a running pitch's elapsed time, which moves its chart on every refresh.
 
     ``raw`` is the ingest deployment's ``room_snapshot`` (audience, activity, comments),
-    ``live_viewers`` the room's distinct viewers in the live window (None: not live).
+    ``live_viewers`` the room's distinct viewers in the live window (None: not live),
+    ``pitches`` the feedback of the room's last pitches, newest first (:mod:`serving.pitches`).
     """
     room = room_meta(catalog.rooms, room_id)
     activity = {str(k): int(v) for k, v in sorted(raw.get("activity", {}).items())}
@@ -87,6 +90,7 @@ def room_snapshot(
         "suggestions": [s.model_dump(mode="json") for s in streamer.suggestions],
         "suggestions_degraded": streamer.degraded_reasons,
         "viewer": _viewer_part(viewer, catalog.products),
+        "pitches": pitches or [],
         "model_version": streamer.model_version,
     }
 

@@ -26,10 +26,14 @@ from serving.console import (
     room_snapshot,
 )
 from serving.live_rooms import LiveRooms
+from serving.pitch_models import RoomList
+from serving.room_list import room_list
 from serving.schemas import HARD_MAX_K, ID_MAX, StreamerRequest, ViewerRequest, ViewerResponse
 from serving.service import ServingCore, check_token
 
 router = APIRouter()
+PITCHES_SHOWN = 5  # the room's last pitches in a console snapshot
+ROOMS_LISTED = 200
 
 
 @dataclass
@@ -50,7 +54,10 @@ class ConsoleDeps:
 
     async def snapshot(self, room_id: str, viewer_id: str | None, k: int) -> dict[str, Any]:
         self.core.holder.poll()
-        raw = await self.ingest.room_snapshot.remote(room_id)
+        raw, pitches = await asyncio.gather(
+            self.ingest.room_snapshot.remote(room_id),
+            self.ingest.pitch_feedback.remote(room_id, PITCHES_SHOWN),
+        )
         request = StreamerRequest(room_id=room_id, k=k)
         streamer = await asyncio.to_thread(self.core.streamer.suggest, request, raw)
         viewer = None
@@ -61,7 +68,13 @@ class ConsoleDeps:
             viewer = await self.viewer(asked)
         live = await self.live.get()
         return room_snapshot(
-            self.core.catalog, room_id, streamer, raw, viewer, live_viewers=live.get(room_id)
+            self.core.catalog,
+            room_id,
+            streamer,
+            raw,
+            viewer,
+            live_viewers=live.get(room_id),
+            pitches=pitches,
         )
 
 
@@ -73,7 +86,8 @@ def attach(deps: ConsoleDeps) -> None:
     _ATTACHED[:] = [deps]
 
 
-def _deps() -> ConsoleDeps:
+def current() -> ConsoleDeps:
+    """This replica's console parts (503 before the replica attached them)."""
     if not _ATTACHED:
         raise HTTPException(status_code=503, detail="console not ready")
     return _ATTACHED[0]
@@ -85,6 +99,20 @@ async def console() -> HTMLResponse:
     return HTMLResponse(console_html(), headers={"Cache-Control": "no-cache"})
 
 
+@router.get("/v1/console/rooms", response_model=RoomList)
+async def console_rooms(
+    limit: int = Query(default=ROOMS_LISTED, gt=0, le=10_000),
+    token: str | None = Query(default=None),
+    authorization: str | None = Header(default=None),
+) -> RoomList:
+    """Every room to pick from: live ones first (by viewers present), with audience size."""
+    deps = current()
+    if deps.core.settings.protect_reads:
+        check_token(deps.core.settings, authorization or (f"Bearer {token}" if token else None))
+    sizes = await deps.ingest.audience_sizes.remote()
+    return room_list(deps.core.catalog.rooms, sizes, limit)
+
+
 @router.get("/v1/console/room/{room_id}")
 async def console_room(
     room_id: str,
@@ -94,7 +122,7 @@ async def console_room(
     authorization: str | None = Header(default=None),
 ) -> dict[str, Any]:
     """What the console shows for a room now, as one JSON object."""
-    deps = _deps()
+    deps = current()
     deps.guard(room_id, k, authorization, token)
     snapshot = await deps.snapshot(room_id, viewer_id, k)
     return {**snapshot, "open_streams": open_streams()}
@@ -113,7 +141,7 @@ async def stream_room(
 
     Without ``viewer_id`` the sample viewer is the first viewer present when the stream opens.
     """
-    deps = _deps()
+    deps = current()
     deps.guard(room_id, k, authorization, token)
     if viewer_id is None:
         raw = await deps.ingest.room_snapshot.remote(room_id)

@@ -21,6 +21,9 @@ from livecart.core.settings import LivecartSettings
 from livecart.features.feast_store import feature_store
 from serving.event_gate import EventGate
 from serving.live_state import LiveState
+from serving.pitch_models import Pitch
+from serving.pitches import PitchBook, pitch_log
+from serving.room_list import audience_sizes
 from serving.schemas import EventIn, EventsResponse
 
 
@@ -71,6 +74,7 @@ class EventIngestor:
 class EventIngest:
     def __init__(self, settings: dict[str, Any]) -> None:
         self.core = EventIngestor(LivecartSettings(**settings))
+        self.pitches = PitchBook(pitch_log(self.core.settings), self.core.state.fetch)
 
     def ingest(self, events: list[dict[str, Any]]) -> dict[str, Any]:
         parsed = [EventIn.model_validate(e) for e in events]
@@ -86,6 +90,22 @@ class EventIngest:
         """Accepted events so far for the room and the viewer (cheap; for change polling)."""
         core = self.core
         return core.room_versions[room_id], (core.viewer_versions[viewer_id] if viewer_id else 0)
+
+    def record_pitch(self, pitch: dict[str, Any]) -> dict[str, Any]:
+        """Keep a pitch (:mod:`serving.pitches`); the room's console sees it as a change."""
+        recorded = Pitch.model_validate(pitch)
+        answer = self.pitches.record(recorded)
+        self.core.room_versions[recorded.room_id] += 1
+        return answer.model_dump(mode="json")
+
+    def pitch_feedback(self, room_id: str, limit: int = 5) -> list[dict[str, Any]]:
+        """The room's last pitches, newest first, with what the room did since each."""
+        return [f.model_dump(mode="json") for f in self.pitches.feedback(room_id, limit)]
+
+    def audience_sizes(self) -> dict[str, tuple[int, int]]:
+        """Live room -> (viewers present, viewers seen) (the console's room list)."""
+        window = self.core.settings.live_window_minutes
+        return audience_sizes(self.core.state.fetch, window)
 
     def reload(self) -> None:
         """After a feature refresh: new catalogue ids, re-based lifetime totals."""

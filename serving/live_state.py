@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -167,6 +168,11 @@ class LiveState:
         with self._lock:
             rows = self.con.execute(f"SELECT count(*) FROM {EVENTS}").fetchall()
         return int(rows[0][0]) if rows else 0
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """All rows of a read-only query over the recent events (table :data:`EVENTS`)."""
+        with self._lock:
+            return self.con.execute(sql, list(params)).fetchall()
 
     def add(self, accepted: pa.Table) -> list[str]:
         """Take accepted events in, push the touched keys' fresh rows; the views pushed."""

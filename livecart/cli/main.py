@@ -20,6 +20,7 @@ from livecart.cli.bench import bench_app
 from livecart.cli.choices import Scale
 from livecart.cli.replay import replay
 from livecart.cli.serve import serve
+from livecart.cli.simulate import simulate
 from livecart.cli.support import (
     JsonOption,
     console,
@@ -142,7 +143,7 @@ COMMANDS: dict[str, dict[str, Callable[..., Any] | typer.Typer]] = {
         "model": model.model_app,
         "refresh": model.refresh,
     },
-    SERVING: {"serve": serve, "replay": replay},
+    SERVING: {"serve": serve, "simulate": simulate, "replay": replay},
     BENCHMARKS: {"bench": bench_app},
     OTHER: {"demo": demo},
 }

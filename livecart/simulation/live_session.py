@@ -37,10 +37,26 @@ class SessionConfig:
 
 
 def session_events(
-    settings: LivecartSettings, rooms: int
+    settings: LivecartSettings, rooms: int, each_room: bool = False
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """The busiest hour of the ``rooms`` busiest rooms, in time order (original ids and stamps)."""
+    """The busiest hour of the ``rooms`` busiest rooms, in time order (original ids and stamps).
+
+    ``each_room``: every room's own busiest hour, interleaved by the time into that hour (rooms
+    of a world are live at different hours; ``livecart simulate`` keeps them all live at once).
+    """
     events = f"{settings.clean_dir}/events/*.parquet"
+    hour = f"date_trunc('hour', {c.EVENT_TIMESTAMP})"
+    if each_room:
+        busiest = f"""hour AS (SELECT {c.ROOM_ID}, {hour} AS h FROM ev GROUP BY 1, 2
+                     QUALIFY row_number() OVER (PARTITION BY {c.ROOM_ID}
+                                                ORDER BY count(*) DESC, h) = 1)"""
+        within = f"JOIN hour ON ev.{c.ROOM_ID} = hour.{c.ROOM_ID} AND {hour} = hour.h"
+        order = f"{c.EVENT_TIMESTAMP} - hour.h, {c.EVENT_ID}"
+    else:
+        busiest = f"""hour AS (SELECT {hour} AS h FROM ev
+                     GROUP BY 1 ORDER BY count(*) DESC LIMIT 1)"""
+        within = f"WHERE {hour} = (SELECT h FROM hour)"
+        order = f"{c.EVENT_TIMESTAMP}, {c.EVENT_ID}"
     con = duckdb.connect()
     try:
         chosen = [
@@ -54,11 +70,9 @@ def session_events(
             f"""
             WITH ev AS (SELECT * FROM read_parquet('{events}', union_by_name = true)
                         WHERE {c.ROOM_ID} IN (SELECT unnest(?::VARCHAR[]))),
-            hour AS (SELECT date_trunc('hour', {c.EVENT_TIMESTAMP}) AS h FROM ev
-                     GROUP BY 1 ORDER BY count(*) DESC LIMIT 1)
-            SELECT {", ".join(EVENT_FIELDS)} FROM ev
-            WHERE date_trunc('hour', {c.EVENT_TIMESTAMP}) = (SELECT h FROM hour)
-            ORDER BY {c.EVENT_TIMESTAMP}, {c.EVENT_ID}
+            {busiest}
+            SELECT {", ".join(f"ev.{name}" for name in EVENT_FIELDS)} FROM ev {within}
+            ORDER BY {order}
             """,
             [chosen],
         ).df()
@@ -68,7 +82,8 @@ def session_events(
     return [{str(k): v for k, v in r.items()} for r in rows], chosen
 
 
-def _restamp(row: dict[str, Any]) -> dict[str, Any]:
+def restamp(row: dict[str, Any]) -> dict[str, Any]:
+    """The event as if it happened now: a fresh id, the current time, no empty fields."""
     fresh = {k: v for k, v in row.items() if v is not None}
     fresh[c.EVENT_ID] = f"live-{uuid.uuid4().hex}"
     fresh[c.EVENT_TIMESTAMP] = datetime.now(UTC).isoformat()
@@ -165,7 +180,7 @@ def run(
     size = max(len(events) // cfg.batches, 1)
     with httpx.Client(timeout=60) as client:
         for b in range(0, len(events), size):
-            batch = [_restamp(e) for e in events[b : b + size]]
+            batch = [restamp(e) for e in events[b : b + size]]
             batch = [
                 _corrupt(e, k) if k % cfg.bad_every == cfg.bad_every - 1 else e
                 for k, e in enumerate(batch)

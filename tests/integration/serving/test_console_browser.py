@@ -129,10 +129,25 @@ def test_console__events_arrive__page_updates_without_reload(
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1360, "height": 900})
             errors: list[str] = []
+            # the console without a room: the room list, live rooms first, with audience size
+            rooms_page = browser.new_page(viewport={"width": 1360, "height": 900})
+            rooms_page.on("pageerror", lambda exc: errors.append(str(exc)))
+            rooms_page.goto(f"{served_url}/console?token={TOKEN}")
+            rooms_page.wait_for_function(
+                "Number(document.body.dataset.roomsLoaded || 0) >= 1", timeout=WAIT_MS
+            )
+            listed = rooms_page.locator("#rooms li")
+            assert listed.count() == len(ids["rooms"])
+            live_flags = [listed.nth(i).get_attribute("data-live") for i in range(listed.count())]
+            assert live_flags == sorted(live_flags, key=lambda flag: flag != "true")
+            room_item = f"#rooms li[data-room='{room}']"
+            listed_before = int(rooms_page.get_attribute(room_item, "data-present") or 0)
+            assert f"room_id={room}" in (rooms_page.get_attribute(f"{room_item} a", "href") or "")
+
+            page = browser.new_page(viewport={"width": 1360, "height": 900})
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{served_url}/console?room_id={room}&viewer_id={sample}")
+            page.goto(f"{served_url}/console?room_id={room}&viewer_id={sample}&token={TOKEN}")
             page.wait_for_function("Number(document.body.dataset.seq || 0) >= 1", timeout=WAIT_MS)
 
             # the first snapshot: the room, products to pitch and the sample viewer's recommendations
@@ -207,12 +222,59 @@ def test_console__events_arrive__page_updates_without_reload(
             assert (
                 recs_after != recs_before
             )  # the sample viewer's clicks and the live room re-ranked
+
+            # the room list follows: the room is live with its new audience (it polls)
+            rooms_page.wait_for_function(
+                f'Number(document.querySelector("{room_item}").dataset.present) > {listed_before}',
+                timeout=WAIT_MS,
+            )
+            assert rooms_page.get_attribute(room_item, "data-live") == "true"
+
+            # "pitch this" on the top suggestion, then the room buys it: the chart follows
+            assert page.inner_text("#pitch-summary").startswith("no pitch yet")
+            page.click("#pitch li button.pitch-this >> nth=0")
+            page.wait_for_function(
+                "document.getElementById('pitch-chart').dataset.pitch", timeout=WAIT_MS
+            )
+            pitched = httpx.get(f"{served_url}/v1/console/room/{room}/pitches", timeout=30.0)
+            pitch = pitched.json()[0]["pitch"]
+            assert page.get_attribute("#pitch-chart", "data-purchases") == "0"
+            line_before = page.get_attribute("polyline[data-series='purchases']", "points")
+            product, price = pitch["product_id"], pitch["price"]
+            bought = [
+                event(f"console-pitched-click-{i}", "click", v, room, streamer, product_id=product)
+                for i, v in enumerate(crowd[:2])
+            ] + [
+                event(
+                    f"console-pitched-buy-{i}",
+                    "purchase",
+                    v,
+                    room,
+                    streamer,
+                    product_id=product,
+                    amount=price,
+                )
+                for i, v in enumerate(crowd[:2])
+            ]
+            answer = httpx.post(
+                f"{served_url}/v1/events", json={"events": bought}, headers=AUTH, timeout=30.0
+            )
+            assert answer.status_code == 200 and answer.json()["accepted"] == 4, answer.text
+            page.wait_for_function(
+                "Number(document.getElementById('pitch-chart').dataset.purchases) >= 2",
+                timeout=WAIT_MS,
+            )
+            assert int(page.get_attribute("#pitch-chart", "data-clicks") or 0) >= 2
+            assert page.get_attribute("polyline[data-series='purchases']", "points") != line_before
+            assert "purchases 2 vs " in page.inner_text("#pitch-summary")
             assert not errors, errors
 
             reports = served_settings.home / "reports"
             reports.mkdir(parents=True, exist_ok=True)
             shot = reports / "console.png"
             page.screenshot(path=str(shot), full_page=True, animations="disabled")
+            rooms_shot = reports / "console_rooms.png"
+            rooms_page.screenshot(path=str(rooms_shot), full_page=True, animations="disabled")
             assert console_state(served_url, room)["open_streams"] >= 1
         finally:
             browser.close()
@@ -225,6 +287,7 @@ def test_console__events_arrive__page_updates_without_reload(
     stable = artifact_dir() / "console.png"
     stable.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shot, stable)
+    shutil.copyfile(rooms_shot, stable.with_name("console_rooms.png"))
     with capsys.disabled():
         print(
             f"\nconsole screenshot: {stable} (also {shot}); browser part {time.perf_counter() - began:.1f} s"
