@@ -3,7 +3,7 @@
 Remembering every stored id as a Python string costs about 70 bytes each (the gate's
 :class:`~validation.gate.SeenKeys`), so only ids admitted since start are kept that way. The
 offline store's ids are kept as a sorted array of 64-bit DuckDB hashes (8 bytes an id, read and
-hashed in one DuckDB scan of the ``event_id`` column at start); a batch costs one small DuckDB
+hashed in one DuckDB scan of the ``event_id`` column at start; a torn part is skipped and named); a batch costs one small DuckDB
 query for its ids not seen since start, and a binary search. Two distinct ids share a hash with
 odds of about n / 2**64 (1e-12 for ten million stored ids); such an event is quarantined as a
 duplicate with its payload, never dropped.
@@ -11,6 +11,7 @@ duplicate with its payload, never dropped.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import numpy.typing as npt
 
 from livecart.core import contract as c
 from livecart.core.io import event_parts
+from serving.offline_events import query_event_parts
 from validation.gate import SeenKeys
 
 
@@ -30,6 +32,7 @@ class StoredEventIds(SeenKeys):
         super().__init__()
         self.clean_dir = clean_dir
         self._con = duckdb.connect()
+        self._lock = threading.Lock()  # one DuckDB connection, batches from any thread
         self._stored: npt.NDArray[np.uint64] = np.empty(0, dtype=np.uint64)
         self.reload()
 
@@ -41,25 +44,29 @@ class StoredEventIds(SeenKeys):
     def reload(self) -> None:
         """Index every event part now in the offline store (after an ingest, say)."""
         parts = [str(p) for p in event_parts(self.clean_dir)]
-        if not parts:
-            self._stored = np.empty(0, dtype=np.uint64)
-            return
-        hashes = self._con.execute(
+        found = query_event_parts(
             f"SELECT hash({c.EVENT_ID}) AS h FROM read_parquet(?, union_by_name = true) "
             f"WHERE {c.EVENT_ID} IS NOT NULL",
-            [parts],
-        ).fetchnumpy()["h"]
-        self._stored = np.sort(np.asarray(hashes, dtype=np.uint64))
+            parts,
+        )  # a torn part is skipped and named, as at the live state's start
+        if found is None:
+            self._stored = np.empty(0, dtype=np.uint64)
+            return
+        hashes = found.column("h").to_numpy().astype(np.uint64, copy=False)
+        self._stored = np.sort(hashes)
 
     def contains(self, keys: Sequence[Hashable]) -> npt.NDArray[np.bool_]:
         found = super().contains(keys)
         ask = [i for i, k in enumerate(keys) if not found[i] and isinstance(k, str)]
-        if ask and len(self._stored):
-            hashes = self._con.execute(
-                "SELECT hash(k) AS h FROM unnest(?::VARCHAR[]) WITH ORDINALITY t(k, i) ORDER BY i",
-                [[keys[i] for i in ask]],
-            ).fetchnumpy()["h"]
+        stored = self._stored
+        if ask and len(stored):
+            with self._lock:
+                hashes = self._con.execute(
+                    "SELECT hash(k) AS h FROM unnest(?::VARCHAR[]) WITH ORDINALITY t(k, i) "
+                    "ORDER BY i",
+                    [[keys[i] for i in ask]],
+                ).fetchnumpy()["h"]
             hashes = np.asarray(hashes, dtype=np.uint64)
-            at = np.minimum(np.searchsorted(self._stored, hashes), len(self._stored) - 1)
-            found[np.asarray(ask)] = self._stored[at] == hashes
+            at = np.minimum(np.searchsorted(stored, hashes), len(stored) - 1)
+            found[np.asarray(ask)] = stored[at] == hashes
         return found

@@ -48,7 +48,8 @@ def _quarantined_rows(settings: LivecartSettings) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def gate(settings: LivecartSettings) -> EventGate:
-    """A gate over a home whose offline store holds one event from three days ago."""
+    """A gate over a home whose offline store holds one event from three days ago, beside a
+    torn part (a copy cut short)."""
     old = {
         **{k: None for k in c.SCHEMAS[c.Table.EVENTS].names},
         **_event("stored-long-ago"),
@@ -56,6 +57,8 @@ def gate(settings: LivecartSettings) -> EventGate:
     }
     part = table_path(settings.clean_dir, c.Table.EVENTS) / "part-00000.parquet"
     write_parquet_atomic(pa.Table.from_pylist([old], schema=c.SCHEMAS[c.Table.EVENTS]), part)
+    data = part.read_bytes()
+    part.with_name("part-zzz-torn.parquet").write_bytes(data[: len(data) // 2])
     return EventGate(settings)
 
 
@@ -123,7 +126,10 @@ def test_event_gate__unconvertible_values__quarantine_their_events_only_and_answ
     assert json.loads(kept[0]["raw_event"]) == sent[1]
 
 
-def test_event_gate__id_stored_before_the_live_window__is_a_duplicate(gate: EventGate) -> None:
+def test_event_gate__id_stored_before_the_live_window__is_a_duplicate(
+    gate: EventGate, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert any("part-zzz-torn" in r.getMessage() for r in caplog.get_records("setup"))
     again = _event("stored-long-ago", **{c.EVENT_TIMESTAMP: (NOW - timedelta(days=3)).isoformat()})
     admission = gate.admit([EventIn.model_validate(e) for e in (_event("fresh"), again)])
     assert admission.accepted.column(c.EVENT_ID).to_pylist() == ["fresh"]
