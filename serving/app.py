@@ -13,6 +13,7 @@ builder: nothing happens on import); ``serving/serve_config.yaml`` is the ``serv
 """
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -24,7 +25,7 @@ from ray.serve.handle import DeploymentHandle
 
 from livecart.core.settings import LivecartSettings
 from livecart.model import registry
-from serving import console_routes, pitch_routes
+from serving import console_routes, http_errors, pitch_routes
 from serving.batching import ViewerBatcher
 from serving.event_ingest import EventIngest
 from serving.live_rooms import LiveRooms
@@ -42,7 +43,7 @@ from serving.schemas import (
     ViewerRequest,
     ViewerResponse,
 )
-from serving.service import ServingCore, check_token, settings_payload
+from serving.service import ServingCore, check_exposure, check_token, settings_payload
 
 api = FastAPI(
     title="livecart",
@@ -51,6 +52,7 @@ api = FastAPI(
 )
 api.include_router(console_routes.router)
 api.include_router(pitch_routes.router)
+http_errors.install(api)
 
 
 @serve.deployment(max_ongoing_requests=64, health_check_period_s=5)
@@ -122,7 +124,7 @@ class Recommender:
                 detail=f"{len(request.events)} events; at most "
                 f"{self.settings.max_events_per_request} per request",
             )
-        payload = [e.model_dump() for e in request.events]
+        payload = [e.model_dump(exclude_unset=True) for e in request.events]
         result = EventsResponse.model_validate(await self.ingest.ingest.remote(payload))
         self.stats.events.labels(outcome="accepted").inc(result.accepted)
         self.stats.events.labels(outcome="quarantined").inc(len(result.quarantined))
@@ -202,6 +204,15 @@ def build(settings: LivecartSettings, split_ranker: bool = False) -> Application
 
 
 def app(args: dict[str, str] | None = None) -> Application:
-    """Application builder for ``serve run serving.app:app`` (args override settings)."""
+    """Application builder for ``serve run serving.app:app`` (args override settings).
+
+    Refuses a non-loopback ``serve_host`` with the default token. The proxy binds
+    ``http_options.host`` of the config, which a builder cannot see: the shipped config repeats it
+    as ``args.serve_host`` (a test keeps the two equal).
+    """
     overrides: dict[str, Any] = dict(args or {})
-    return build(LivecartSettings(**overrides))
+    settings = LivecartSettings(**overrides)
+    warning = check_exposure(settings)
+    if warning:
+        logging.getLogger(__name__).warning(warning)
+    return build(settings)

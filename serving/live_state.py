@@ -40,6 +40,7 @@ from livecart.features.sql.realtime import (
 )
 from livecart.model.interaction_log import visit_event_types
 from serving.live_comments import KEYS, LiveComments
+from serving.offline_events import read_recent_events
 from serving.presence import Presence
 from serving.visit_push import VisitPush
 
@@ -70,38 +71,6 @@ PUSHED: tuple[PushedView, ...] = (
 
 def push_source_name(table: f.FeatureTable) -> str:
     return f"{table.value}_push"  # as feature_repo.definitions.sources.push_source names it
-
-
-def read_recent_events(
-    parts: Sequence[str], since: datetime, columns: Sequence[str] | None = None
-) -> pa.Table:
-    """Offline events at or after ``since``; an unreadable part is logged by name and skipped.
-
-    One torn or corrupt Parquet part must not keep the ingest replica from starting (and so stop
-    all event intake): its rows cannot be read by anyone, the others still can.
-    """
-    names = list(columns) if columns else list(c.SCHEMAS[c.Table.EVENTS].names)
-    sql = (
-        f"SELECT {', '.join(names)} FROM read_parquet(?, union_by_name = true) "
-        f"WHERE {c.EVENT_TIMESTAMP} >= ?"
-    )
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        try:
-            return con.sql(sql, params=[list(parts), since]).to_arrow_table()
-        except duckdb.Error:
-            tables = []
-            for part in parts:
-                try:
-                    tables.append(con.sql(sql, params=[[part], since]).to_arrow_table())
-                except duckdb.Error as exc:
-                    log.error("skipping unreadable offline event part %s: %s", part, exc)
-            if not tables:
-                return c.SCHEMAS[c.Table.EVENTS].empty_table().select(names)
-            return pa.concat_tables(tables, promote_options="default")
-    finally:
-        con.close()
 
 
 class LiveState:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import httpx
+import ray
 from ray import serve
 
 from livecart.core.errors import LivecartError
 from livecart.core.ray_runtime import ensure_ray
 from livecart.core.settings import LivecartSettings
 from serving.app import build
+from serving.service import check_exposure
 
 APP_NAME = "livecart"
+log = logging.getLogger(__name__)
 
 
 def base_url(settings: LivecartSettings) -> str:
@@ -20,7 +24,13 @@ def base_url(settings: LivecartSettings) -> str:
 
 
 def start(settings: LivecartSettings, timeout_s: float = 180.0, split_ranker: bool = False) -> str:
-    """Deploy the app over HTTP and wait until ``/readyz`` answers 200; the base URL."""
+    """Deploy the app over HTTP and wait until ``/readyz`` answers 200; the base URL.
+
+    Refuses (before starting anything) a non-loopback ``serve_host`` with the default token.
+    """
+    warning = check_exposure(settings)
+    if warning:
+        log.warning(warning)
     settings.export_env()
     ensure_ray(settings)
     serve.start(http_options={"host": settings.serve_host, "port": settings.serve_port})
@@ -41,5 +51,23 @@ def start(settings: LivecartSettings, timeout_s: float = 180.0, split_ranker: bo
 
 
 def stop() -> None:
-    """Remove the application and shut Serve down (Ray itself keeps running)."""
+    """Remove the application and shut Serve down (Ray itself keeps running: the tests' Ray)."""
     serve.shutdown()  # type: ignore[no-untyped-call]
+
+
+def release(settings: LivecartSettings) -> None:
+    """Stop serving before this process exits, leaving nothing of ours running.
+
+    On a shared cluster (``ray_address``) only this application is deleted: Serve and other
+    applications keep running. On the local Ray this process started, Serve and then Ray are
+    shut down in that order, from this process (when Ray's own SIGTERM handler tore the local
+    node down under a running app instead, the raylet's two agent processes outlived it: see
+    ``livecart serve``).
+    """
+    if not ray.is_initialized():
+        return  # nothing was started
+    if settings.ray_address:
+        serve.delete(APP_NAME)
+    else:
+        serve.shutdown()  # type: ignore[no-untyped-call]
+    ray.shutdown()

@@ -9,13 +9,35 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 HARD_MAX_K = 200
 HARD_MAX_EVENTS = 10_000
 ID_MAX = 128
+
+
+def printable(text: str) -> str:
+    """``text`` with lone surrogates escaped (``\\ud800``): what a client sent, fit to echo.
+
+    JSON may carry ``"\\ud800"``, and Python decodes it to a lone surrogate that no UTF-8 encoder
+    (a JSON response, Parquet, a log line) accepts.
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _utf8(text: str) -> str:
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+        raise ValueError("not valid UTF-8 (a lone surrogate)")
+    return text
+
+
+Text = Annotated[str, AfterValidator(_utf8)]
+"""A request string: refused (422, naming the field) if it holds a lone surrogate."""
+Id = Annotated[Text, Field(min_length=1, max_length=ID_MAX)]
+Echo = Annotated[str, AfterValidator(printable)]
+"""A response string that may repeat what a client sent."""
 
 
 class Driver(StrEnum):
@@ -32,16 +54,16 @@ class Driver(StrEnum):
 class ViewerFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    categories: list[str] | None = Field(default=None, max_length=50)
-    max_price: float | None = Field(default=None, gt=0)
+    categories: list[Text] | None = Field(default=None, max_length=50)
+    max_price: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     live_only: bool = Field(default=True, description="Only products of rooms that are live now.")
 
 
 class ViewerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    viewer_id: str = Field(min_length=1, max_length=ID_MAX)
-    room_id: str | None = Field(default=None, min_length=1, max_length=ID_MAX)
+    viewer_id: Id
+    room_id: Id | None = None
     k: int = Field(default=10, gt=0, le=HARD_MAX_K)
     filters: ViewerFilters = Field(default_factory=ViewerFilters)
     explore: bool = Field(default=True, description="Let the exploration budget fill some slots.")
@@ -84,7 +106,7 @@ class ViewerResponse(BaseModel):
 class StreamerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    room_id: str = Field(min_length=1, max_length=ID_MAX)
+    room_id: Id
     k: int = Field(default=5, gt=0, le=HARD_MAX_K)
 
 
@@ -142,6 +164,15 @@ class EventIn(BaseModel):
     gift_value: Any = None
     text: Any = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _printable_keys(cls, data: Any) -> Any:
+        """Lone surrogates in field names escaped: pydantic refuses such a key, which would turn
+        one unknown field into a 422 for the whole batch instead of this event's quarantine."""
+        if isinstance(data, dict):
+            return {printable(k) if isinstance(k, str) else k: v for k, v in data.items()}
+        return data
+
 
 class EventsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -151,8 +182,8 @@ class EventsRequest(BaseModel):
 
 class QuarantinedEvent(BaseModel):
     index: int
-    event_id: str | None
-    reason: str
+    event_id: Echo | None
+    reason: Echo
 
 
 class EventsResponse(BaseModel):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gc
 import hmac
+import ipaddress
 from typing import Any
 
 import torch
 from fastapi import HTTPException
 
+from livecart.core.errors import LivecartError
 from livecart.core.settings import LivecartSettings
 from livecart.features.feast_store import feature_store
 from livecart.features.reader import reader_for
@@ -28,11 +30,61 @@ def settings_payload(settings: LivecartSettings) -> dict[str, Any]:
     return {k: str(v) if hasattr(v, "__fspath__") else v for k, v in payload.items()}
 
 
+DEFAULT_API_TOKEN: str = LivecartSettings.model_fields["api_token"].default.get_secret_value()
+
+
+class UnsafeExposure(LivecartError):
+    """Serving on a reachable address with the public default write token."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) is reachable from this machine only."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def check_exposure(settings: LivecartSettings, host: str | None = None) -> str | None:
+    """Refuse (:class:`UnsafeExposure`) to serve on a non-loopback ``host`` (default
+    ``settings.serve_host``) with the default token; a warning to show when that token serves on
+    loopback; None with a token of one's own."""
+    host = settings.serve_host if host is None else host
+    if settings.api_token.get_secret_value() != DEFAULT_API_TOKEN:
+        return None
+    how = (
+        "set a secret token: LIVECART_API_TOKEN=<secret> in the environment or the .env file "
+        "(clients send it as `Authorization: Bearer <secret>`)"
+    )
+    if not is_loopback(host):
+        raise UnsafeExposure(
+            f"refusing to serve on {host}: the write token is the default, a public constant, so "
+            f"anyone who reaches {host}:{settings.serve_port} could write events and promote "
+            f"models. Either {how}, or serve on 127.0.0.1 (LIVECART_SERVE_HOST=127.0.0.1)."
+        )
+    return (
+        f"serving with the default write token (public); fine on {host}, refused on any other "
+        f"address: {how}"
+    )
+
+
 def check_token(settings: LivecartSettings, authorization: str | None) -> None:
-    """401 unless ``Authorization: Bearer <api_token>`` (compared in constant time)."""
-    expected = f"Bearer {settings.api_token.get_secret_value()}"
-    if authorization is None or not hmac.compare_digest(authorization, expected):
+    """401 unless ``Authorization: Bearer <api_token>`` (compared in constant time, as bytes:
+    ``compare_digest`` refuses non-ASCII strings, and a client may send any header)."""
+    expected = f"Bearer {settings.api_token.get_secret_value()}".encode()
+    if authorization is None or not hmac.compare_digest(_wire(authorization), expected):
         raise HTTPException(status_code=401, detail="missing or wrong bearer token")
+
+
+def _wire(text: str) -> bytes:
+    """A header's bytes as received (Starlette decodes headers as Latin-1), or the UTF-8 bytes of
+    a value decoded otherwise (a query string's token)."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
 
 
 class ServingCore:

@@ -305,7 +305,7 @@ def test_corrupt_events_part__ingest_restarts_and_serves__reader_names_file(
         assert answer.status_code == 200 and answer.json()["accepted"] == 1, answer.text
         assert replicas("EventIngest") != [name]
         # What the new replica did at start, in-process: the readable rows, the torn file named.
-        from serving.live_state import read_recent_events
+        from serving.offline_events import read_recent_events
 
         readable = pq.read_table(source).num_rows
         since = datetime(2000, 1, 1, tzinfo=UTC)

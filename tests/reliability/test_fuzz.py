@@ -1,10 +1,14 @@
-"""Property-based fuzzing (hypothesis) of POST /v1/events and the recommend endpoints over HTTP.
+"""Property-based fuzzing (hypothesis) of every JSON endpoint over HTTP: events, both recommend
+endpoints and model reload.
 
 Events are drawn valid (known ids, a contract type, an aware timestamp not in the future, sane
-amounts and text) and then, for some, broken by exactly one known mutation, or made a copy of an
-earlier event's id. The oracle is this test's own reading of the contract: the server must never
-answer 5xx, must accept exactly the valid, first-seen events (and store them offline as sent), and
-must quarantine every other one with a reason, accepted + quarantined == sent.
+amounts and text) and then, for some, broken by exactly one known mutation (hostile ones among
+them: NaN and infinities, integers no float holds, lone surrogates, timestamps that leave years
+1-9999 once converted to UTC), or made a copy of an earlier event's id. The oracle is this test's
+own reading of the contract: the server must never answer 5xx, must accept exactly the valid,
+first-seen events (and store them offline as sent, each exactly once), and must quarantine every
+other one with a reason, accepted + quarantined == sent. Bodies are sent as Python's ``json``
+writes them with ``allow_nan=True``: ``NaN`` literals and ``\\ud800`` escapes reach the server.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from hypothesis import strategies as st
 
 from livecart.core import contract as c
 from tests.reliability.conftest import AUTH, World
+from tests.reliability.support import HORIZON, offline_events, offline_ids
 from validation.suites import BROKEN_TEXT_PATTERN
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.reliability]
@@ -36,9 +41,29 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 REQUIRED = c.REQUIRED_COLUMNS[c.Table.EVENTS]
+SCHEMA_FIELDS = c.SCHEMAS[c.Table.EVENTS].names
 BROKEN = re.compile(BROKEN_TEXT_PATTERN)
 MAX_TEXT = 2000  # the world's settings.max_text_chars (default)
 SKEW = 300.0  # settings.max_future_skew_seconds (default)
+
+NON_FINITE = (math.nan, math.inf, -math.inf)
+HUGE_INTS = (10**400, -(10**309), 10**309)  # beyond any float: JSON allows them
+SURROGATES = ("\ud800", "id-\udfff", "lone \udc00 low")
+EXTREME_TIMES = (
+    "0001-01-01T00:00:00+05:00",  # before year 1 in UTC
+    "0001-01-01T00:00:00-14:00",
+    "9999-12-31T23:59:59-05:00",  # after year 9999 in UTC
+    "9999-12-31T23:59:59+14:00",
+)
+HOSTILE = st.sampled_from([*NON_FINITE, *HUGE_INTS, *SURROGATES])
+
+
+def post(world: World, path: str, body: Any, auth: bool = False) -> httpx.Response:
+    """POST ``body`` as Python's json writes it (NaN literals, \\ud800 escapes, huge integers)."""
+    content = json.dumps(body, allow_nan=True, ensure_ascii=True)
+    headers = {**(AUTH if auth else {}), "content-type": "application/json"}
+    return httpx.post(f"{world.url}{path}", content=content, headers=headers, timeout=60.0)
+
 
 # Valid text: no surrogates, no replacement character, no control characters but tab and newline.
 TEXT = st.text(
@@ -148,6 +173,14 @@ def _mutations(event: dict[str, Any]) -> st.SearchStrategy[tuple[dict[str, Any],
             st.sampled_from([7, 2.5, False, ["a"], {"id": "x"}]),
         ).map(lambda fv: with_(*fv)),
         st.sampled_from(["surprise", "session", "x" * 20]).map(lambda k: with_(k, 1)),
+        # Hostile values: each must quarantine its event, naming the field, never fail the batch.
+        st.tuples(
+            st.sampled_from([f for f in SCHEMA_FIELDS if f != c.EVENT_TIMESTAMP]), HOSTILE
+        ).map(lambda fv: with_(*fv)),
+        st.sampled_from([*NON_FINITE, *HUGE_INTS, *EXTREME_TIMES, *SURROGATES]).map(
+            lambda t: with_(c.EVENT_TIMESTAMP, t)
+        ),
+        st.tuples(st.sampled_from(SURROGATES), HOSTILE).map(lambda kv: with_(*kv)),
     ]
     if kind in c.PRODUCT_EVENT_TYPES:
         options.append(st.just(without(c.PRODUCT_ID)))
@@ -188,15 +221,7 @@ def _send(world: World, drawn: list[Drawn]) -> tuple[list[dict[str, Any]], httpx
     for d in drawn:
         eid = events[d.copy_of][c.EVENT_ID] if d.copy_of is not None else f"fz-{uuid.uuid4().hex}"
         events.append({c.EVENT_ID: eid, **d.body})
-    # NaN as a JSON literal (Python's json reads it back) and lone surrogates as \ud800 escapes.
-    content = json.dumps({"events": events}, allow_nan=True, ensure_ascii=True)
-    answer = httpx.post(
-        f"{world.url}/v1/events",
-        content=content,
-        headers={**AUTH, "content-type": "application/json"},
-        timeout=60.0,
-    )
-    return events, answer
+    return events, post(world, "/v1/events", {"events": events}, auth=True)
 
 
 def _contract_violations(
@@ -241,9 +266,85 @@ def known_ids(world: World) -> dict[str, set[str]]:
     }
 
 
+def _valid(world: World, tag: str) -> dict[str, Any]:
+    room, streamer, products = world.rooms[0]
+    return {
+        c.EVENT_ID: f"{tag}-{uuid.uuid4().hex[:12]}",
+        c.EVENT_TYPE: c.EventType.CLICK.value,
+        c.EVENT_TIMESTAMP: datetime.now(UTC).isoformat(),
+        c.VIEWER_ID: world.viewers[0],
+        c.ROOM_ID: room,
+        c.STREAMER_ID: streamer,
+        c.PRODUCT_ID: products[0],
+    }
+
+
+def test_hostile_events__bad_one_quarantined__valid_neighbour_stored_once(world: World) -> None:
+    """Each cause of a 500 seen on /v1/events (a whole batch failed, on every retry, or failed
+    after storing its valid events) as a bad event after a valid one, all in one batch."""
+    oldest = offline_events(world.settings).sort_values(c.EVENT_TIMESTAMP).iloc[0]
+    assert oldest[c.EVENT_TIMESTAMP] < datetime.now(UTC) - HORIZON  # before the live window
+    old_id = str(oldest[c.EVENT_ID])
+    hostile: list[tuple[str, Any]] = [
+        *((c.EVENT_TIMESTAMP, t) for t in EXTREME_TIMES),
+        *((c.WATCH_SECONDS, n) for n in (*HUGE_INTS, *NON_FINITE)),
+        (c.AMOUNT, math.nan),
+        (c.EVENT_ID, "\ud800"),
+        (c.VIEWER_ID, "v\udfff"),
+        (c.TEXT, "lone \udc00 low"),
+        (c.EVENT_ID, old_id),
+    ]
+    batch: list[dict[str, Any]] = []
+    for field, value in hostile:  # each bad event after a valid one
+        batch += [_valid(world, "hostile-ok"), {**_valid(world, "hostile"), field: value}]
+    answer = post(world, "/v1/events", {"events": batch}, auth=True)
+    assert answer.status_code == 200, answer.text
+    body = json.loads(answer.content)
+    assert body["accepted"] == len(hostile), body
+    refused = {q["index"]: q["reason"] for q in body["quarantined"]}
+    assert sorted(refused) == list(range(1, len(batch), 2)), body
+    for (field, value), index in zip(hostile, range(1, len(batch), 2), strict=True):
+        assert field in refused[index], (field, value, refused[index])
+    copies = offline_ids(world.settings)
+    assert [copies.get(e[c.EVENT_ID]) for e in batch[::2]] == [1] * len(hostile)
+    assert copies[old_id] == 1  # not stored a second time
+
+
+def test_hostile_requests__non_finite_huge_surrogate_or_non_ascii_token__4xx_not_500(
+    world: World,
+) -> None:
+    bodies: list[tuple[str, Any, bool]] = [
+        ("/v1/events", {"events": math.nan}, False),  # no token: 422 before the token check
+        ("/v1/events", {"events": math.inf}, True),
+        ("/v1/events", {"events": [_valid(world, "x")], "extra": "\udc00"}, True),
+        ("/v1/recommend/viewer", {"viewer_id": "\ud800", "k": 3}, False),
+        ("/v1/recommend/viewer", {"viewer_id": "a", "k": math.inf}, False),
+        ("/v1/recommend/viewer", {"viewer_id": "a", "filters": {"max_price": math.inf}}, False),
+        ("/v1/recommend/viewer", {"viewer_id": "a", "k": 10**400}, False),
+        ("/v1/recommend/streamer", {"room_id": "\ud800"}, False),
+        ("/v1/recommend/streamer", {"room_id": world.rooms[0][0], "k": math.nan}, False),
+        ("/v1/models/reload", {"version": math.nan}, False),
+        ("/v1/models/reload", {"version": math.inf}, True),
+    ]
+    for path, body, auth in bodies:
+        answer = post(world, path, body, auth=auth)
+        assert answer.status_code == 422, (path, body, answer.status_code, answer.text)
+        assert json.loads(answer.content)["detail"]
+    for token in ("Bearer é".encode(), "Bearer \u20ac".encode(), b"Bearer \xff"):
+        answer = httpx.post(
+            f"{world.url}/v1/events",
+            json={"events": [_valid(world, "token")]},
+            headers={"authorization": token},  # type: ignore[dict-item]
+            timeout=60.0,
+        )
+        assert answer.status_code == 401, (token, answer.text)
+
+
 def test_fuzz_events__never_500_never_accepts_invalid_never_drops_valid(
     world: World, known_ids: dict[str, set[str]]
 ) -> None:
+    accepted: list[str] = []
+
     @FUZZ
     @given(drawn=_batches(world))
     def check(drawn: list[Drawn]) -> None:
@@ -270,29 +371,35 @@ def test_fuzz_events__never_500_never_accepts_invalid_never_drops_valid(
             return
         stored = pq.read_table(body["offline_part"]).to_pylist()
         assert [r[c.EVENT_ID] for r in stored] == [e[c.EVENT_ID] for e in good]
+        accepted.extend(e[c.EVENT_ID] for e in good)
         at = datetime.fromisoformat(body["accepted_at"])
         for row in stored:
             assert not _contract_violations(row, known_ids, at), row
 
     check()
+    copies = offline_ids(world.settings)
+    assert accepted and all(copies.get(i) == 1 for i in accepted), "an event stored twice"
 
 
 VIEWER_BODIES = st.fixed_dictionaries(
     {},
     optional={
-        "viewer_id": st.one_of(st.text(max_size=140), st.integers(), st.none()),
-        "room_id": st.one_of(st.none(), st.text(max_size=140)),
-        "k": st.one_of(st.integers(-3, 250), st.floats(allow_nan=False), st.text(max_size=3)),
+        "viewer_id": st.one_of(st.text(max_size=140), st.integers(), st.none(), HOSTILE),
+        "room_id": st.one_of(st.none(), st.text(max_size=140), HOSTILE),
+        "k": st.one_of(st.integers(-3, 250), st.floats(), st.text(max_size=3), HOSTILE),
         "filters": st.one_of(
             st.fixed_dictionaries(
                 {},
                 optional={
                     "categories": st.one_of(
                         st.none(),
-                        st.lists(st.sampled_from(c.CATEGORIES) | st.text(max_size=8), max_size=60),
+                        st.lists(
+                            st.sampled_from(c.CATEGORIES) | st.text(max_size=8) | HOSTILE,
+                            max_size=60,
+                        ),
                     ),
                     "max_price": st.one_of(
-                        st.none(), st.floats(min_value=-5, max_value=1e5, allow_nan=False)
+                        st.none(), st.floats(min_value=-5, max_value=1e5, allow_nan=False), HOSTILE
                     ),
                     "live_only": st.booleans(),
                 },
@@ -300,7 +407,7 @@ VIEWER_BODIES = st.fixed_dictionaries(
             st.text(max_size=5),
         ),
         "explore": st.booleans(),
-        "unexpected": st.integers(),
+        "unexpected": st.integers() | HOSTILE,
     },
 )
 
@@ -313,7 +420,7 @@ def test_fuzz_viewer__never_500_and_answers_respect_k_and_filters(world: World) 
             body["viewer_id"] = world.viewers[len(str(body["viewer_id"])) % len(world.viewers)]
         if room and body.get("room_id") is not None:
             body["room_id"] = world.rooms[len(str(body["room_id"])) % len(world.rooms)][0]
-        answer = httpx.post(f"{world.url}/v1/recommend/viewer", json=body, timeout=60.0)
+        answer = post(world, "/v1/recommend/viewer", body)
         assert answer.status_code in (200, 422), (answer.status_code, answer.text)
         if answer.status_code == 422:
             assert answer.json()["detail"]
@@ -334,9 +441,9 @@ def test_fuzz_viewer__never_500_and_answers_respect_k_and_filters(world: World) 
 STREAMER_BODIES = st.fixed_dictionaries(
     {},
     optional={
-        "room_id": st.one_of(st.text(max_size=140), st.integers(), st.none()),
-        "k": st.one_of(st.integers(-3, 250), st.text(max_size=3)),
-        "extra": st.booleans(),
+        "room_id": st.one_of(st.text(max_size=140), st.integers(), st.none(), HOSTILE),
+        "k": st.one_of(st.integers(-3, 250), st.text(max_size=3), HOSTILE),
+        "extra": st.booleans() | HOSTILE,
     },
 )
 
@@ -347,10 +454,36 @@ def test_fuzz_streamer__never_500(world: World) -> None:
     def check(body: dict[str, Any], known: bool) -> None:
         if known and "room_id" in body:
             body["room_id"] = world.rooms[len(str(body["room_id"])) % len(world.rooms)][0]
-        answer = httpx.post(f"{world.url}/v1/recommend/streamer", json=body, timeout=60.0)
+        answer = post(world, "/v1/recommend/streamer", body)
         assert answer.status_code in (200, 404, 422), (answer.status_code, answer.text)
         if answer.status_code == 200:
             out = answer.json()
             assert len(out["suggestions"]) <= body.get("k", 5)
+
+    check()
+
+
+RELOAD_BODIES = st.fixed_dictionaries(
+    {},
+    optional={
+        # No version that exists: a promotion would change what later tests are served.
+        "version": st.one_of(
+            st.none(), st.integers(max_value=0), st.integers(10**6), st.text(max_size=3), HOSTILE
+        ),
+        "extra": HOSTILE,
+    },
+)
+
+
+def test_fuzz_reload__never_500(world: World) -> None:
+    before = httpx.get(f"{world.url}/healthz", timeout=60.0).json()["model_version"]
+
+    @settings(FUZZ, max_examples=15)
+    @given(body=RELOAD_BODIES, auth=st.booleans())
+    def check(body: dict[str, Any], auth: bool) -> None:
+        answer = post(world, "/v1/models/reload", body, auth=auth)
+        assert answer.status_code in (200, 401, 422), (answer.status_code, answer.text)
+        assert answer.status_code != 200 or answer.json()["model_version"] == before
+        assert json.loads(answer.content)  # a JSON answer, whatever was sent
 
     check()
