@@ -98,11 +98,13 @@ def test_feedback__click_burst_on_category__shifts_next_recommendations(
     catalog = load_catalog(served_settings)
     before = _recommend(served_url, viewer, explore=False)
     shown = Counter(p["category"] for p in before["products"])
-    categories = catalog.products["category"].value_counts()
+    # Products a viewer can meet in a room: their streamer has one (not every streamer does).
+    products = catalog.products[catalog.products["streamer_id"].isin(catalog.streamer_rooms)]
+    categories = products["category"].value_counts()
     target = min(
         (cat for cat in categories.index if categories[cat] >= 4), key=lambda cat: shown.get(cat, 0)
     )
-    picks = catalog.products[catalog.products["category"] == target].head(6)
+    picks = products[products["category"] == target].head(6)
     burst = []
     for n, (product, row) in enumerate(picks.iterrows()):
         streamer = str(row["streamer_id"])
