@@ -107,6 +107,12 @@ def run(
             "the online store is not livecart's DuckDB store",
             "use `feast materialize` for other stores, or set its type in feature_store.yaml",
         )
+    if repair and start is not None:
+        raise StageError(
+            "materialize",
+            "--repair rebuilds every view from all of its offline rows; a start would drop older ones",
+            "run `livecart materialize --repair` without --start",
+        )
     end = end or datetime.now(UTC)
     views = [v for v in store.list_feature_views() if v.online]
     if repair:

@@ -8,6 +8,7 @@ replica's parts are found through this module, not through ``request.app``.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from serving.schemas import HARD_MAX_K, ID_MAX, StreamerRequest, ViewerRequest, 
 from serving.service import ServingCore, check_token
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 PITCHES_SHOWN = 5  # the room's last pitches in a console snapshot
 ROOMS_LISTED = 200
 
@@ -54,10 +56,17 @@ class ConsoleDeps:
 
     async def snapshot(self, room_id: str, viewer_id: str | None, k: int) -> dict[str, Any]:
         self.core.holder.poll()
-        raw, pitches = await asyncio.gather(
+        answers: tuple[Any, Any] = await asyncio.gather(
             self.ingest.room_snapshot.remote(room_id),
             self.ingest.pitch_feedback.remote(room_id, PITCHES_SHOWN),
+            return_exceptions=True,
         )
+        raw, pitches = answers
+        if isinstance(raw, BaseException):
+            raise raw
+        if isinstance(pitches, BaseException):  # feedback is extra: never costs the snapshot
+            log.warning("pitch feedback of %s failed: %s", room_id, pitches)
+            pitches = []
         request = StreamerRequest(room_id=room_id, k=k)
         streamer = await asyncio.to_thread(self.core.streamer.suggest, request, raw)
         viewer = None

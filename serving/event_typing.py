@@ -132,14 +132,6 @@ def type_event(event: EventIn, max_text_chars: int) -> TypedEvent:
     return TypedEvent(row, tuple(problems))
 
 
-def type_row(event: EventIn, max_text_chars: int) -> dict[str, Any]:
-    """The event as contract-typed values, or :class:`RowError` naming every bad field."""
-    typed = type_event(event, max_text_chars)
-    if typed.problems:
-        raise RowError(typed.reason)
-    return typed.row
-
-
 def raw_event(event: EventIn) -> str:
     """The event as sent, as ASCII JSON text: NaN and infinities as JSON5 literals (what
     Python's ``json`` reads back), lone surrogates as ``\\udXXX`` escapes."""

@@ -28,6 +28,7 @@ import pyarrow as pa
 from livecart.online.bookkeeping import CREATED_TS, EVENT_TS
 from livecart.online.files import (
     Folded,
+    StoreCorrupted,
     ViewEntry,
     collect_garbage,
     missing,
@@ -95,7 +96,13 @@ def compact_view(directory: Path, view: str, layout: Layout) -> bool:
         return False
     if len(entry.deltas) <= layout.after_deltas or not entry.deltas:
         return False
-    merged = merge_latest(current_parts(directory, entry), layout.schema, layout.keys)
+    try:
+        parts = current_parts(directory, entry)
+    except StoreCorrupted:  # unlocked read: a writer may have compacted and collected meanwhile
+        if read_manifest(directory).views.get(view) != entry:
+            return False
+        raise
+    merged = merge_latest(parts, layout.schema, layout.keys)
     name = f"{view}.c{uuid.uuid4().hex}.duckdb"
     write_snapshot(directory, name, merged)
     with writer_lock(directory):
@@ -103,7 +110,8 @@ def compact_view(directory: Path, view: str, layout: Layout) -> bool:
         now = manifest.views.get(view)
         merged_deltas = len(entry.deltas)
         if (
-            now is None
+            not (directory / name).exists()  # collected while a long write held the lock
+            or now is None
             or now.signature != entry.signature
             or now.base != entry.base
             or now.deltas[:merged_deltas] != entry.deltas

@@ -96,7 +96,7 @@ class Manifest:
         return json.dumps({"version": self.version, "views": views}, indent=1)
 
     @classmethod
-    def from_json(cls, text: str) -> Manifest:
+    def from_json(cls, text: str | bytes) -> Manifest:
         raw: dict[str, Any] = json.loads(text)
         views = {
             name: ViewEntry(
@@ -127,14 +127,16 @@ def read_manifest(directory: Path) -> Manifest:
     for one whose manifest is lost or unreadable."""
     path = directory / MANIFEST
     try:
-        text = path.read_text()
+        text = path.read_bytes()
     except FileNotFoundError:
         if (directory / COMMITTED).exists():
             raise StoreCorrupted(
                 path, f"missing, though the store has committed before ({COMMITTED} is there)"
             ) from None
         return Manifest()
-    try:
+    except IsADirectoryError:
+        raise StoreCorrupted(path, "a directory, not the manifest file") from None
+    try:  # invalid UTF-8 is a ValueError too
         return Manifest.from_json(text)
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise StoreCorrupted(path, f"unreadable ({type(error).__name__}: {error})") from error
@@ -179,7 +181,9 @@ def next_version(directory: Path, manifest: Manifest | None) -> int:
     without a readable manifest must not reuse the name of a file a reader may hold)."""
     seen = [manifest.version if manifest is not None else 0]
     for path in directory.glob("*.*"):
-        number = path.name.split(".")[-2] if path.suffix in (".duckdb", ".arrow") else ""
+        # <view>.<n>.arrow, <view>.<n>-r<tag>.duckdb (a rebuild's), <view>.c<hex>.duckdb (none)
+        part = path.name.split(".")[-2] if path.suffix in (".duckdb", ".arrow") else ""
+        number = part.split("-")[0]
         if number.isdigit():
             seen.append(int(number))
     return max(seen) + 1

@@ -12,6 +12,7 @@ or the view has fallen far behind (``OVERDUE`` times the limit, e.g. every compa
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from livecart.online.compaction import Layout, compactor, current_parts, merge_l
 from livecart.online.files import (
     Folded,
     Manifest,
+    StoreCorrupted,
     ViewEntry,
     collect_garbage,
     next_version,
@@ -41,6 +43,10 @@ class ViewWrite:
     schema: pa.Schema
     keys: Sequence[str]
     signature: str
+
+
+def _files(entry: ViewEntry) -> list[str]:
+    return ([entry.base] if entry.base else []) + list(entry.deltas)
 
 
 OVERDUE = 4
@@ -66,19 +72,18 @@ class SnapshotWriter:
         self, changes: Mapping[str, ViewWrite], compact: bool = False, rebuild: bool = False
     ) -> int:
         """Write all ``changes`` in one commit; returns the new manifest version. ``rebuild``
-        commits ``changes`` as the whole store, without reading the current manifest (the
-        repair of a corrupted store: every view it keeps must be in ``changes``, in full)."""
+        is the repair of a corrupted store: ``changes`` (every view in full) replace their
+        views without reading them, and of the old manifest, where it is readable, only views
+        outside ``changes`` whose files are all there are kept (see :meth:`_rebuilt`)."""
+        tag = f"-r{uuid.uuid4().hex[:8]}" if rebuild else ""
         with writer_lock(self.directory):
-            if rebuild:
-                manifest = Manifest(next_version(self.directory, None) - 1)
-            else:
-                manifest = read_manifest(self.directory)
+            manifest = self._rebuilt(changes) if rebuild else read_manifest(self.directory)
             version = manifest.version + 1
             for view, change in changes.items():
                 entry = manifest.views.get(view)
                 if entry is None or entry.signature != change.signature:
                     entry = ViewEntry(change.signature)
-                manifest.views[view] = self._apply(view, entry, change, version, compact)
+                manifest.views[view] = self._apply(view, entry, change, version, compact, tag)
             manifest.version = version
             write_manifest(self.directory, manifest)
             collect_garbage(self.directory, manifest.files())
@@ -90,18 +95,40 @@ class SnapshotWriter:
                 compactor(self.directory).request(view, layout)
         return version
 
+    def _rebuilt(self, changes: Mapping[str, ViewWrite]) -> Manifest:
+        """The manifest a rebuild starts from: a version above every file's and the old
+        manifest's; intact views the rebuild does not write (pushed-only views, on-demand views
+        written online) carried over from it where it can still be read. Rebuilt files carry a
+        random tag, so no name a reader may hold (of a lost file) comes back."""
+        try:
+            old: Manifest | None = read_manifest(self.directory)
+        except StoreCorrupted:
+            old = None
+        kept = {
+            view: entry
+            for view, entry in (old.views.items() if old is not None else ())
+            if view not in changes and all((self.directory / f).exists() for f in _files(entry))
+        }
+        return Manifest(next_version(self.directory, old) - 1, kept)
+
     def _apply(
-        self, view: str, entry: ViewEntry, change: ViewWrite, version: int, compact: bool
+        self,
+        view: str,
+        entry: ViewEntry,
+        change: ViewWrite,
+        version: int,
+        compact: bool,
+        tag: str = "",
     ) -> ViewEntry:
         rows = change.rows.cast(change.schema)
         limit = self.compact_after_deltas * (OVERDUE if self.background else 1)
         too_many = len(entry.deltas) + 1 > limit
         big = rows.num_rows > self.compact_after_rows
-        delta = f"{view}.{version:010d}.arrow"
+        delta = f"{view}.{version:010d}{tag}.arrow"
         if compact or too_many or big:
             parts = [*current_parts(self.directory, entry), rows]
             merged = merge_latest(parts, change.schema, change.keys)
-            name = f"{view}.{version:010d}.duckdb"
+            name = f"{view}.{version:010d}{tag}.duckdb"
             folded = None
             if (entry.base is not None or entry.deltas) and not big:
                 # Followers hold the previous base and deltas already: with this write's rows

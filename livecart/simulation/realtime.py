@@ -160,7 +160,7 @@ class Simulation:
     def send(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        batch = [restamp(r) for r in rows]
+        batch = rows  # stamped when queued: a retry resends the same ids (duplicates, not twice)
         answer = self.client.post(
             f"{self.url}/v1/events", json={"events": batch}, headers=self.auth
         )
@@ -276,10 +276,12 @@ def run(
         ]
         tick = failures = 0
         last_error = None
-        pending = first  # events not accepted or refused yet: retried on the next tick
+        # Events not accepted or refused yet, stamped (id, time) once: retried on the next tick.
+        pending = [restamp(r) for r in first]
+        turn = 0  # whose turn to pitch: advances even when a room has nothing to pitch
         while (now := time.monotonic()) - began < cfg.seconds:
-            pending += sim.background(int(sim.rng.poisson(cfg.rate * cfg.tick_s)))
-            pending += sim.due.pop_until(now)
+            pending += [restamp(r) for r in sim.background(int(sim.rng.poisson(cfg.rate * cfg.tick_s)))]
+            pending += [restamp(r) for r in sim.due.pop_until(now)]
             try:
                 while pending:
                     sim.send(pending[: settings.max_events_per_request])
@@ -288,7 +290,8 @@ def run(
                     sim.feed(now)
                     next_feed += cfg.feed_every_s
                 if now >= next_pitch:
-                    sim.pitch(sim.rooms[len(sim.pitched) % len(sim.rooms)], now)
+                    sim.pitch(sim.rooms[turn % len(sim.rooms)], now)
+                    turn += 1
                     next_pitch += cfg.pitch_every_s
                 failures = 0
             except (httpx.HTTPError, LivecartError) as exc:

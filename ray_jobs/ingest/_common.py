@@ -107,7 +107,8 @@ def write_world(
     Tables are cast to the contract schema (a wrong type fails here, not in a later stage);
     events are written in parts of :data:`EVENTS_PER_PART` rows. Everything is written into a
     staging directory first; only when all of it is written is the previous world replaced (by
-    renames), so a failure (a cast, a full disk) leaves the previous world as it was. A world
+    renames, the manifest last), so a failure while writing (a cast, a full disk) leaves the
+    previous world as it was; a crash in the middle of the renames can leave a mix. A world
     without events is refused.
     """
     events = tables.get(Table.EVENTS)

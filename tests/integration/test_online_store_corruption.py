@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from livecart.core.errors import StageError
 from livecart.core.settings import LivecartSettings
 from livecart.online.access import forget_cache
 from livecart.online.bookkeeping import CREATED_TS, EVENT_TS
@@ -69,7 +70,9 @@ def test_new_store__no_manifest_yet__is_empty_not_corrupted(tmp_path: Path) -> N
     assert (directory / COMMITTED).exists() and list(read_manifest(directory).views) == ["a"]
 
 
-@pytest.mark.parametrize("content", [b"", b'{"version": 3, "views": {"a": {"sig', b"[1, 2]"])
+@pytest.mark.parametrize(
+    "content", [b"", b'{"version": 3, "views": {"a": {"sig', b"[1, 2]", b"\xff\xfe{"]
+)
 def test_unreadable_manifest__corruption_naming_the_file(tmp_path: Path, content: bytes) -> None:
     directory = tmp_path / "online"
     _write(SnapshotWriter(directory), "a", 2)
@@ -155,3 +158,32 @@ def test_store_directory_deleted__plain_materialize_refills_not_empty(
     result = materialize(settings, end=NOW, store=repo.store, use_ray=False)
     assert result.rows["items"] == 50
     assert _read(repo) == before
+
+
+def test_rebuild__keeps_intact_views_it_does_not_write__new_names_never_reused(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "online"
+    writer = SnapshotWriter(directory)
+    _write(writer, "a", 4)
+    _write(writer, "b", 3)
+    lost = read_manifest(directory).views["a"].base
+    assert lost is not None
+    (directory / lost).unlink()
+    schema = pa.schema(
+        [("id", pa.string()), ("x", pa.float64()), (EVENT_TS, pa.int64()), (CREATED_TS, pa.int64())]
+    )
+    rows = pa.table({"id": ["k0"], "x": [9.0], EVENT_TS: [2], CREATED_TS: [2]}, schema=schema)
+    writer.write({"a": ViewWrite(rows, schema, ["id"], "sig")}, compact=True, rebuild=True)
+    after = read_manifest(directory).views
+    assert sorted(after) == ["a", "b"] and after["a"].base != lost and "-r" in str(after["a"].base)
+    state = ReadCache(directory).view("b", ["id"])
+    assert state is not None and len(state.index) == 3
+
+
+def test_repair_with_a_start__refused(
+    materialized: tuple[MiniRepo, LivecartSettings, dict[str, list[object]]],
+) -> None:
+    repo, settings, _ = materialized
+    with pytest.raises(StageError, match="without --start"):
+        materialize(settings, start=NOW, end=NOW, store=repo.store, use_ray=False, repair=True)
