@@ -6,6 +6,7 @@ Two things are shared by the whole run because they are slow to make: one local 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,19 @@ from livecart.simulation.generate import GenerateResult
 from livecart.simulation.generate import run as generate
 from livecart.simulation.world.config import WorldConfig, world_config
 from tests.served_world import build_served_home
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One Ray authentication mode for every process of the run.
+
+    Ray 2.60 turns token authentication on for each new local cluster, in the process that
+    starts it (it sets ``RAY_AUTH_MODE=token`` there), and a process that imported Ray keeps the
+    mode it saw. The fork server behind ``tests/forked.py`` can start before the session's
+    cluster; its CLI children then connected without the token and were refused
+    ("InvalidAuthToken ... RAY_AUTH_MODE is currently 'disabled'"), depending on which test
+    forked first. The test clusters live on localhost for one run: authentication off, for all.
+    """
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 
 @pytest.fixture
