@@ -10,10 +10,15 @@ light modules (this one, or a test module that imports little beyond Feast and l
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
+import socket
+import time
+import urllib.request
 from multiprocessing.context import ForkServerContext
 from pathlib import Path
+from typing import Any
 
 PRELOAD = ["pandas", "feast", "livecart.online.store", "ray_jobs.materialize"]
 
@@ -33,6 +38,33 @@ def feast_cli(args: list[str], env: dict[str, str]) -> None:
     from feast.cli.cli import cli
 
     cli(args, prog_name="feast")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def feast_serve_answer(port: int, server: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """``POST /get-online-features`` of a ``feast serve`` started as ``server`` on ``port``,
+    retried while it starts (up to 90 s; an exited server fails at once)."""
+    data = json.dumps(body).encode()
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/get-online-features",
+                data=data,
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=5) as response:
+                reply: dict[str, Any] = json.loads(response.read())
+                return reply
+        except OSError:
+            assert server.exitcode is None, "feast serve exited (its error is in stderr)"
+            time.sleep(0.5)
+    raise AssertionError("feast serve did not answer")
 
 
 def livecart_cli(args: list[str], env: dict[str, str], output: Path) -> None:

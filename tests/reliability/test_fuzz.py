@@ -1,5 +1,5 @@
-"""Property-based fuzzing (hypothesis) of every JSON endpoint over HTTP: events, both recommend
-endpoints and model reload.
+"""Property-based fuzzing (hypothesis) of ``POST /v1/events`` over HTTP (the request endpoints:
+``test_fuzz_requests.py``; the hostile values: :mod:`tests.reliability.hostile`).
 
 Events are drawn valid (known ids, a contract type, an aware timestamp not in the future, sane
 amounts and text) and then, for some, broken by exactly one known mutation (hostile ones among
@@ -24,53 +24,31 @@ from typing import Any
 import httpx
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from livecart.core import contract as c
-from tests.reliability.conftest import AUTH, World
+from tests.reliability.conftest import World
+from tests.reliability.hostile import (
+    EXTREME_TIMES,
+    FUZZ,
+    HOSTILE,
+    HUGE_INTS,
+    NON_FINITE,
+    SURROGATES,
+    TEXT,
+    post,
+)
 from tests.reliability.support import HORIZON, offline_events, offline_ids
 from validation.suites import BROKEN_TEXT_PATTERN
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.reliability]
 
-FUZZ = settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=True,  # the same examples on every run: a CI failure reproduces locally
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 REQUIRED = c.REQUIRED_COLUMNS[c.Table.EVENTS]
 SCHEMA_FIELDS = c.SCHEMAS[c.Table.EVENTS].names
 BROKEN = re.compile(BROKEN_TEXT_PATTERN)
 MAX_TEXT = 2000  # the world's settings.max_text_chars (default)
 SKEW = 300.0  # settings.max_future_skew_seconds (default)
-
-NON_FINITE = (math.nan, math.inf, -math.inf)
-HUGE_INTS = (10**400, -(10**309), 10**309)  # beyond any float: JSON allows them
-SURROGATES = ("\ud800", "id-\udfff", "lone \udc00 low")
-EXTREME_TIMES = (
-    "0001-01-01T00:00:00+05:00",  # before year 1 in UTC
-    "0001-01-01T00:00:00-14:00",
-    "9999-12-31T23:59:59-05:00",  # after year 9999 in UTC
-    "9999-12-31T23:59:59+14:00",
-)
-HOSTILE = st.sampled_from([*NON_FINITE, *HUGE_INTS, *SURROGATES])
-
-
-def post(world: World, path: str, body: Any, auth: bool = False) -> httpx.Response:
-    """POST ``body`` as Python's json writes it (NaN literals, \\ud800 escapes, huge integers)."""
-    content = json.dumps(body, allow_nan=True, ensure_ascii=True)
-    headers = {**(AUTH if auth else {}), "content-type": "application/json"}
-    return httpx.post(f"{world.url}{path}", content=content, headers=headers, timeout=60.0)
-
-
-# Valid text: no surrogates, no replacement character, no control characters but tab and newline.
-TEXT = st.text(
-    alphabet=st.characters(exclude_categories=("Cs", "Cc"), exclude_characters="\ufffd")
-    | st.sampled_from("\t\n"),
-    max_size=40,
-)
 
 
 @dataclass(frozen=True)
@@ -379,111 +357,3 @@ def test_fuzz_events__never_500_never_accepts_invalid_never_drops_valid(
     check()
     copies = offline_ids(world.settings)
     assert accepted and all(copies.get(i) == 1 for i in accepted), "an event stored twice"
-
-
-VIEWER_BODIES = st.fixed_dictionaries(
-    {},
-    optional={
-        "viewer_id": st.one_of(st.text(max_size=140), st.integers(), st.none(), HOSTILE),
-        "room_id": st.one_of(st.none(), st.text(max_size=140), HOSTILE),
-        "k": st.one_of(st.integers(-3, 250), st.floats(), st.text(max_size=3), HOSTILE),
-        "filters": st.one_of(
-            st.fixed_dictionaries(
-                {},
-                optional={
-                    "categories": st.one_of(
-                        st.none(),
-                        st.lists(
-                            st.sampled_from(c.CATEGORIES) | st.text(max_size=8) | HOSTILE,
-                            max_size=60,
-                        ),
-                    ),
-                    "max_price": st.one_of(
-                        st.none(), st.floats(min_value=-5, max_value=1e5, allow_nan=False), HOSTILE
-                    ),
-                    "live_only": st.booleans(),
-                },
-            ),
-            st.text(max_size=5),
-        ),
-        "explore": st.booleans(),
-        "unexpected": st.integers() | HOSTILE,
-    },
-)
-
-
-def test_fuzz_viewer__never_500_and_answers_respect_k_and_filters(world: World) -> None:
-    @FUZZ
-    @given(body=VIEWER_BODIES, known=st.booleans(), room=st.booleans())
-    def check(body: dict[str, Any], known: bool, room: bool) -> None:
-        if known and "viewer_id" in body:
-            body["viewer_id"] = world.viewers[len(str(body["viewer_id"])) % len(world.viewers)]
-        if room and body.get("room_id") is not None:
-            body["room_id"] = world.rooms[len(str(body["room_id"])) % len(world.rooms)][0]
-        answer = post(world, "/v1/recommend/viewer", body)
-        assert answer.status_code in (200, 422), (answer.status_code, answer.text)
-        if answer.status_code == 422:
-            assert answer.json()["detail"]
-            return
-        out = answer.json()
-        k, filters = body.get("k", 10), body.get("filters") or {}
-        ids = [p["product_id"] for p in out["products"]]
-        assert len(ids) <= k and len(set(ids)) == len(ids)
-        assert all(math.isfinite(p["score"]) for p in out["products"])
-        if filters.get("categories"):
-            assert {p["category"] for p in out["products"]} <= set(filters["categories"])
-        if filters.get("max_price") is not None:
-            assert all(p["price"] <= filters["max_price"] for p in out["products"])
-
-    check()
-
-
-STREAMER_BODIES = st.fixed_dictionaries(
-    {},
-    optional={
-        "room_id": st.one_of(st.text(max_size=140), st.integers(), st.none(), HOSTILE),
-        "k": st.one_of(st.integers(-3, 250), st.text(max_size=3), HOSTILE),
-        "extra": st.booleans() | HOSTILE,
-    },
-)
-
-
-def test_fuzz_streamer__never_500(world: World) -> None:
-    @FUZZ
-    @given(body=STREAMER_BODIES, known=st.booleans())
-    def check(body: dict[str, Any], known: bool) -> None:
-        if known and "room_id" in body:
-            body["room_id"] = world.rooms[len(str(body["room_id"])) % len(world.rooms)][0]
-        answer = post(world, "/v1/recommend/streamer", body)
-        assert answer.status_code in (200, 404, 422), (answer.status_code, answer.text)
-        if answer.status_code == 200:
-            out = answer.json()
-            assert len(out["suggestions"]) <= body.get("k", 5)
-
-    check()
-
-
-RELOAD_BODIES = st.fixed_dictionaries(
-    {},
-    optional={
-        # No version that exists: a promotion would change what later tests are served.
-        "version": st.one_of(
-            st.none(), st.integers(max_value=0), st.integers(10**6), st.text(max_size=3), HOSTILE
-        ),
-        "extra": HOSTILE,
-    },
-)
-
-
-def test_fuzz_reload__never_500(world: World) -> None:
-    before = httpx.get(f"{world.url}/healthz", timeout=60.0).json()["model_version"]
-
-    @settings(FUZZ, max_examples=15)
-    @given(body=RELOAD_BODIES, auth=st.booleans())
-    def check(body: dict[str, Any], auth: bool) -> None:
-        answer = post(world, "/v1/models/reload", body, auth=auth)
-        assert answer.status_code in (200, 401, 422), (answer.status_code, answer.text)
-        assert answer.status_code != 200 or answer.json()["model_version"] == before
-        assert json.loads(answer.content)  # a JSON answer, whatever was sent
-
-    check()

@@ -3,40 +3,16 @@ value type, Map and Json included, the same from livecart's store as from Feast'
 
 from __future__ import annotations
 
-import json
 import os
-import time
-import urllib.request
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.forked import feast_cli, forked_processes
+from tests.forked import feast_cli, feast_serve_answer, forked_processes, free_port
 from tests.integration.online_store_contract.conftest import FEATURES, NOW, STORES, build
-from tests.integration.test_feast_serve import _free_port
 
 pytestmark = pytest.mark.integration
-
-
-def _ask(port: int, server: Any) -> dict[str, Any]:
-    body = json.dumps({"features": FEATURES, "entities": {"user_id": [1, 2, 99]}}).encode()
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/get-online-features",
-                data=body,
-                headers={"Content-Type": "application/json"},
-            )
-            with urllib.request.urlopen(request, timeout=5) as response:
-                reply: dict[str, Any] = json.loads(response.read())
-                return reply
-        except OSError:
-            assert server.exitcode is None, "feast serve exited (its error is in stderr)"
-            time.sleep(0.5)
-    raise AssertionError("feast serve did not answer")
 
 
 def test_feast_serve__every_type__same_answer_on_both_stores(tmp_path: Path) -> None:
@@ -44,12 +20,16 @@ def test_feast_serve__every_type__same_answer_on_both_stores(tmp_path: Path) -> 
     for kind in STORES:  # both servers start at once: their start-ups overlap
         contract = build(tmp_path / kind, kind)
         contract.store.materialize(NOW - timedelta(days=2), NOW)
-        ports.append(_free_port())
+        ports.append(free_port())
         args = ["-c", str(contract.root), "serve", "-h", "127.0.0.1", "-p", str(ports[-1])]
         servers.append(forked_processes().Process(target=feast_cli, args=(args, dict(os.environ))))
         servers[-1].start()
     try:
-        answers = [_ask(port, server) for port, server in zip(ports, servers, strict=True)]
+        body = {"features": FEATURES, "entities": {"user_id": [1, 2, 99]}}
+        answers = [
+            feast_serve_answer(port, server, body)
+            for port, server in zip(ports, servers, strict=True)
+        ]
     finally:
         for server in servers:
             server.terminate()
