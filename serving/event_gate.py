@@ -23,6 +23,7 @@ import pyarrow as pa
 from livecart.core import contract as c
 from livecart.core.io import table_path, write_parquet_atomic
 from livecart.core.settings import LivecartSettings
+from livecart.core.stages import Stages
 from serving.event_typing import RAW_EVENT, SCHEMA, raw_event, type_event
 from serving.schemas import EventIn, QuarantinedEvent
 from serving.stored_ids import StoredEventIds
@@ -42,17 +43,64 @@ class EventGate:
 
     def __init__(self, settings: LivecartSettings) -> None:
         self.settings = settings
-        self.engine = GxEngine()
+        self.engine = GxEngine(pass_workers=settings.gate_pass_workers)
         self.references: ReferenceSets = load_references(settings.clean_dir)
         self.seen = StoredEventIds(settings.clean_dir)
+
+    def close(self) -> None:
+        """Stop the GX pass workers (:mod:`validation.pass_worker`)."""
+        self.engine.close()
 
     def reload_references(self) -> None:
         """Pick up catalogue rows and event parts added since start (a refresh, an ingest)."""
         self.references = load_references(self.settings.clean_dir)
         self.seen.reload()
 
-    def admit(self, events: Sequence[EventIn], now: datetime | None = None) -> Admission:
+    def admit(
+        self, events: Sequence[EventIn], now: datetime | None = None, stages: Stages | None = None
+    ) -> Admission:
+        """Type, validate and store ``events``; ``stages`` times typing, validate and append."""
         now = now or datetime.now(UTC)
+        stages = stages or Stages()
+        with stages.time("typing"):
+            typed, positions, refused = self._typed(events)
+            good = pa.Table.from_pylist(typed, schema=SCHEMA)
+        gx_refused = pa.Table.from_pylist([], schema=quarantine_schema(c.Table.EVENTS))
+        gx_rows: tuple[int, ...] = ()
+        if good.num_rows:
+            with stages.time("validate"):
+                checked = validate_frame(
+                    c.Table.EVENTS,
+                    good,
+                    self.references,
+                    self.settings,
+                    now,
+                    engine=self.engine,
+                    seen=self.seen,
+                    batch="api",
+                    table_checks=False,
+                )
+            good, gx_refused = checked.good, checked.quarantine
+            gx_rows = tuple(positions[row] for row in checked.quarantined_rows)
+        with stages.time("append"):
+            kept = self._quarantine_rows(events, refused, gx_refused, gx_rows)
+            if kept.num_rows:
+                self._write_quarantine(kept)
+            part = self._append(good) if good.num_rows else None
+        answers = [
+            QuarantinedEvent(index=index, event_id=_id(events[index].event_id), reason=reason)
+            for index, reason in zip(
+                [i for i, _, _ in refused] + list(gx_rows),
+                kept.column(c.QUARANTINE_REASON).to_pylist(),
+                strict=True,
+            )
+        ]
+        return Admission(good, sorted(answers, key=lambda q: q.index), part)
+
+    def _typed(
+        self, events: Sequence[EventIn]
+    ) -> tuple[list[dict[str, Any]], list[int], list[tuple[int, dict[str, Any], str]]]:
+        """Typed rows with their positions, and the events refused at typing."""
         refused: list[tuple[int, dict[str, Any], str]] = []  # (index, typed fields, reason)
         typed: list[dict[str, Any]] = []
         positions: list[int] = []
@@ -63,36 +111,7 @@ class EventGate:
             else:
                 typed.append(result.row)
                 positions.append(index)
-        good = pa.Table.from_pylist(typed, schema=SCHEMA)
-        gx_refused = pa.Table.from_pylist([], schema=quarantine_schema(c.Table.EVENTS))
-        gx_rows: tuple[int, ...] = ()
-        if good.num_rows:
-            checked = validate_frame(
-                c.Table.EVENTS,
-                good,
-                self.references,
-                self.settings,
-                now,
-                engine=self.engine,
-                seen=self.seen,
-                batch="api",
-                table_checks=False,
-            )
-            good, gx_refused = checked.good, checked.quarantine
-            gx_rows = tuple(positions[row] for row in checked.quarantined_rows)
-        kept = self._quarantine_rows(events, refused, gx_refused, gx_rows)
-        if kept.num_rows:
-            self._write_quarantine(kept)
-        part = self._append(good) if good.num_rows else None
-        answers = [
-            QuarantinedEvent(index=index, event_id=_id(events[index].event_id), reason=reason)
-            for index, reason in zip(
-                [i for i, _, _ in refused] + list(gx_rows),
-                kept.column(c.QUARANTINE_REASON).to_pylist(),
-                strict=True,
-            )
-        ]
-        return Admission(good, sorted(answers, key=lambda q: q.index), part)
+        return typed, positions, refused
 
     @staticmethod
     def _quarantine_rows(

@@ -18,6 +18,7 @@ from ray import serve
 
 from livecart.core import contract as c
 from livecart.core.settings import LivecartSettings
+from livecart.core.stages import Stages
 from livecart.features.feast_store import feature_store
 from serving.event_gate import EventGate
 from serving.live_state import LiveState
@@ -42,10 +43,11 @@ class EventIngestor:
         self.viewer_versions: Counter[str] = Counter()
 
     def ingest(self, events: list[EventIn]) -> EventsResponse:
+        stages = Stages()
         with self._lock:
-            admission = self.gate.admit(events)
+            admission = self.gate.admit(events, stages=stages)
             began = time.perf_counter()
-            pushed = self.state.add(admission.accepted)
+            pushed = self.state.add(admission.accepted, stages)
             for counter, column in (
                 (self.room_versions, c.ROOM_ID),
                 (self.viewer_versions, c.VIEWER_ID),
@@ -60,6 +62,7 @@ class EventIngestor:
             offline_part=admission.offline_part,
             accepted_at=datetime.now(UTC),
             push_ms=round((time.perf_counter() - began) * 1000, 3),
+            stages_ms=stages.ms,
         )
 
     def room_snapshot(self, room_id: str) -> dict[str, Any]:

@@ -1,12 +1,12 @@
-"""Fresh features from accepted events: the same SQL as the offline job, pushed through Feast.
+"""Fresh features from accepted events: the same SQL as the offline job, written online.
 
 The event ingest deployment holds the recent events (``horizon_minutes``, loaded from the offline
 store at start, so a restart loses nothing) in an in-memory DuckDB table. For each accepted batch it
 recomputes the push-fed views for the touched keys only, with the very SQL of
 :mod:`livecart.features.sql.realtime` (one definition, so online and offline cannot drift), and
-pushes the newest row per key with ``FeatureStore.push``. Lifetime totals of
-``viewer_streamer_affinity`` add the recent counts to the total the online store held when the pair
-was first touched (its materialized value), so a long history need not stay in memory.
+writes the newest row per key of every view of the batch together
+(:mod:`livecart.features.online_writer`: one commit on livecart's store, Feast's
+``write_to_online_store`` elsewhere). Lifetime affinity totals: :mod:`serving.affinity_totals`.
 
 It also answers "who is in this room now" and "which rooms are live", the state the streamer
 endpoint and the live-now filter need; it is one replica because the DuckDB online store has one
@@ -32,6 +32,8 @@ from livecart.core import feature_names as f
 from livecart.core.errors import LivecartError
 from livecart.core.io import event_parts
 from livecart.core.settings import LivecartSettings
+from livecart.core.stages import Stages
+from livecart.features.online_writer import writer_for
 from livecart.features.sql.realtime import (
     product_live_stats_sql,
     room_live_stats_sql,
@@ -39,6 +41,7 @@ from livecart.features.sql.realtime import (
     viewer_streamer_affinity_sql,
 )
 from livecart.model.interaction_log import visit_event_types
+from serving.affinity_totals import AffinityTotals
 from serving.live_comments import KEYS, LiveComments
 from serving.offline_events import read_recent_events
 from serving.presence import Presence
@@ -47,7 +50,6 @@ from serving.visit_push import VisitPush
 EVENTS = "recent_events"
 HORIZON_MINUTES = 1440
 log = logging.getLogger(__name__)
-_TOTALS = f.VS_TOTALS
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class LiveState:
         horizon_minutes: int = HORIZON_MINUTES,
     ) -> None:
         self.settings, self.store = settings, store
+        self.writer = writer_for(store)
         self.horizon = timedelta(minutes=horizon_minutes)
         self._lock = threading.Lock()
         self.con = duckdb.connect()
@@ -91,7 +94,7 @@ class LiveState:
             f"{field.name} {_duck_type(field.type)}" for field in c.SCHEMAS[c.Table.EVENTS]
         )
         self.con.execute(f"CREATE TABLE {EVENTS} ({schema})")
-        self._affinity_base: dict[tuple[str, str], dict[str, float]] = {}
+        self.totals = AffinityTotals(store)
         # What ``FeatureStore.push`` would write to: the views fed by each push source. Pushing
         # through ``write_to_online_store`` per view is push minus its post-step, which re-reads
         # every feature service from the registry proto (~125 ms a call) to refresh precomputed
@@ -143,57 +146,69 @@ class LiveState:
         with self._lock:
             return self.con.execute(sql, list(params)).fetchall()
 
-    def add(self, accepted: pa.Table) -> list[str]:
-        """Take accepted events in, push the touched keys' fresh rows; the views pushed."""
+    def add(self, accepted: pa.Table, stages: Stages | None = None) -> list[str]:
+        """Take accepted events in, push the touched keys' fresh rows; the views pushed.
+
+        Every view of the batch goes online in one write (:mod:`livecart.features.online_writer`:
+        one commit on livecart's store). A failed push loses nothing: the events are stored
+        offline already and stay in the recent table, so the next batch touching these keys
+        recomputes their rows."""
         if accepted.num_rows == 0:
             return []
-        with self._lock:
+        stages = stages or Stages()
+        with self._lock, stages.time("recompute"):
             self.con.register("batch", accepted)
-            self.con.execute(f"INSERT INTO {EVENTS} SELECT * FROM batch")
-            self.presence.add_events(accepted)
-            self._expire()
-            pushed = []
             try:
-                for view in PUSHED:
-                    rows = self._fresh_rows(view)
-                    if rows.empty:
-                        continue
-                    try:
-                        if view.table is f.FeatureTable.VIEWER_STREAMER_AFFINITY:
-                            rows = self._with_totals(rows)
-                        for target in self._push_targets[view.table]:
-                            self.store.write_to_online_store(
-                                target, rows, allow_registry_cache=True
-                            )
-                    except Exception as exc:
-                        # The events are stored offline already and stay in the recent table:
-                        # the next push touching these keys recomputes them. Not pushed != lost.
-                        log.error("push of %s failed: %s", view.table.value, exc)
-                        continue
-                    pushed.append(view.table.value)
-                try:
-                    scored = self.comments.add(accepted)
-                except Exception as exc:  # scoring comments must never cost an accepted batch
-                    log.error("live comment scoring failed: %s", exc)
-                    scored = {}
-                try:
-                    scored |= self.visits.rows(accepted)
-                except Exception as exc:
-                    log.error("visit rows failed: %s", exc)
-                for table, rows in scored.items():
-                    try:
-                        for target in self._push_targets[table]:
-                            self.store.write_to_online_store(
-                                target, rows, allow_registry_cache=True
-                            )
-                    except Exception as exc:
-                        log.error("push of %s failed: %s", table.value, exc)
-                        continue
-                    pushed.append(table.value)
+                self.con.execute(f"INSERT INTO {EVENTS} SELECT * FROM batch")
+                self.presence.add_events(accepted)
+                self._expire()
+                fresh = self._fresh_views()
             finally:
                 self.con.unregister("batch")
+            fresh |= self._scored(accepted)
+        rows = {
+            target: table for view, table in fresh.items() for target in self._push_targets[view]
+        }
+        with self._lock, stages.time("push"):
+            try:
+                self.writer.write(rows)
+            except Exception as exc:
+                log.error("push of %s failed: %s", sorted(rows), exc)
+                return []
             self.last_push_at = datetime.now(UTC)
-        return pushed
+        return [view.value for view in fresh]
+
+    def _fresh_views(self) -> dict[f.FeatureTable, pa.Table]:
+        """The touched keys' newest rows of every push-fed view (those with any)."""
+        fresh: dict[f.FeatureTable, pa.Table] = {}
+        for view in PUSHED:
+            try:
+                rows = self._fresh_rows(view)
+                if rows.num_rows and view.table is f.FeatureTable.VIEWER_STREAMER_AFFINITY:
+                    rows = self.totals.add(rows)
+            except Exception as exc:  # one view's recompute must not cost the others
+                log.error("recompute of %s failed: %s", view.table.value, exc)
+                continue
+            if rows.num_rows:
+                fresh[view.table] = rows
+        return fresh
+
+    def _scored(self, accepted: pa.Table) -> dict[f.FeatureTable, pa.Table]:
+        """Live comment signals and visit rows of the batch (never at the cost of the batch)."""
+        scored: dict[f.FeatureTable, pd.DataFrame] = {}
+        try:
+            scored |= self.comments.add(accepted)
+        except Exception as exc:
+            log.error("live comment scoring failed: %s", exc)
+        try:
+            scored |= self.visits.rows(accepted)
+        except Exception as exc:
+            log.error("visit rows failed: %s", exc)
+        return {
+            table: pa.Table.from_pandas(rows, preserve_index=False)
+            for table, rows in scored.items()
+            if len(rows)
+        }
 
     def _expire(self) -> None:
         cutoff = datetime.now(UTC) - self.horizon
@@ -202,7 +217,7 @@ class LiveState:
             self.presence.forget_before(cutoff.timestamp())
             self._presence_pruned = datetime.now(UTC)
 
-    def _fresh_rows(self, view: PushedView) -> pd.DataFrame:
+    def _fresh_rows(self, view: PushedView) -> pa.Table:
         keys = ", ".join(view.keys)
         touched = f"SELECT DISTINCT {keys} FROM batch WHERE " + " AND ".join(
             f"{k} IS NOT NULL" for k in view.keys
@@ -215,30 +230,13 @@ class LiveState:
         QUALIFY row_number() OVER (PARTITION BY {keys}
                                    ORDER BY {c.EVENT_TIMESTAMP} DESC) = 1
         """
-        frame: pd.DataFrame = self.con.execute(sql).df()
-        return frame
-
-    def _with_totals(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """Recent affinity counts plus the materialized lifetime total at first touch."""
-        pairs = list(zip(rows[c.VIEWER_ID], rows[c.STREAMER_ID], strict=True))
-        new = [p for p in pairs if p not in self._affinity_base]
-        if new:
-            online = self.store.get_online_features(
-                features=[f"{f.FeatureTable.VIEWER_STREAMER_AFFINITY.value}:{n}" for n in _TOTALS],
-                entity_rows=[{c.VIEWER_ID: v, c.STREAMER_ID: s} for v, s in new],
-            ).to_dict()
-            for i, pair in enumerate(new):
-                self._affinity_base[pair] = {n: float(online[n][i] or 0.0) for n in _TOTALS}
-        rows = rows.copy()
-        for name in _TOTALS:
-            base = [self._affinity_base[p][name] for p in pairs]
-            rows[name] = (rows[name].astype("float64") + base).astype(rows[name].dtype)
+        rows: pa.Table = self.con.sql(sql).to_arrow_table()
         return rows
 
     def reset_totals(self) -> None:
         """Forget affinity bases (after a feature refresh re-materialized the totals)."""
         with self._lock:
-            self._affinity_base.clear()
+            self.totals.clear()
             self.visits.clear()
 
     def live_rooms(self, window_minutes: int | None = None) -> dict[str, int]:

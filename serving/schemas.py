@@ -193,6 +193,11 @@ class EventsResponse(BaseModel):
     offline_part: str | None
     accepted_at: datetime
     push_ms: float
+    stages_ms: dict[str, float] = Field(
+        default_factory=dict,
+        description="Time in each stage of the batch's way online, in ms: typing, validate "
+        "(the GX suite), append (offline store and quarantine), recompute (fresh rows), push.",
+    )
 
 
 class ReloadRequest(BaseModel):

@@ -30,6 +30,9 @@ def pytest_configure(config: pytest.Config) -> None:
     forked first. The test clusters live on localhost for one run: authentication off, for all.
     """
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    # Each event gate would spawn a GX pass worker (a process importing GX: seconds of CPU) for
+    # every world a test serves; the worker's own tests turn it on (tests/integration/test_pass_worker.py).
+    os.environ.setdefault("LIVECART_GATE_PASS_WORKERS", "0")
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from livecart.core.contract import Table
 from livecart.core.errors import StageError
 from validation import docs
 from validation.checks import META_CHECK, table_suite, table_suite_name
+from validation.pass_worker import PassWorker
 from validation.suites import KIND_ROW, META_KIND, META_REASON, row_suite, row_suite_name
 
 ROW_INDEX: Final = "__livecart_row"
@@ -38,6 +39,9 @@ ROW_RESULT_FORMAT: Final[dict[str, Any]] = {
     "partial_unexpected_count": 20,
 }
 TABLE_RESULT_FORMAT: Final[dict[str, Any]] = {"result_format": "SUMMARY"}
+PASS_RESULT_FORMAT: Final = "BOOLEAN_ONLY"
+"""The first pass of a batch without Data Docs: the suite's verdict only (about half the cost of
+the row positions on a small batch); only a batch that fails it is validated again for them."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ class GxEngine:
     grow.
     """
 
-    def __init__(self, docs_dir: Path | None = None) -> None:
+    def __init__(self, docs_dir: Path | None = None, pass_workers: int = 0) -> None:
         self._context = docs.ephemeral_context()
         self._source = self._context.data_sources.add_pandas(DATASOURCE)
         self._docs_dir = docs_dir
@@ -99,7 +103,10 @@ class GxEngine:
             docs.add_docs_site(self._context, docs_dir)
         self._batches: dict[Table, Any] = {}
         self._checkpoints: dict[str, gx.Checkpoint] = {}
+        self._suites: dict[str, gx.ExpectationSuite] = {}
+        self._shares: dict[tuple[str, int, int], gx.ExpectationSuite] = {}
         self._order: dict[str, dict[str, int]] = {}
+        self._workers = [PassWorker() for _ in range(pass_workers)]
 
     def _batch_definition(self, table: Table) -> Any:
         if table not in self._batches:
@@ -119,6 +126,7 @@ class GxEngine:
             definition = self._context.validation_definitions.add(
                 gx.ValidationDefinition(name=name, data=self._batch_definition(table), suite=suite)
             )
+            self._suites[name] = suite
             self._checkpoints[name] = self._context.checkpoints.add(
                 gx.Checkpoint(
                     name=name, validation_definitions=[definition], result_format=result_format
@@ -159,11 +167,15 @@ class GxEngine:
         """Run the row suite of ``table`` on ``frame`` (which must hold :data:`ROW_INDEX`).
 
         Outcomes come back in the suite's order, so reasons read the same way on every row.
+        Without Data Docs, a batch the whole suite passes (:data:`PASS_RESULT_FORMAT`) is not
+        validated a second time for row positions: every rule then has none.
         """
         name = row_suite_name(table, parents)
         checkpoint = self._checkpoint(
             table, name, lambda: row_suite(table, parents), ROW_RESULT_FORMAT
         )
+        if self._docs_dir is None and self._first_pass(table, parents, frame, parameters):
+            return self._clean(name)
         result = self._run(checkpoint, frame, parameters, batch)
         outcomes: list[RuleOutcome] = []
         for item in result.results:
@@ -177,6 +189,79 @@ class GxEngine:
             outcomes.append(RuleOutcome(str(meta[META_REASON]), kind, rows))
         order = self._order[name]
         return sorted(outcomes, key=lambda o: order[o.reason])
+
+    def passes(
+        self,
+        table: Table,
+        parents: Collection[Table],
+        frame: pd.DataFrame,
+        parameters: Mapping[str, object],
+        share: tuple[int, int] = (0, 1),
+    ) -> bool:
+        """Whether ``frame`` passes share ``share`` (index, count: every count-th expectation
+        from index) of the row suite, with the verdict only (:data:`PASS_RESULT_FORMAT`)."""
+        name = row_suite_name(table, parents)
+        key = (name, *share)
+        if key not in self._shares:
+            expectations = row_suite(table, parents).expectations[share[0] :: share[1]]
+            self._shares[key] = gx.ExpectationSuite(
+                name=f"{name}#{share[0]}of{share[1]}", expectations=expectations
+            )
+        batch = self._batch_definition(table).get_batch(batch_parameters={"dataframe": frame})
+        verdict = batch.validate(
+            self._shares[key],
+            result_format=PASS_RESULT_FORMAT,
+            expectation_parameters=dict(parameters),
+        )
+        return bool(verdict.success)
+
+    def _first_pass(
+        self,
+        table: Table,
+        parents: Collection[Table],
+        frame: pd.DataFrame,
+        parameters: Mapping[str, object],
+    ) -> bool:
+        """The whole suite's verdict; shares go to the ready pass workers (:mod:`pass_worker`)
+        while this process validates its own, and any share a worker fails to answer."""
+        ready = [w for w in self._workers if w.ready()]
+        count = len(ready) + 1
+        sent = [
+            (index, worker)
+            for index, worker in enumerate(ready, start=1)
+            if worker.submit(table, parents, (index, count), frame, parameters)
+        ]
+        verdict = self.passes(table, parents, frame, parameters, (0, count))
+        handed = {index for index, _ in sent}
+        for index in range(1, count):
+            if index not in handed:
+                verdict = self.passes(table, parents, frame, parameters, (index, count)) and verdict
+        for index, worker in sent:
+            answer = worker.verdict()
+            if answer is None:
+                answer = self.passes(table, parents, frame, parameters, (index, count))
+            verdict = answer and verdict
+        return verdict
+
+    def workers_ready(self) -> int:
+        """Pass workers started and idle (they start in the background)."""
+        return sum(worker.ready() for worker in self._workers)
+
+    def close(self) -> None:
+        """Stop the pass workers (an engine without them needs no closing)."""
+        for worker in self._workers:
+            worker.close()
+        self._workers = []
+
+    def _clean(self, name: str) -> list[RuleOutcome]:
+        """Every row rule of suite ``name``, in order, broken by no row."""
+        none = np.zeros(0, dtype=np.int64)
+        suite = self._suites[name]
+        return [
+            RuleOutcome(str(e.meta[META_REASON]), str(e.meta.get(META_KIND, KIND_ROW)), none)
+            for e in suite.expectations
+            if e.meta and META_REASON in e.meta
+        ]
 
     def check_table(self, table: Table, frame: pd.DataFrame, batch: str) -> list[TableCheck]:
         """Run the distribution checks of ``table`` on ``frame``."""

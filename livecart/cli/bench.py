@@ -125,7 +125,10 @@ def bench_streamer(
 @friendly_errors
 def bench_serve(
     duration: Annotated[float, typer.Option(help="Measured seconds per concurrency level.")] = 10.0,
-    levels: Annotated[str, typer.Option(help="Concurrency levels, comma-separated.")] = "1,4,16,64",
+    levels: Annotated[
+        str,
+        typer.Option(help="Concurrency levels, comma-separated; 'none': freshness only."),
+    ] = "1,4,16,64",
     freshness_samples: Annotated[int, typer.Option(help="Push-to-recommendation probes.")] = 30,
     layouts: Annotated[
         str,
@@ -143,7 +146,9 @@ def bench_serve(
 ) -> None:
     """livecart over HTTP vs a minimal Serve endpoint: latency, throughput, errors, freshness."""
     try:
-        parsed = tuple(int(x) for x in levels.split(",") if x.strip())
+        parsed = tuple(
+            int(x) for x in levels.split(",") if x.strip() and levels.strip() != "none"
+        )
     except ValueError:
         raise typer.BadParameter(
             f"{levels!r} is not comma-separated integers", param_hint="'--levels'"

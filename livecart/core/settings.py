@@ -100,8 +100,16 @@ class LivecartSettings(BaseSettings):
         gt=0,
         description="Budget of the feature fetch; past it, popularity fallback.",
     )
+    gate_pass_workers: int = Field(
+        default=1,
+        ge=0,
+        le=8,
+        description="Processes beside the event ingest replica that each validate a share of "
+        "the GX suite's first pass of a POST /v1/events batch, so the verdict comes sooner when "
+        "a core is free (0: the replica validates the whole suite itself).",
+    )
     store_follow_ms: float = Field(
-        default=20.0,
+        default=5.0,
         gt=0,
         description="How often a recommend replica checks the online store for commits; its "
         "requests then read memory only (past feature_timeout_ms without a check: fallback).",

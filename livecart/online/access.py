@@ -13,8 +13,15 @@ from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 
 from livecart.core.errors import LivecartError
+from livecart.online.bookkeeping import CREATED_TS, EVENT_TS
 from livecart.online.cache import ReadCache
-from livecart.online.codec import encode_opaque, key_columns, schema_signature, view_schema
+from livecart.online.codec import (
+    encode_opaque,
+    is_opaque,
+    key_columns,
+    schema_signature,
+    view_schema,
+)
 from livecart.online.expiry import cutoff_us
 from livecart.online.state import ViewState
 from livecart.online.writer import SnapshotWriter, ViewWrite
@@ -77,6 +84,33 @@ def write_arrow(
         [(view, encode_opaque(view, _view_columns(view, rows))) for view, rows in views],
         compact,
         rebuild,
+    )
+
+
+def push_rows(view: FeatureView, rows: pa.Table) -> pa.Table:
+    """Rows in the layout of ``view``'s source (keys, features, its timestamp and created
+    columns, any others ignored) as :func:`write_arrow` takes them: typed like the stored table,
+    timestamps renamed, as Feast's own ``write_to_online_store`` reads a pushed frame."""
+    source = view.batch_source
+    if source is None:
+        raise UnknownColumns(f"view {view.name!r} has no batch source to name its timestamps")
+    created = source.created_timestamp_column or source.timestamp_field
+    schema = view_schema(view)
+    opaque = {f.name for f in view.features if is_opaque(f)}
+    needed = [*schema.names[:-2], source.timestamp_field, created]
+    missing = [n for n in needed if n not in rows.column_names]
+    if missing:
+        raise UnknownColumns(f"rows pushed to view {view.name!r} lack columns {missing}")
+    columns = {
+        **{name: rows.column(name) for name in schema.names[:-2]},
+        EVENT_TS: rows.column(source.timestamp_field),
+        CREATED_TS: rows.column(created),
+    }
+    return pa.table(
+        {
+            name: column if name in opaque else column.cast(schema.field(name).type)
+            for name, column in columns.items()
+        }
     )
 
 

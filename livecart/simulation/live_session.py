@@ -130,13 +130,24 @@ class _Reader(threading.Thread):
                 i += 1
 
 
+@dataclass(frozen=True)
+class Probe:
+    """One push-to-recommendation probe, in ms: event sent -> gone from the feed, the POST's
+    round trip, answer received -> gone, and the server's own stages (``stages_ms``)."""
+
+    sent_to_visible: float
+    post: float
+    accepted_to_visible: float
+    stages: dict[str, float]
+
+
 def purchase_probe(
     client: httpx.Client, url: str, auth: dict[str, str], viewer: str, within_s: float = 5.0
-) -> tuple[float, float] | None:
-    """Push-to-recommendation freshness for one viewer, in ms: (sent -> visible, accepted ->
-    visible) for a purchase of the viewer's top product, visible once the product leaves the feed
-    (the "not just purchased" rule fed by the pushed ``viewer_behavior`` row). None when the viewer
-    has no product in a live room; NaNs when the change is not visible within ``within_s``."""
+) -> Probe | None:
+    """Push-to-recommendation freshness for one viewer: a purchase of the viewer's top product,
+    visible once the product leaves the feed (the "not just purchased" rule fed by the pushed
+    ``viewer_behavior`` row). None when the viewer has no product in a live room; NaN times when
+    the change is not visible within ``within_s``."""
     body = {"viewer_id": viewer, "k": 10, "explore": False}
     shown = client.post(f"{url}/v1/recommend/viewer", json=body).json()["products"]
     if not shown or shown[0]["room_id"] is None:
@@ -157,12 +168,14 @@ def purchase_probe(
     accepted = time.perf_counter()
     if answer.status_code != 200 or answer.json()["accepted"] != 1:
         raise RuntimeError(f"freshness probe event rejected: {answer.text}")
+    stages = answer.json().get("stages_ms", {})
+    post = (accepted - sent) * 1000
     while time.perf_counter() - sent < within_s:
         again = client.post(f"{url}/v1/recommend/viewer", json=body).json()["products"]
         if top["product_id"] not in {p["product_id"] for p in again}:
             now = time.perf_counter()
-            return (now - sent) * 1000, (now - accepted) * 1000
-    return float("nan"), float("nan")
+            return Probe((now - sent) * 1000, post, (now - accepted) * 1000, stages)
+    return Probe(float("nan"), post, float("nan"), stages)
 
 
 def run(
@@ -196,7 +209,11 @@ def run(
             time.sleep(cfg.batch_pause_s)
     with httpx.Client(timeout=30) as client:
         probes = [purchase_probe(client, url, auth, v) for v in viewers[: cfg.freshness_probes]]
-    freshness = [p[0] for p in probes if p is not None and p[0] == p[0]]  # NaN: not visible
+    freshness = [
+        p.sent_to_visible
+        for p in probes
+        if p is not None and p.sent_to_visible == p.sent_to_visible  # NaN: not visible
+    ]
     reader.stop.set()
     reader.join()
 

@@ -115,6 +115,9 @@ def test_events__mixed_batch__bad_quarantined_good_pushed_and_stored(
         f.FeatureTable.VIEWER_BEHAVIOR.value,
         f.FeatureTable.ROOM_LIVE_STATS.value,
     }
+    stages = body["stages_ms"]  # where the batch's time went (bench serve's freshness breakdown)
+    assert set(stages) == {"typing", "validate", "append", "recompute", "push"}
+    assert all(ms >= 0 for ms in stages.values()) and stages["validate"] > 0
     # Stored offline (nothing lost) and fresh online.
     import pyarrow.parquet as pq
 

@@ -1,0 +1,105 @@
+"""The GX suite's first pass split with a worker process gives the same outcomes as one process.
+
+:mod:`validation.pass_worker` runs a share of the row suite in another process so that the API's
+verdict comes sooner; a split verdict must equal the whole suite's, for clean batches and for each
+broken rule, and a worker that dies mid-batch must cost the verdict nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from livecart.core.contract import (
+    AMOUNT,
+    EVENT_TIMESTAMP,
+    EVENT_TYPE,
+    PRODUCT_ID,
+    VIEWER_ID,
+    WATCH_SECONDS,
+    EventType,
+    Table,
+)
+from livecart.core.settings import LivecartSettings
+from tests.data.builders import NOW, Row, event, table, valid_rows
+from validation.engine import GxEngine
+from validation.gate import GateResult, ReferenceSets, validate_frame
+
+pytestmark = pytest.mark.data
+
+BROKEN: dict[str, dict[str, Any]] = {
+    "clean": {},
+    "null viewer": {VIEWER_ID: None},
+    "unknown viewer": {VIEWER_ID: "nobody"},
+    "negative watch": {WATCH_SECONDS: -3.0},
+    "future": {EVENT_TIMESTAMP: NOW + timedelta(days=2)},
+    "unknown type": {EVENT_TYPE: "teleport"},
+    "purchase without amount": {EVENT_TYPE: EventType.PURCHASE.value, AMOUNT: None},
+    "click without product": {EVENT_TYPE: EventType.CLICK.value, PRODUCT_ID: None},
+}
+
+
+@pytest.fixture(scope="module")
+def split() -> Iterator[GxEngine]:
+    """An engine with one pass worker, started (a new interpreter importing GX: seconds)."""
+    engine = GxEngine(pass_workers=1)
+    deadline = time.monotonic() + 90
+    while engine.workers_ready() < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert engine.workers_ready() == 1, "the pass worker did not start within 90 s"
+    yield engine
+    engine.close()
+
+
+def _rows(broken: dict[str, Any]) -> list[Row]:
+    rows = [r for r in valid_rows(Table.EVENTS)][:4]
+    rows.append(event(90, **broken))
+    return rows
+
+
+def _gate(
+    rows: list[Row], engine: GxEngine, references: ReferenceSets, s: LivecartSettings
+) -> GateResult:
+    return validate_frame(
+        Table.EVENTS, table(Table.EVENTS, rows), references, s, NOW, engine=engine
+    )
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_split_first_pass__any_batch__same_outcome_as_one_process(
+    case: str,
+    split: GxEngine,
+    engine: GxEngine,
+    references: ReferenceSets,
+    settings: LivecartSettings,
+) -> None:
+    rows = _rows(BROKEN[case])
+    worker = split._workers[0]
+    answered = worker.answered
+    alone = _gate(rows, engine, references, settings)
+    both = _gate(rows, split, references, settings)
+    assert worker.answered == answered + 1, "the worker validated no share"
+    assert both.quarantined_rows == alone.quarantined_rows
+    assert both.reason_counts == alone.reason_counts
+    assert (case == "clean") == (alone.quarantined == 0)
+
+
+def test_split_first_pass__worker_dies__engine_validates_its_share(
+    references: ReferenceSets, settings: LivecartSettings
+) -> None:
+    engine = GxEngine(pass_workers=1)
+    try:
+        deadline = time.monotonic() + 90
+        while engine.workers_ready() < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        engine._workers[0].kill()
+        broken = _gate(_rows(BROKEN["unknown viewer"]), engine, references, settings)
+        clean = _gate(_rows({}), engine, references, settings)
+        assert engine.workers_ready() == 0
+    finally:
+        engine.close()
+    assert broken.quarantined == 1 and clean.quarantined == 0
