@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import ray
@@ -31,3 +32,16 @@ def ensure_ray(settings: LivecartSettings) -> dict[str, Any]:
         ray.init(**kwargs)
     resources: dict[str, Any] = ray.cluster_resources()  # type: ignore[no-untyped-call]
     return resources
+
+
+def cluster_has_gpus(needed: int = 1, resources: Mapping[str, float] | None = None) -> bool:
+    """Whether the Ray cluster holds at least ``needed`` GPUs (``ray.cluster_resources()``
+    unless ``resources`` is given): the one place jobs decide to ask Ray for GPUs.
+
+    Decided from the cluster, never from ``torch.cuda.is_available()`` in the driver: a CPU head
+    with GPU workers would never use them, and asking Ray for GPUs the cluster does not have
+    waits forever (``ScalingConfig(use_gpu=True)`` on a CPU-only cluster hangs silently).
+    """
+    if resources is None:
+        resources = ray.cluster_resources()  # type: ignore[no-untyped-call]
+    return float(resources.get("GPU", 0.0)) >= max(needed, 1)
