@@ -24,7 +24,7 @@ from livecart.core import contract as c
 from livecart.core import feature_names as f
 from livecart.core.errors import StageError
 from livecart.core.io import write_parquet_atomic
-from livecart.core.ray_runtime import ensure_ray
+from livecart.core.ray_runtime import cluster_has_gpus, ensure_ray
 from livecart.core.settings import LivecartSettings
 from ray_jobs import item_graph
 
@@ -107,8 +107,6 @@ class EmbedBatch:
 
 def run(settings: LivecartSettings, batch_size: int = 128) -> EmbedResult:
     """Embed every item text and write the embedding tables."""
-    import torch
-
     from livecart.model.text_encoder import encoder_dim
 
     started = time.perf_counter()
@@ -120,8 +118,7 @@ def run(settings: LivecartSettings, batch_size: int = 128) -> EmbedResult:
             f"the encoder gives {dim}-d vectors but LIVECART_EMBEDDING_DIM is {settings.embedding_dim}",
             f"set LIVECART_EMBEDDING_DIM={dim}, then `livecart apply`",
         )
-    ensure_ray(settings)
-    gpus = 1 if torch.cuda.is_available() else 0
+    gpus = 1 if cluster_has_gpus(1, ensure_ray(settings)) else 0
     encoder = str(settings.encoder_path) if settings.encoder_path else None
     rows: dict[str, int] = {}
     for table, texts in item_texts(settings).items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 import httpx
 import ray
@@ -50,24 +51,35 @@ def start(settings: LivecartSettings, timeout_s: float = 180.0, split_ranker: bo
     raise LivecartError(f"serving did not become ready in {timeout_s:.0f} s: {last}")
 
 
-def stop() -> None:
-    """Remove the application and shut Serve down (Ray itself keeps running: the tests' Ray)."""
-    serve.shutdown()  # type: ignore[no-untyped-call]
+def stop(settings: LivecartSettings, apps: Sequence[str] = (APP_NAME,)) -> None:
+    """Delete livecart's applications (``apps``); shut Serve down only when it is ours and idle.
+
+    Never ``serve.shutdown()`` blindly: it deletes every application on the cluster. On a shared
+    cluster (``ray_address``) Serve itself stays up, even with no application left: its lifetime
+    belongs to the cluster (KubeRay, ``serve deploy``), and another client may deploy at any
+    moment. On the local Ray (no ``ray_address``: :func:`ensure_ray` started it in this process,
+    so whatever runs Serve on it runs here) Serve is shut down once no application is left, which
+    frees its HTTP port; an application still running beside ours (a benchmark's floor, a test's)
+    keeps it up. Ray itself keeps running (the tests' Ray).
+    """
+    running = serve.status().applications
+    for name in apps:
+        if name in running:
+            serve.delete(name)
+    if not settings.ray_address and not serve.status().applications:
+        serve.shutdown()  # type: ignore[no-untyped-call]
 
 
 def release(settings: LivecartSettings) -> None:
     """Stop serving before this process exits, leaving nothing of ours running.
 
-    On a shared cluster (``ray_address``) only this application is deleted: Serve and other
-    applications keep running. On the local Ray this process started, Serve and then Ray are
-    shut down in that order, from this process (when Ray's own SIGTERM handler tore the local
-    node down under a running app instead, the raylet's two agent processes outlived it: see
+    :func:`stop` first (on a shared cluster only this application goes; on the local Ray Serve is
+    shut down with it), then Ray: the local Ray this process started, or the connection to the
+    cluster. In that order, from this process: when Ray's own SIGTERM handler tore the local node
+    down under a running app instead, the raylet's two agent processes outlived it (see
     ``livecart serve``).
     """
     if not ray.is_initialized():
         return  # nothing was started
-    if settings.ray_address:
-        serve.delete(APP_NAME)
-    else:
-        serve.shutdown()  # type: ignore[no-untyped-call]
+    stop(settings)
     ray.shutdown()

@@ -174,7 +174,7 @@ def run(
                 f"{url}/v1/recommend/viewer", levels, duration_s, run_load, layout
             )
     finally:
-        stop()
+        stop(settings, apps=(APP_NAME, FLOOR_APP))
     livecart, floor = both["livecart"], both["floor"]
     ratios = {
         level: round(

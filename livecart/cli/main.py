@@ -18,6 +18,7 @@ import livecart
 from livecart.cli import data, features, model
 from livecart.cli.bench import bench_app
 from livecart.cli.choices import Scale
+from livecart.cli.deploy import deploy_app
 from livecart.cli.replay import replay
 from livecart.cli.serve import serve
 from livecart.cli.simulate import simulate
@@ -143,7 +144,7 @@ COMMANDS: dict[str, dict[str, Callable[..., Any] | typer.Typer]] = {
         "model": model.model_app,
         "refresh": model.refresh,
     },
-    SERVING: {"serve": serve, "simulate": simulate, "replay": replay},
+    SERVING: {"serve": serve, "simulate": simulate, "replay": replay, "deploy": deploy_app},
     BENCHMARKS: {"bench": bench_app},
     OTHER: {"demo": demo},
 }

@@ -230,5 +230,5 @@ def _serve_and_replay(
     try:
         session = _stage(console, "live session", timings, lambda: live_session(settings, url))
     finally:
-        stop()
+        stop(settings)
     return {"url": url, "live_session": session}

@@ -1,8 +1,10 @@
 """One way to build a ``TorchTrainer`` for livecart's training jobs (the ranker, the encoder).
 
-GPU or not is decided here, once: asking Ray for a GPU it cannot see hangs silently, so workers
-ask for one only where CUDA is present, and CPU workers take half a core each (2 workers fit a
-2-core machine). Runs are stored under ``<home>/ray_results/<name>-<unix time>``.
+GPU or not is decided here, once, from the cluster's resources (``cluster_has_gpus``): workers
+ask for a GPU each only when the cluster holds one per worker (asking Ray for GPUs it does not
+have hangs silently; the driver's own CUDA says nothing of its workers), and CPU workers take half
+a core each (2 workers fit a 2-core machine). Runs are stored under
+``<home>/ray_results/<name>-<unix time>``.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import torch
 from ray.train import RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
+from livecart.core.ray_runtime import cluster_has_gpus, ensure_ray
 from livecart.core.settings import LivecartSettings
 
 
@@ -26,7 +28,7 @@ def torch_trainer(
     name: str,
 ) -> tuple[TorchTrainer, bool]:
     """The trainer for ``loop`` with ``config``, and whether its workers use a GPU."""
-    use_gpu = torch.cuda.is_available()
+    use_gpu = cluster_has_gpus(num_workers, ensure_ray(settings))
     trainer = TorchTrainer(
         loop,
         train_loop_config=config,

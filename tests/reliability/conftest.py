@@ -103,7 +103,7 @@ def world(reliable_settings: LivecartSettings, local_ray: None) -> Iterator[Worl
         serve.shutdown()  # type: ignore[no-untyped-call]  # another served world's app
     url = start(reliable_settings)
     yield World(reliable_settings, url, world_ids(reliable_settings))
-    stop()
+    stop(reliable_settings)
 
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})

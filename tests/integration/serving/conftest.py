@@ -37,7 +37,7 @@ def served_url(served_settings: LivecartSettings, local_ray: None) -> Iterator[s
 
     url = start(served_settings)
     yield url
-    stop()
+    stop(served_settings)
 
 
 def world_ids(settings: LivecartSettings) -> dict[str, Any]:
