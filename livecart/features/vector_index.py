@@ -76,7 +76,7 @@ class LiveIndex:
     def search(self, query: Sequence[float] | np.ndarray, top_k: int) -> list[Hit]:
         """The ``top_k`` held keys nearest to ``query`` (builds the index on first use; starts
         a background refresh when the source has moved)."""
-        if not self.ensure():
+        if self.ensure():  # built before: has the source moved since?
             version = self.source.version()
             if version != self._version and version != self._failed:
                 self._refresh_in_background()
