@@ -3,13 +3,17 @@ that keeps it current from a source (livecart.features.vector_index)."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from livecart.bench.ann import clustered, exact_top
+from livecart.cli.main import app
 from livecart.core.errors import LivecartError
+from livecart.core.settings import LivecartSettings
 from livecart.features.ann import DEAD_SHARE, AnnIndex, build
 from livecart.features.vector_index import LiveIndex, Snapshot, VectorSource
 from livecart.online.vector import distances
@@ -169,3 +173,20 @@ def test_live_index__failed_refresh__keeps_serving_and_retries_after_the_next_co
     live.wait(10)
     assert live.error is None
     assert live.search(-np.eye(DIM)[4], 1)[0][0] == ("p4",)
+
+
+def test_bench_ann_cli__small_run__one_json_object_with_recall_and_ratios(
+    settings: LivecartSettings,
+) -> None:
+    done = CliRunner().invoke(
+        app, ["bench", "ann", "--products", "1500", "--queries", "20", "--json"]
+    )
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.stdout)
+    assert result["products"] == 1500 and result["dim"] == settings.embedding_dim
+    assert result["ann"]["recall_at_100"] >= 0.95
+    assert result["ann"]["p99_ms"] >= result["ann"]["p50_ms"] > 0
+    assert result["ratio_p50_ann_over_exact"] == pytest.approx(
+        result["ann"]["p50_ms"] / result["exact"]["p50_ms"], rel=0.01
+    )
+    assert result["refresh"]["diff_found"] == 0  # nothing changed: nothing to apply
