@@ -84,10 +84,6 @@ class AnnIndex:
         """Ids whose vector was replaced or removed (still in the graph)."""
         return len(self._keys) - len(self._slot)
 
-    def keys(self) -> list[Key]:
-        """The keys the index holds (a vector each)."""
-        return list(self._slot)
-
     def prepare(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(float32 rows as the graph stores them, which rows can be indexed): normalised for
         cosine, where zero rows cannot be."""

@@ -14,8 +14,9 @@ when the source's :meth:`VectorSource.version` changes:
 
 A refresh never blocks a search: searches keep using the current index while a background
 thread reads the source and compares it with what the index holds (:meth:`AnnIndex.diff`). A few
-changes are applied in place (briefly under the lock searches take); more than
-:data:`livecart.features.ann.DEAD_SHARE` of the index is rebuilt aside and swapped in. Only the
+changes are applied in place (briefly under the lock searches take); once they and the ids
+earlier changes left dead pass :data:`livecart.features.ann.DEAD_SHARE` of the index, it is
+rebuilt aside from the snapshot and swapped in. Only the
 first build happens in the caller. A failed refresh keeps the index as it was and is retried on
 the first search after the source moves again; its error is kept in :attr:`LiveIndex.error`.
 """
@@ -108,7 +109,8 @@ class LiveIndex:
             else:
                 changes = index.diff(snapshot.keys, snapshot.vectors)
                 changed = len(changes)
-                if changed > DEAD_SHARE * max(len(index), 1):
+                # Past the dead share, the index would rebuild itself in place, under the lock.
+                if index.dead + changed > DEAD_SHARE * max(len(index), 1):
                     fresh = self._build(snapshot)  # aside: searches go on meanwhile
                 else:
                     with self._lock:
