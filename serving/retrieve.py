@@ -1,7 +1,8 @@
 """The retrieval stage: candidates from several sources, deduplicated, each tagged with its sources.
 
-Sources: products of rooms live now, vector retrieval from the online store (the viewer's recent
-products' text embeddings, or the current room's, as the query), item-CF neighbours of recent
+Sources: products of rooms live now, vector retrieval over the product embeddings the online
+store serves (an ANN index, ``FeatureReader.nearest``; the viewer's recent products' text
+embeddings, or the current room's, as the query), item-CF neighbours of recent
 products, the viewer's followed streamers, and popularity (in the viewer's top category first).
 """
 
@@ -128,6 +129,13 @@ class Retriever:
         self.store = reader.store
         self.context_plan = plan_service(self.store, VIEWER_CONTEXT_SERVICE)
         self._live_cache: LiveNow | None = None
+        # The ANN index of product embeddings, built now (replica start), not on a first request;
+        # on a store that cannot list its rows, over the catalogue's products.
+        reader.index_vectors(
+            f.FeatureTable.PRODUCT_EMBEDDING.value,
+            [(p,) for p in catalog.product_keys.values],
+            settings.vector_refresh_s,
+        )
 
     def context(self, viewer_id: str) -> ViewerContext:
         row = self.reader.row(self.context_plan, {c.VIEWER_ID: viewer_id}, CONTEXT_FIELDS)

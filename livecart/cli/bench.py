@@ -10,6 +10,7 @@ import typer
 
 from livecart.cli.choices import ServeLayout, listed
 from livecart.cli.support import JsonOption, console, friendly_errors, settings, stdout_to_stderr
+from livecart.features.ann_params import HnswParams
 
 bench_app = typer.Typer(
     help="Benchmarks that print JSON (baseline measured in the same run).", no_args_is_help=True
@@ -174,4 +175,31 @@ def bench_serve(
         )
     if not json_out:
         console.print("[bold]serving benchmark[/] (ratios = livecart / floor throughput)")
+    typer.echo(json.dumps(result, indent=2, sort_keys=True))
+
+
+@bench_app.command("ann")
+@friendly_errors
+def bench_ann(
+    products: Annotated[int, typer.Option(min=1, help="Products (vectors) in the index.")] = 100_000,
+    queries: Annotated[int, typer.Option(min=1, help="Timed single queries (top 100).")] = 1000,
+    m: Annotated[int, typer.Option(min=2, help="HNSW graph degree (M).")] = HnswParams.m,
+    ef_construction: Annotated[
+        int, typer.Option(min=1, help="HNSW candidate list while building.")
+    ] = HnswParams.ef_construction,
+    ef_search: Annotated[
+        int, typer.Option(min=1, help="HNSW candidate list while searching.")
+    ] = HnswParams.ef_search,
+    threads: Annotated[int, typer.Option(min=1, help="OpenMP threads while building.")] = HnswParams.threads,
+    json_out: JsonOption = False,
+) -> None:
+    """Vector retrieval's ANN index vs exact search on clustered vectors of the encoder's width:
+    build time, query p50/p99, recall@100 (no world needed)."""
+    from livecart.bench.ann import run
+
+    params = HnswParams(m=m, ef_construction=ef_construction, ef_search=ef_search, threads=threads)
+    with stdout_to_stderr(True):
+        result = run(settings(), products, queries, params)
+    if not json_out:
+        console.print("[bold]ANN benchmark[/] (ratios = ANN / exact)")
     typer.echo(json.dumps(result, indent=2, sort_keys=True))

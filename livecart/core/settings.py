@@ -114,6 +114,12 @@ class LivecartSettings(BaseSettings):
         description="How often a recommend replica checks the online store for commits; its "
         "requests then read memory only (past feature_timeout_ms without a check: fallback).",
     )
+    vector_refresh_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="On an online store other than livecart's, how often a replica's ANN index "
+        "of product embeddings reads them again (livecart's store is followed commit by commit).",
+    )
     rank_timeout_ms: float = Field(default=1000.0, gt=0, description="Budget of the ranking stage.")
     batch_max_size: int = Field(
         default=8, gt=0, description="Requests ranked together (@serve.batch)."

@@ -11,6 +11,7 @@ value); any other Feast online store through Feast's public ``get_online_feature
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -19,7 +20,11 @@ import numpy as np
 import pyarrow as pa
 from feast import FeatureStore
 
+from livecart.core.errors import LivecartError
+from livecart.features.ann_params import HnswParams
 from livecart.features.online_columns import read_columns
+from livecart.features.vector_index import LiveIndex, VectorSource
+from livecart.features.vector_sources import FeastVectors, StoreVectors
 from livecart.model.build_inputs import FeatureColumns, FrameColumns
 from livecart.online import frames
 from livecart.online.access import read_cache
@@ -29,6 +34,8 @@ from livecart.online.store import STORE_TYPE
 Hit = tuple[tuple[Any, ...], float]  # (entity key, distance)
 Row = dict[str, Any]
 Names = Collection[str] | None
+Keys = Sequence[tuple[Any, ...]] | None
+REFRESH_S = 60.0  # how often an index over another store's vectors reads them again
 
 
 class FeatureReader(ABC):
@@ -39,6 +46,8 @@ class FeatureReader(ABC):
 
     def __init__(self, store: FeatureStore) -> None:
         self.store = store
+        self._indexes: dict[str, LiveIndex] = {}
+        self._indexing = threading.Lock()
 
     @abstractmethod
     def frame(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> pa.Table:
@@ -62,9 +71,39 @@ class FeatureReader(ABC):
         return rows[0]
 
     def nearest(self, view: str, query: Sequence[float], top_k: int) -> list[Hit]:
-        """The ``top_k`` current rows of vector view ``view`` nearest to ``query``; empty where
-        the store has no vector search."""
-        return []
+        """The ``top_k`` rows of vector view ``view`` nearest to ``query`` (entity key,
+        distance), nearest first, from an ANN index over the vectors this store serves
+        (:mod:`livecart.features.vector_index`; built on first use unless
+        :meth:`index_vectors` built it before)."""
+        return self.index_vectors(view).search(query, top_k)
+
+    def index_vectors(
+        self,
+        view: str,
+        keys: Keys = None,
+        refresh_s: float = REFRESH_S,
+        params: HnswParams | None = None,
+    ) -> LiveIndex:
+        """The ANN index of ``view``'s vector field, built now if it is not yet (a replica
+        calls this at start). ``keys`` (in the view's join-key order): the entity keys to index
+        on a store that cannot list its rows (any but livecart's, which indexes every current
+        row and follows its commits); such an index reads them again every ``refresh_s``."""
+        with self._indexing:
+            index = self._indexes.get(view)
+            if index is None:
+                index = LiveIndex(self._vector_source(view, keys, refresh_s), params)
+                self._indexes[view] = index
+        index.ensure()
+        return index
+
+    def _vector_source(self, view: str, keys: Keys, refresh_s: float) -> VectorSource:
+        if keys is None:
+            raise LivecartError(
+                f"vector view {view!r}: {self.store.config.online_store.type!r} online stores "
+                "cannot list their rows through Feast; give the keys to index "
+                "(FeatureReader.index_vectors(view, keys))"
+            )
+        return FeastVectors(self.store, view, self.frame, keys, refresh_s)
 
     def vectors(self, view: str, keys: Sequence[tuple[Any, ...]]) -> np.ndarray:
         """The vectors of ``keys`` in ``view``'s vector field, in order, leaving out keys that
@@ -96,8 +135,13 @@ class CacheReader(FeatureReader):
     def row(self, plan: ServicePlan, entity: Mapping[str, Any], names: Names = None) -> Row:
         return frames.read_row(self.store, plan, entity, names)  # on-demand: through its frame
 
-    def nearest(self, view: str, query: Sequence[float], top_k: int) -> list[Hit]:
+    def exact_nearest(self, view: str, query: Sequence[float], top_k: int) -> list[Hit]:
+        """The exact ranking :meth:`nearest` approximates (a scan of every current row): the
+        reference for recall."""
         return frames.nearest(self.store, view, query, top_k)
+
+    def _vector_source(self, view: str, keys: Keys, refresh_s: float) -> VectorSource:
+        return StoreVectors(self.store, view)  # every current row; follows commits
 
     def vectors(self, view: str, keys: Sequence[tuple[Any, ...]]) -> np.ndarray:
         return frames.stored_vectors(self.store, view, keys)

@@ -133,6 +133,28 @@ def nearest(
     return list(zip(zip(*keys, strict=True), distance[best].tolist(), strict=True))
 
 
+def vector_version(store: FeatureStore, view_name: str) -> object:
+    """What identifies the rows :func:`current_vectors` returns now (the view's committed
+    snapshot and delta names; None before its first commit): one look at the read cache."""
+    state = _vector_state(store, view_name)[2]
+    return None if state is None else (state.base, tuple(state.deltas))
+
+
+def current_vectors(
+    store: FeatureStore, view_name: str
+) -> tuple[object, list[tuple[Any, ...]], np.ndarray]:
+    """(:func:`vector_version`, keys, float32 vectors) of every row :func:`nearest` would rank
+    now: current, unexpired, with a vector. What an ANN index over the view is built from."""
+    view, vector, state = _vector_state(store, view_name)
+    if state is None or state.table is None:
+        return vector_version(store, view_name), [], np.zeros((0, vector.vector_length), np.float32)
+    positions, matrix, _ = state.vectors(vector.name)
+    live = expire(state, positions, cutoff_us(store.config.online_store, view)) >= 0
+    rows = pa.array(positions[live], type=pa.int64())
+    keys = list(zip(*(state.column(k).take(rows).to_pylist() for k in key_columns(view)), strict=True))
+    return (state.base, tuple(state.deltas)), keys, matrix[live]
+
+
 def stored_vectors(
     store: FeatureStore, view_name: str, keys: Sequence[tuple[Any, ...]]
 ) -> np.ndarray:
@@ -196,6 +218,11 @@ def _vector_state(
     view, vector = _vector_view(store, view_name)
     state = read_cache(store.config).view(table_name(store.config, view), key_columns(view))
     return view, vector, state
+
+
+def vector_field(store: FeatureStore, view_name: str) -> Field:
+    """The vector-indexed field of ``view_name`` (its width and declared metric)."""
+    return _vector_view(store, view_name)[1]
 
 
 def _vector_view(store: FeatureStore, view_name: str) -> tuple[FeatureView, Field]:

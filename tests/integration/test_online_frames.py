@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 from feast import FeatureService, FeatureStore
 
+from livecart.core.errors import LivecartError
 from livecart.features.reader import CacheReader, FeastReader, reader_for
 from livecart.online.frames import nearest, read_frame, stored_vectors, to_pandas
 from livecart.online.plan import plan_service
@@ -66,7 +67,8 @@ def test_read_frame__other_online_store__reads_through_feast(tmp_path: Path) -> 
     _assert_matches_feast(store, ["i1", "missing", "i7"])
     reader = reader_for(store)
     assert isinstance(reader, FeastReader)
-    assert reader.nearest("items", [1.0, 1.0, 0.0, 0.0], 3) == []  # no vector search there
+    with pytest.raises(LivecartError, match="give the keys to index"):
+        reader.nearest("items", [1.0, 1.0, 0.0, 0.0], 3)  # Feast cannot list a store's rows
     found = reader.vectors("items", [("i1",), ("missing",), ("i7",)])
     expected = store.get_online_features(
         features=["items:embedding"], entity_rows=[{"item_id": "i1"}, {"item_id": "i7"}]

@@ -20,6 +20,7 @@ from livecart.core import feature_names as f
 from livecart.core.settings import LivecartSettings
 from livecart.features.feast_store import feature_store
 from livecart.features.online_columns import read_columns
+from livecart.features.reader import reader_for
 from livecart.model.build_inputs import FeatureColumns, FrameColumns, ranker_inputs
 from livecart.model.input_arrays import RankerInputs, TableRows
 from livecart.model.scoring import LoadedRanker
@@ -181,6 +182,27 @@ def test_nearest__same_ranking_as_retrieve_online_documents(
             assert ours[product] == pytest.approx(theirs[product], rel=1e-4, abs=1e-5)
         else:
             assert ours.get(product, theirs.get(product)) == pytest.approx(cut, rel=1e-4, abs=1e-5)
+
+
+def test_retriever_index__product_embeddings__same_distances_as_the_exact_scan(
+    served_settings: LivecartSettings,
+) -> None:
+    """The retriever's ANN index (built at replica start) over the served product embeddings
+    finds what the exact scan finds (same distances; ties may come in another order)."""
+    from serving.retrieve import Retriever
+
+    store = feature_store(served_settings)
+    catalog = load_catalog(served_settings)
+    reader = reader_for(store)
+    Retriever(served_settings, reader, catalog)
+    view = f.FeatureTable.PRODUCT_EMBEDDING.value
+    assert len(reader.index_vectors(view)) > 0
+    for product in catalog.popular[:20:4]:
+        query = reader.vectors(view, [(product,)])[0] + 0.05
+        ann = reader.nearest(view, query.tolist(), 10)
+        exact = nearest(store, view, query, 10)
+        assert len(ann) == 10
+        np.testing.assert_allclose([d for _, d in ann], [d for _, d in exact], atol=1e-5)
 
 
 def test_bench_pipeline__both_read_paths_timed_stage_by_stage(
