@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/livecart demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

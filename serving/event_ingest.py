@@ -8,6 +8,7 @@ it still runs once, and the online store can be swapped for Redis via ``feature_
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections import Counter
@@ -78,6 +79,10 @@ class EventIngest:
     def __init__(self, settings: dict[str, Any]) -> None:
         self.core = EventIngestor(LivecartSettings(**settings))
         self.pitches = PitchBook(pitch_log(self.core.settings), self.core.state.fetch)
+        # The catalogue's id sets, the stored event ids and the recent events live as long as the
+        # replica: out of the cyclic collector's full passes (as the recommend replicas do).
+        gc.collect()
+        gc.freeze()
 
     def ingest(self, events: list[dict[str, Any]]) -> dict[str, Any]:
         parsed = [EventIn.model_validate(e) for e in events]

@@ -7,6 +7,7 @@ that prevented it) until the socket closes or a None arrives.
 
 from __future__ import annotations
 
+import gc
 import sys
 from multiprocessing.connection import Connection
 
@@ -16,6 +17,8 @@ from validation.pass_worker import READY
 
 def _serve(conn: Connection) -> None:
     engine = GxEngine()
+    gc.collect()
+    gc.freeze()  # GX's modules and context live as long as the worker
     conn.send(READY)
     while True:
         try:

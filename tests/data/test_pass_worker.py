@@ -8,7 +8,6 @@ broken rule, and a worker that dies mid-batch must cost the verdict nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -43,18 +42,6 @@ BROKEN: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def split() -> Iterator[GxEngine]:
-    """An engine with one pass worker, started (a new interpreter importing GX: seconds)."""
-    engine = GxEngine(pass_workers=1)
-    deadline = time.monotonic() + 90
-    while engine.workers_ready() < 1 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert engine.workers_ready() == 1, "the pass worker did not start within 90 s"
-    yield engine
-    engine.close()
-
-
 def _rows(broken: dict[str, Any]) -> list[Row]:
     rows = [r for r in valid_rows(Table.EVENTS)][:4]
     rows.append(event(90, **broken))
@@ -69,37 +56,31 @@ def _gate(
     )
 
 
-@pytest.mark.parametrize("case", list(BROKEN))
-def test_split_first_pass__any_batch__same_outcome_as_one_process(
-    case: str,
-    split: GxEngine,
-    engine: GxEngine,
-    references: ReferenceSets,
-    settings: LivecartSettings,
+def test_split_first_pass__every_rule__same_outcomes_as_one_process_and_after_worker_dies(
+    engine: GxEngine, references: ReferenceSets, settings: LivecartSettings
 ) -> None:
-    rows = _rows(BROKEN[case])
-    worker = split._workers[0]
-    answered = worker.answered
-    alone = _gate(rows, engine, references, settings)
-    both = _gate(rows, split, references, settings)
-    assert worker.answered == answered + 1, "the worker validated no share"
-    assert both.quarantined_rows == alone.quarantined_rows
-    assert both.reason_counts == alone.reason_counts
-    assert (case == "clean") == (alone.quarantined == 0)
-
-
-def test_split_first_pass__worker_dies__engine_validates_its_share(
-    references: ReferenceSets, settings: LivecartSettings
-) -> None:
-    engine = GxEngine(pass_workers=1)
+    """One worker for every case (starting one is a new interpreter importing GX: seconds)."""
+    split = GxEngine(pass_workers=1)
     try:
         deadline = time.monotonic() + 90
-        while engine.workers_ready() < 1 and time.monotonic() < deadline:
+        while split.workers_ready() < 1 and time.monotonic() < deadline:
             time.sleep(0.1)
-        engine._workers[0].kill()
-        broken = _gate(_rows(BROKEN["unknown viewer"]), engine, references, settings)
-        clean = _gate(_rows({}), engine, references, settings)
-        assert engine.workers_ready() == 0
+        assert split.workers_ready() == 1, "the pass worker did not start within 90 s"
+        worker = split._workers[0]
+        for case, broken in BROKEN.items():
+            answered = worker.answered
+            alone = _gate(_rows(broken), engine, references, settings)
+            both = _gate(_rows(broken), split, references, settings)
+            assert worker.answered == answered + 1, f"{case}: the worker validated no share"
+            assert both.quarantined_rows == alone.quarantined_rows, case
+            assert both.reason_counts == alone.reason_counts, case
+            assert (case == "clean") == (alone.quarantined == 0), case
+        # A worker that died: the engine validates its share itself, and misses no rule.
+        worker.kill()
+        for case, broken in BROKEN.items():
+            alone = _gate(_rows(broken), engine, references, settings)
+            both = _gate(_rows(broken), split, references, settings)
+            assert both.quarantined_rows == alone.quarantined_rows, case
+        assert split.workers_ready() == 0 and worker.answered == answered + 1
     finally:
-        engine.close()
-    assert broken.quarantined == 1 and clean.quarantined == 0
+        split.close()
