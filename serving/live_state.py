@@ -191,8 +191,6 @@ class LiveState:
         for view, future in running:
             try:
                 rows = future.result()
-                if rows.num_rows and view.table is f.FeatureTable.VIEWER_STREAMER_AFFINITY:
-                    rows = self.totals.add(rows)
             except Exception as exc:  # one view's recompute must not cost the others
                 log.error("recompute of %s failed: %s", view.table.value, exc)
                 continue
@@ -243,6 +241,8 @@ class LiveState:
             rows: pa.Table = cursor.sql(sql).to_arrow_table()
         finally:
             cursor.unregister("batch")
+        if rows.num_rows and view.table is f.FeatureTable.VIEWER_STREAMER_AFFINITY:
+            rows = self.totals.add(rows)  # in this view's thread, beside the other queries
         return rows
 
     def reset_totals(self) -> None:

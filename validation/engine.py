@@ -26,6 +26,7 @@ from livecart.core.contract import Table
 from livecart.core.errors import StageError
 from validation import docs
 from validation.checks import META_CHECK, table_suite, table_suite_name
+from validation.first_pass import share_suite
 from validation.pass_worker import PassWorker
 from validation.suites import KIND_ROW, META_KIND, META_REASON, row_suite, row_suite_name
 
@@ -203,10 +204,7 @@ class GxEngine:
         name = row_suite_name(table, parents)
         key = (name, *share)
         if key not in self._shares:
-            expectations = row_suite(table, parents).expectations[share[0] :: share[1]]
-            self._shares[key] = gx.ExpectationSuite(
-                name=f"{name}#{share[0]}of{share[1]}", expectations=expectations
-            )
+            self._shares[key] = share_suite(row_suite(table, parents), share)
         batch = self._batch_definition(table).get_batch(batch_parameters={"dataframe": frame})
         verdict = batch.validate(
             self._shares[key],

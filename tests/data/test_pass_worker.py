@@ -1,4 +1,4 @@
-"""The GX suite's first pass split with a worker process gives the same outcomes as one process.
+"""A batch's first GX pass, split with a worker process or not, gives the plain suite's outcomes.
 
 :mod:`validation.pass_worker` runs a share of the row suite in another process so that the API's
 verdict comes sooner; a split verdict must equal the whole suite's, for clean batches and for each
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,6 +55,20 @@ def _gate(
     return validate_frame(
         Table.EVENTS, table(Table.EVENTS, rows), references, s, NOW, engine=engine
     )
+
+
+def test_first_pass__every_rule__same_outcomes_as_the_plain_suite(
+    engine: GxEngine, references: ReferenceSets, settings: LivecartSettings, tmp_path: Path
+) -> None:
+    """The first pass (twins of the suite's expectations, verdict only) against an engine that
+    validates every batch with the plain suite for its rows (Data Docs on: no first pass)."""
+    plain = GxEngine(docs_dir=tmp_path / "docs")
+    for case, broken in BROKEN.items():
+        fast = _gate(_rows(broken), engine, references, settings)
+        full = _gate(_rows(broken), plain, references, settings)
+        assert fast.quarantined_rows == full.quarantined_rows, case
+        assert fast.reason_counts == full.reason_counts, case
+        assert (case == "clean") == (full.quarantined == 0), case
 
 
 def test_split_first_pass__every_rule__same_outcomes_as_one_process_and_after_worker_dies(
