@@ -246,9 +246,11 @@ class LiveState:
         return rows
 
     def reset_totals(self) -> None:
-        """Forget affinity bases (after a feature refresh re-materialized the totals)."""
+        """Forget affinity bases and the views read from the registry (after a feature refresh
+        re-materialized the totals, or an apply changed views)."""
         with self._lock:
             self.totals.clear()
+            self.writer.forget()
             self.visits.clear()
 
     def live_rooms(self, window_minutes: int | None = None) -> dict[str, int]:

@@ -33,6 +33,9 @@ class OnlineWriter(ABC):
     def write(self, rows: Mapping[str, pa.Table]) -> None:
         """Write ``rows`` (feature view name -> rows); empty tables are skipped."""
 
+    def forget(self) -> None:  # noqa: B027 - nothing kept by default
+        """Drop what was read from the registry (after ``livecart apply`` changed views)."""
+
 
 class CommitWriter(OnlineWriter):
     """livecart's store: every view of the batch in one commit."""
@@ -45,6 +48,9 @@ class CommitWriter(OnlineWriter):
         if name not in self._views:
             self._views[name] = self.store.get_feature_view(name, allow_registry_cache=True)
         return self._views[name]
+
+    def forget(self) -> None:
+        self._views.clear()
 
     def write(self, rows: Mapping[str, pa.Table]) -> None:
         changes = [
