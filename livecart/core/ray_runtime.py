@@ -34,7 +34,8 @@ def code_runtime_env(settings: LivecartSettings) -> dict[str, Any] | None:
 
 
 def ensure_ray(settings: LivecartSettings) -> dict[str, Any]:
-    """Connect to ``settings.ray_address`` or start a local Ray; return its resources.
+    """Connect to ``settings.ray_address`` (or ``RAY_ADDRESS``, as under ``ray job submit``) or
+    start a local Ray; return its resources.
 
     Idempotent: an already-initialised Ray in this process is reused. Connecting to a cluster
     ships this checkout's packages to its workers (:func:`code_runtime_env`).
@@ -46,8 +47,11 @@ def ensure_ray(settings: LivecartSettings) -> dict[str, Any]:
             "log_to_driver": False,
             "include_dashboard": False,
         }
-        if settings.ray_address:
-            kwargs["address"] = settings.ray_address
+        # ``ray job submit`` hands its entrypoint the cluster in RAY_ADDRESS (its working_dir
+        # ships the code); ray.init would join it and refuse a num_cpus.
+        address = settings.ray_address or os.environ.get("RAY_ADDRESS")
+        if address:
+            kwargs["address"] = address
             kwargs["runtime_env"] = code_runtime_env(settings)
         else:
             kwargs["num_cpus"] = settings.ray_num_cpus
