@@ -205,7 +205,8 @@ def validate_frame(
     """Validate one conformed batch of ``table`` and split it into good and quarantined rows.
 
     ``engine`` should be shared across calls (building GX objects is the slow part); ``seen``
-    carries primary keys across batches of the same source and is updated with this batch's keys.
+    carries primary keys across batches of the same source and is updated with the keys of this
+    batch's good rows (a quarantined row was not stored: its key may come back corrected).
     """
     if not frame.schema.equals(SCHEMAS[table], check_metadata=False):
         raise ContractError(
@@ -227,8 +228,8 @@ def validate_frame(
     quarantine = quarantine.append_column(
         QUARANTINE_REASON, pa.array(reasons, pa.string())
     ).append_column(QUARANTINE_SOURCE, pa.array([table.value] * len(reasons), pa.string()))
-    if seen is not None:
-        seen.add(keys)
+    if seen is not None:  # only stored rows: a quarantined row's key may come back corrected
+        seen.add([key for key, refused in zip(keys, bad, strict=True) if not refused])
     checks = engine.check_table(table, gx_frame, name) if table_checks else []
     return GateResult(
         table=table,

@@ -130,6 +130,16 @@ def test_gate__event_id_seen_in_earlier_batch__quarantined_as_duplicate(gate: Ga
     assert only_reason(second) == "event_id: duplicate"
 
 
+def test_gate__quarantined_event_sent_again_corrected__accepted_not_a_duplicate(
+    gate: Gate,
+) -> None:
+    seen = SeenKeys()
+    first = gate(Table.EVENTS, [event(1), event(2, viewer_id="nobody")], seen=seen)
+    second = gate(Table.EVENTS, [event(2)], seen=seen)
+    assert first.good.column(EVENT_ID).to_pylist() == ["e1"]
+    assert second.quarantined == 0 and second.good.column(EVENT_ID).to_pylist() == ["e2"]
+
+
 RANGE_CASES = [
     (Table.PRODUCTS, PRICE, -1.0, "price: not > 0"),
     (Table.PRODUCTS, PRICE, 0.0, "price: not > 0"),
