@@ -12,6 +12,7 @@ import duckdb
 import pyarrow as pa
 
 from livecart.online.bookkeeping import CREATED_TS, EVENT_TS
+from livecart.online.codec import cast_stored
 
 
 def latest_rows(
@@ -45,10 +46,4 @@ def latest_rows(
         ).to_arrow_table()
     finally:
         con.close()
-    table = table.select(schema.names)
-    return pa.table(
-        {
-            name: table.column(name) if name in raw else table.column(name).cast(field.type)
-            for name, field in zip(schema.names, schema, strict=True)
-        }
-    )
+    return cast_stored(table, schema, raw)

@@ -224,19 +224,16 @@ class GxEngine:
         while this process validates its own, and any share a worker fails to answer."""
         ready = [w for w in self._workers if w.ready()]
         count = len(ready) + 1
-        sent = [
-            (index, worker)
+        handed = {
+            index: worker
             for index, worker in enumerate(ready, start=1)
             if worker.submit(table, parents, (index, count), frame, parameters)
-        ]
+        }
         verdict = self.passes(table, parents, frame, parameters, (0, count))
-        handed = {index for index, _ in sent}
         for index in range(1, count):
-            if index not in handed:
-                verdict = self.passes(table, parents, frame, parameters, (index, count)) and verdict
-        for index, worker in sent:
-            answer = worker.verdict()
-            if answer is None:
+            worker = handed.get(index)
+            answer = worker.verdict() if worker is not None else None
+            if answer is None:  # not handed, or the worker failed: validated here
                 answer = self.passes(table, parents, frame, parameters, (index, count))
             verdict = answer and verdict
         return verdict

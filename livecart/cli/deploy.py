@@ -33,8 +33,12 @@ def kuberay(
 
     from livecart.cli import kuberay as k
 
-    given: dict[str, Any] = {"image": image, "workers": workers, "worker_cpus": worker_cpus}
-    given["worker_memory"] = worker_memory
+    given: dict[str, Any] = {
+        "image": image,
+        "workers": workers,
+        "worker_cpus": worker_cpus,
+        "worker_memory": worker_memory,
+    }
     shape = replace(k.ClusterShape(), **{key: v for key, v in given.items() if v is not None})
     target = out or k.MANIFEST
     target.parent.mkdir(parents=True, exist_ok=True)

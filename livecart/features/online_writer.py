@@ -18,8 +18,7 @@ from collections.abc import Mapping
 import pyarrow as pa
 from feast import FeatureStore, FeatureView
 
-from livecart.online.access import commit_rows, push_rows
-from livecart.online.codec import encode_opaque
+from livecart.online.access import push_rows, write_arrow
 from livecart.online.store import STORE_TYPE
 
 
@@ -53,12 +52,9 @@ class CommitWriter(OnlineWriter):
         self._views.clear()
 
     def write(self, rows: Mapping[str, pa.Table]) -> None:
-        changes = [
-            (view, encode_opaque(view, push_rows(view, table)))
-            for view, table in ((self._view(n), t) for n, t in rows.items() if t.num_rows)
-        ]
-        if changes:
-            commit_rows(self.store.config, changes, compact=False)
+        views = [(self._view(n), t) for n, t in rows.items() if t.num_rows]
+        if views:
+            write_arrow(self.store.config, [(v, push_rows(v, t)) for v, t in views], compact=False)
 
 
 class FeastWriter(OnlineWriter):

@@ -16,6 +16,7 @@ from livecart.core.errors import LivecartError
 from livecart.online.bookkeeping import CREATED_TS, EVENT_TS
 from livecart.online.cache import ReadCache
 from livecart.online.codec import (
+    cast_stored,
     encode_opaque,
     is_opaque,
     key_columns,
@@ -96,22 +97,15 @@ def push_rows(view: FeatureView, rows: pa.Table) -> pa.Table:
         raise UnknownColumns(f"view {view.name!r} has no batch source to name its timestamps")
     created = source.created_timestamp_column or source.timestamp_field
     schema = view_schema(view)
-    opaque = {f.name for f in view.features if is_opaque(f)}
     needed = [*schema.names[:-2], source.timestamp_field, created]
     missing = [n for n in needed if n not in rows.column_names]
     if missing:
         raise UnknownColumns(f"rows pushed to view {view.name!r} lack columns {missing}")
-    columns = {
-        **{name: rows.column(name) for name in schema.names[:-2]},
-        EVENT_TS: rows.column(source.timestamp_field),
-        CREATED_TS: rows.column(created),
-    }
-    return pa.table(
-        {
-            name: column if name in opaque else column.cast(schema.field(name).type)
-            for name, column in columns.items()
-        }
+    stored = rows.select(schema.names[:-2]).append_column(
+        EVENT_TS, rows.column(source.timestamp_field)
     )
+    stored = stored.append_column(CREATED_TS, rows.column(created))
+    return cast_stored(stored, schema, [f.name for f in view.features if is_opaque(f)])
 
 
 def _view_columns(view: FeatureView, rows: pa.Table) -> pa.Table:

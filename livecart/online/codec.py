@@ -124,6 +124,17 @@ def view_schema(view: FeatureView) -> pa.Schema:
     return pa.schema(fields)
 
 
+def cast_stored(table: pa.Table, schema: pa.Schema, raw: Sequence[str] = ()) -> pa.Table:
+    """``table``'s columns of ``schema``, in its order, each cast to its stored type, except the
+    ``raw`` ones (opaque features: :func:`encode_opaque` turns their values into ValueProtos)."""
+    return pa.table(
+        {
+            name: table.column(name) if name in raw else table.column(name).cast(field.type)
+            for name, field in zip(schema.names, schema, strict=True)
+        }
+    )
+
+
 def schema_signature(view: FeatureView) -> str:
     """A string that changes whenever the stored layout of ``view`` would change (an opaque
     feature's Feast type is part of it: Map and Bytes are both binary columns)."""
