@@ -7,10 +7,13 @@ compacted snapshot).
 
 A serving replica instead *follows* the store (:meth:`ReadCache.follow`): a background thread
 checks the stamp every few milliseconds, loads what changed and publishes manifest and view
-states together. Requests then never touch the disk, so they can run on the event loop without a
-thread hop; a store that is unreadable, or so slow that the follower has not completed a check
-within ``stale_after_s``, makes reads raise (:class:`OnlineStoreUnavailable`,
-:class:`OnlineStoreLagging`) and the caller degrades, as it would on a slow read.
+states together. Requests then read no file, so they can run on the event loop without a thread
+hop; a store that is unreadable, or so slow that the follower has not completed a check within
+``stale_after_s``, makes reads raise (:class:`OnlineStoreUnavailable`,
+:class:`OnlineStoreLagging`) and the caller degrades, as it would on a slow read. A request still
+compares the manifest's stamp (one ``stat``): when a commit landed since the follower's last step,
+the request takes that step itself, so a read that starts after a commit sees it (an event's push
+is visible to the next feed request, not the one after the follower wakes).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from livecart.online.files import (
 from livecart.online.state import ViewState, append_rows
 
 RETRIES = 5
+CATCH_UP_WAIT_S = 0.05  # a request's wait for the follower's step under way before its own
 Stamp = tuple[int, int, int] | None
 
 
@@ -66,6 +70,7 @@ class ReadCache:
         self._follower: _Follower | None = None
         self._published = Published(None, Manifest())
         self._keys: dict[str, tuple[str, ...]] = {}
+        self._refreshing = threading.Lock()  # one refresh at a time: follower or a request
 
     @property
     def following(self) -> bool:
@@ -84,6 +89,10 @@ class ReadCache:
         following)."""
         if self._follower is not None:
             self._follower.check()
+            if manifest_stamp(self.directory) != self._published.stamp:
+                # A commit since the follower's last step: take it now (after the step under
+                # way, if any, but never waiting long on a hung one: the lag check reports it).
+                self._follower.step(wait_s=CATCH_UP_WAIT_S)
             return self._published.manifest
         stamp = manifest_stamp(self.directory)
         if stamp != self._stamp or stamp is None:  # none: a new store, or a lost manifest
@@ -145,8 +154,19 @@ class ReadCache:
                 self._published = replace(published, views={**published.views, name: state})
         return state
 
-    def refresh(self) -> None:
-        """The follower's step: if the store committed, load what changed and publish it."""
+    def refresh(self, wait_s: float = -1) -> bool:
+        """The follower's step: if the store committed, load what changed and publish it.
+        False, doing nothing, when another refresh is still under way after ``wait_s``
+        (negative: wait for it)."""
+        if not self._refreshing.acquire(timeout=wait_s):
+            return False
+        try:
+            self._refresh()
+        finally:
+            self._refreshing.release()
+        return True
+
+    def _refresh(self) -> None:
         stamp = manifest_stamp(self.directory)
         published = self._published
         if stamp == published.stamp and stamp is not None:
@@ -248,14 +268,15 @@ class _Follower:
                 )
                 self._thread.start()
 
-    def step(self) -> None:
+    def step(self, wait_s: float = -1) -> None:
         try:
-            self.cache.refresh()
+            ran = self.cache.refresh(wait_s)
         except Exception as exc:  # kept for the requests to report; the next step retries
             self.error = exc
         else:
-            self.error = None
-            self.last_ok = time.monotonic()
+            if ran:  # a step skipped beside a running one proves nothing about the store
+                self.error = None
+                self.last_ok = time.monotonic()
 
     def _run(self) -> None:
         while True:
