@@ -260,7 +260,11 @@ def collect_garbage(directory: Path, keep: set[str], grace: float = GC_GRACE_SEC
             continue
         if path.suffix not in (".duckdb", ".arrow", ".tmp", ".wal"):
             continue
-        if now - path.stat().st_mtime > grace:
+        try:
+            age = now - path.stat().st_mtime
+        except FileNotFoundError:  # renamed or removed since the listing (a compaction's file)
+            continue
+        if age > grace:
             path.unlink(missing_ok=True)
             removed += 1
     return removed
