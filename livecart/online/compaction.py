@@ -11,11 +11,21 @@ new snapshot (:mod:`livecart.online.cache`).
 
 A process that exits waits for its compaction to finish (the thread is not a daemon); one that is
 killed leaves an unreferenced snapshot, which the next writer collects.
+
+The compactor thread yields the CPU to the writer's own work: on Linux it runs at the lowest
+priority (nice is per thread there), and its merge runs on one DuckDB thread. Measured on the
+ingest replica's path (in-process, one event per batch, 2 cores, another job running): with
+merges at default priority a batch took p90 174-316 ms against 101-112 ms with compaction off;
+this thread's priority and one merge thread took it from 466 / 249 to 285 / 149 ms (two
+interleaved pairs of 150 batches).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
 import threading
 import uuid
 from collections.abc import Sequence
@@ -42,11 +52,16 @@ from livecart.online.files import (
 
 log = logging.getLogger(__name__)
 SEQ = "__seq"
+NICENESS = 19
+"""The compactor thread's priority on Linux (the lowest)."""
 
 
-def merge_latest(parts: Sequence[pa.Table], schema: pa.Schema, keys: Sequence[str]) -> pa.Table:
-    """One row per key: the latest by (event ts, created ts, write order)."""
-    con = duckdb.connect()
+def merge_latest(
+    parts: Sequence[pa.Table], schema: pa.Schema, keys: Sequence[str], threads: int | None = None
+) -> pa.Table:
+    """One row per key: the latest by (event ts, created ts, write order); ``threads``: DuckDB's
+    (None: one per core)."""
+    con = duckdb.connect(config={"threads": threads} if threads else {})
     try:
         con.execute("SET TimeZone = 'UTC'")
         for i, part in enumerate(parts):
@@ -102,7 +117,7 @@ def compact_view(directory: Path, view: str, layout: Layout) -> bool:
         if read_manifest(directory).views.get(view) != entry:
             return False
         raise
-    merged = merge_latest(parts, layout.schema, layout.keys)
+    merged = merge_latest(parts, layout.schema, layout.keys, threads=1)  # the writer keeps a core
     name = f"{view}.c{uuid.uuid4().hex}.duckdb"
     write_snapshot(directory, name, merged)
     with writer_lock(directory):
@@ -154,6 +169,9 @@ class Compactor:
         return self._idle.wait(timeout_s)
 
     def _run(self) -> None:
+        if sys.platform == "linux":  # per-thread nice (elsewhere the id could name a process)
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
         while True:
             with self._lock:
                 if not self._pending:
