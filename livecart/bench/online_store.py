@@ -1,9 +1,11 @@
-"""`livecart bench online-store`: livecart's DuckDB online store vs Feast's stock SQLite store.
+"""`livecart bench online-store`: livecart's DuckDB online store vs Feast's stock SQLite store,
+and Feast's Redis store when a ``redis-server`` is given (the CLI starts one when installed).
 
 Same data, same machine, one run: a feature view of N entities x F float features is materialized
-into both stores (SQLite by stock ``FeatureStore.materialize``; DuckDB by livecart's Ray job), then
-read through ``FeatureStore.get_online_features`` with 1 and 100 entities per request. Also measures
-push-to-visible freshness against a reader loop in another process.
+into every store (SQLite and Redis by stock ``FeatureStore.materialize``; DuckDB by livecart's Ray
+job), then read through ``FeatureStore.get_online_features`` with 1 and 100 entities per request.
+Also measures push-to-visible freshness against a reader loop in another process. Ratios are
+DuckDB / SQLite (``ratio_*``) and DuckDB / Redis (``ratio_vs_redis_*``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from feast.data_source import PushMode
 from feast.types import Float64
 from tqdm import tqdm
 
+from livecart.bench.redis_server import used_memory
 from livecart.core.settings import LivecartSettings
 from livecart.online.store import STORE_TYPE
 
@@ -163,8 +166,10 @@ def run(
     features: int = 20,
     requests: int = 300,
     pushes: int = 100,
+    redis_address: str | None = None,
 ) -> dict[str, Any]:
-    """Run the comparison; returns the JSON-able result."""
+    """Run the comparison (Redis too, at ``redis_address`` ``host:port``, an empty server);
+    returns the JSON-able result."""
     from ray_jobs.materialize import run as materialize
 
     now = datetime.now(UTC)
@@ -178,6 +183,11 @@ def run(
             workdir / "sqlite", f"  type: sqlite\n  path: {workdir / 'sqlite' / 'online.db'}"
         ),
     }
+    if redis_address:
+        stores["redis"] = _write_repo(
+            workdir / "redis", f'  type: redis\n  connection_string: "{redis_address}"'
+        )
+        redis_before = used_memory(redis_address)
     for store in stores.values():
         store.apply(_definitions(source, features))
     result: dict[str, Any] = {"entities": entities, "features": features, "cpu_count": _cpus()}
@@ -195,6 +205,8 @@ def run(
         result[f"{name}_materialize_s"] = round(time.perf_counter() - t0, 3)
     result["duckdb_store_bytes"] = _size(workdir / "duckdb" / "online")
     result["sqlite_store_bytes"] = _size(workdir / "sqlite" / "online.db")
+    if redis_address:
+        result["redis_store_bytes"] = used_memory(redis_address) - redis_before
     for name, store in stores.items():
         for batch in (1, 100):
             p50, p99 = _reads(store, entities, features, batch, requests)
@@ -237,6 +249,10 @@ def run(
         result[f"ratio_{metric}"] = round(
             result[f"duckdb_{metric}"] / max(result[f"sqlite_{metric}"], 1e-9), 4
         )
+        if redis_address:
+            result[f"ratio_vs_redis_{metric}"] = round(
+                result[f"duckdb_{metric}"] / max(result[f"redis_{metric}"], 1e-9), 4
+            )
     return result
 
 

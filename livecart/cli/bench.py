@@ -24,23 +24,29 @@ def bench_online_store(
     features: Annotated[int, typer.Option(help="Float features per entity.")] = 20,
     requests: Annotated[int, typer.Option(help="Timed requests per read size.")] = 300,
     pushes: Annotated[int, typer.Option(help="Pushes for the freshness measurement (past the store's compaction limit of 32).")] = 100,
+    redis: Annotated[bool | None, typer.Option(help="Also Feast's Redis store, on a redis-server started for the run (default: when redis-server is installed).")] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """DuckDB online store vs Feast's SQLite: materialize, size, read latency, push freshness."""
+    """DuckDB online store vs Feast's SQLite (and Redis): materialize, size, reads, push freshness."""
     import tempfile
+    from contextlib import nullcontext
 
     from livecart.bench.online_store import main_json, run
+    from livecart.bench.redis_server import local_redis, redis_server_path
 
     current = settings()
     current.home.mkdir(parents=True, exist_ok=True)
+    with_redis = redis_server_path() is not None if redis is None else redis
     with (
         stdout_to_stderr(True),
         tempfile.TemporaryDirectory(dir=current.home, prefix="bench-") as workdir,
+        local_redis() if with_redis else nullcontext(None) as address,
     ):
-        result = run(current, Path(workdir), entities, features, requests, pushes)
+        result = run(current, Path(workdir), entities, features, requests, pushes, address)
     if not json_out:
         console.print(
-            "[bold]online store benchmark[/] (duckdb vs sqlite, ratios = duckdb / sqlite)"
+            "[bold]online store benchmark[/] (ratios = duckdb / sqlite; ratio_vs_redis_* = "
+            "duckdb / redis)"
         )
     typer.echo(main_json(result))
 

@@ -9,7 +9,6 @@ it); no part of Feast, Redis, Ray or Serve is mocked.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,56 +19,27 @@ from typing import Any
 import httpx
 import pytest
 
+from livecart.bench.redis_server import local_redis, redis_server_path
 from livecart.core import contract as c
 from livecart.core import feature_names as f
 from livecart.core.settings import FEATURE_REPO_DIR, LivecartSettings
 from livecart.features.feast_store import apply, feature_store
 from ray_jobs.materialize import materialize
 from serving.catalog import load_catalog
-from tests.served_world import TOKEN, copy_served_home, free_port, home_env
+from tests.served_world import TOKEN, copy_served_home, home_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-REDIS_SERVER = shutil.which("redis-server")
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture(scope="module")
 def redis_address() -> Iterator[str]:
     """A throwaway ``redis-server`` on a free localhost port, no persistence."""
-    if REDIS_SERVER is None:
+    if redis_server_path() is None:
         pytest.skip("redis-server is not installed (.ci/run installs Debian's redis-server)")
-    import redis
-
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            REDIS_SERVER,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                raise
-            time.sleep(0.05)
-    yield f"127.0.0.1:{port}"
-    server.terminate()
-    server.wait(10)
+    with local_redis() as address:
+        yield address
 
 
 def redis_repo(target: Path, address: str) -> Path:
