@@ -27,6 +27,7 @@ from ray.train import Checkpoint
 from livecart.core.feature_names import GRAPH_DIM, GRAPH_VECTOR, TEXT_EMBEDDING
 from livecart.core.ray_runtime import ensure_ray
 from livecart.core.settings import LivecartSettings
+from livecart.core.tracking import tracked
 from livecart.model import registry
 from livecart.model.build_inputs import NUMERIC_FEATURES, ranker_inputs, vocabulary
 from livecart.model.input_arrays import RankerInputs
@@ -267,7 +268,15 @@ def run(
             "oracle_auc_purchase": oracle_auc,
         },
     )
-    return TrainResult(record, history, len(frame), round(cut * cfg.epochs / max(seconds, 1e-9), 1))
+    per_s = round(cut * cfg.epochs / max(seconds, 1e-9), 1)
+    trained = TrainResult(record, history, len(frame), per_s)
+    with tracked(settings, "train", cfg.name, cfg.model_dump(mode="json")) as run:
+        if run is not None:
+            for row in history:  # one row per epoch, as Ray Train reported it
+                run.metrics(row, step=int(row.get("epoch", 0)))
+            run.metrics({"examples_per_s": per_s, "oracle_auc_purchase": oracle_auc})
+            run.tags({"registered_model": cfg.name, "registered_version": record.version})
+    return trained
 
 
 def model_spec(settings: LivecartSettings, train: Any, cfg: TrainConfig) -> dict[str, Any]:

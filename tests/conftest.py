@@ -33,6 +33,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # Each event gate would spawn a GX pass worker (a process importing GX: seconds of CPU) for
     # every world a test serves; the worker's own tests turn it on (tests/integration/test_pass_worker.py).
     os.environ.setdefault("LIVECART_GATE_PASS_WORKERS", "0")
+    # Every train run would create an MLflow database in its home (~2 s); the tracking tests
+    # turn it on (tests/unit/test_eval_runner.py, tests/integration/test_train.py).
+    os.environ.setdefault("LIVECART_MLFLOW", "false")
 
 
 @pytest.fixture

@@ -145,6 +145,11 @@ class LivecartSettings(BaseSettings):
     model_poll_seconds: float = Field(
         default=2.0, gt=0, description="How often replicas look for a newly promoted model."
     )
+    mlflow: bool = Field(
+        default=True,
+        description="Record train and evaluate runs in MLflow (MLFLOW_TRACKING_URI, else SQLite "
+        "in <home>/mlflow; livecart/core/tracking.py).",
+    )
 
     @field_validator("home", "feature_repo")
     @classmethod

@@ -24,6 +24,7 @@ from livecart.core.contract import EventType, Table
 from livecart.core.errors import StageError
 from livecart.core.io import source_exists
 from livecart.core.settings import LivecartSettings
+from livecart.core.tracking import tracked
 from livecart.model.interaction_log import (
     DATASET_EVENT_TYPES,
     Interactions,
@@ -280,4 +281,13 @@ def run(config: EvaluationConfig) -> EvaluationReport:
     report.seconds = time.perf_counter() - started
     output = config.output_dir or config.settings.reports_dir / "evaluation"
     report.write(output)
+    params = config.model_dump(mode="json", exclude={"settings"})
+    with tracked(config.settings, "evaluate", name, params) as run:
+        if run is not None:
+            for result in report.results:  # <model>.<protocol>.<metric>: REP.full.NDCG_at_10
+                prefix = f"{result.model}.{result.protocol}."
+                run.metrics({prefix + k: v for k, v in result.metrics.items()})
+            run.metrics({"seconds": report.seconds, "targets": report.targets})
+            kept = (".json", ".md", ".png")
+            run.artifacts(sorted(p for p in output.iterdir() if p.suffix in kept))
     return report

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from mlflow import MlflowClient
 
 from livecart.core.settings import LivecartSettings
+from livecart.core.tracking import tracking_uri
 from livecart.features.feast_store import apply
 from livecart.model import registry
 from livecart.simulation.generate import run as generate
@@ -36,7 +38,8 @@ def test_train__two_cpu_workers__loss_falls_and_model_registered(
         with_behaviour=True,  # the causal encoder and the product vocabulary, through Ray Train
         lr=5e-3,
     )
-    result = train(settings.model_copy(update={"ray_num_cpus": 2}), cfg, oracle_reference(settings))
+    tracked = settings.model_copy(update={"ray_num_cpus": 2, "mlflow": True})
+    result = train(tracked, cfg, oracle_reference(settings))
     losses = [row["train_loss"] for row in result.history]
     assert len(losses) == 3 and losses[-1] < losses[0], losses
     record, state = registry.load(settings, "product_ranker")
@@ -45,6 +48,14 @@ def test_train__two_cpu_workers__loss_falls_and_model_registered(
     assert record.metadata["oracle_auc_purchase"] > 0.5  # the planted truth ranks purchases
     assert state and result.examples_per_s > 0
     assert record.config["product_vocab"] and any(k.startswith("behaviour.") for k in state)
+    # The run in MLflow: the config, one loss per epoch, and which registered version it made.
+    client = MlflowClient(tracking_uri=tracking_uri(tracked))
+    experiment = client.get_experiment_by_name("livecart-train")
+    assert experiment is not None
+    (run,) = client.search_runs([experiment.experiment_id])
+    curve = client.get_metric_history(run.info.run_id, "train_loss")
+    assert [m.value for m in sorted(curve, key=lambda m: m.step)] == pytest.approx(losses)
+    assert run.data.tags["registered_version"] == "1" and run.data.params["epochs"] == "3"
 
     # Resume from the final checkpoint: only the remaining epoch runs, and it continues the curve.
     resumed_cfg = cfg.model_copy(update={"epochs": 4, "resume_from": record.metadata["checkpoint"]})

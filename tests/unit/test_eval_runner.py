@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from mlflow import MlflowClient
 from pydantic import ValidationError
 
 from livecart.core.errors import StageError
 from livecart.core.settings import LivecartSettings
+from livecart.core.tracking import tracking_uri
 from livecart.simulation.generate import GenerateResult
 from ray_jobs.evaluation.protocols import ProtocolName
 from ray_jobs.evaluation.runner import EvaluationConfig, build_model, run
@@ -18,7 +20,7 @@ def test_run__tiny_synthetic_world__writes_report_json_and_plots(
     settings: LivecartSettings, tiny_world: GenerateResult
 ) -> None:
     config = EvaluationConfig(
-        settings=settings,
+        settings=settings.model_copy(update={"mlflow": True}),
         dataset="synthetic",
         models=("pop", "rep", "livecart"),
         ks=(1, 10),
@@ -45,6 +47,16 @@ def test_run__tiny_synthetic_world__writes_report_json_and_plots(
     segments = report.results[0].segments
     assert segments["repeat"]["n"] + segments["new"]["n"] == report.targets
     assert "| REP |" in (out / "report.md").read_text()
+    # The run in MLflow (SQLite in the home): every model's metrics, the report and its plots.
+    client = MlflowClient(tracking_uri=tracking_uri(settings))
+    experiment = client.get_experiment_by_name("livecart-evaluate")
+    assert experiment is not None
+    (tracked_run,) = client.search_runs([experiment.experiment_id])
+    assert tracked_run.info.status == "FINISHED"
+    assert tracked_run.data.metrics["REP.full.NDCG_at_10"] == pytest.approx(full["REP"]["NDCG@10"])
+    assert tracked_run.data.params["dataset"] == "synthetic"
+    logged = {a.path for a in client.list_artifacts(tracked_run.info.run_id)}
+    assert {"report.json", "report.md", "full_by_k.png"} <= logged
 
 
 def test_run__wrong_world__stage_error_names_the_fix(
