@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -87,14 +88,26 @@ def build_served_home(root: Path) -> LivecartSettings:
             use_ray=False,
         )
         validate(settings)
-        build_features(settings)
-        embed(settings)
-        train_probe(settings, limit=2_000)  # the comment probe: live comment signals at ingest
-        score_comments(settings)
-        apply(settings)
-        materialize(settings, use_ray=False)
-        train(settings, TrainConfig(epochs=3, num_workers=1, hidden=16, batch_size=256, item_dim=8))
-        train_rooms(settings, RoomTrainConfig(epochs=2, num_workers=1, queries_per_user=4), False)
+        # The room ranker needs only the clean events: its Ray Train fit (mostly the start of
+        # a controller and a worker process, seconds of imports) runs beside the steps below.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            rooms = pool.submit(
+                train_rooms,
+                settings,
+                RoomTrainConfig(epochs=2, num_workers=1, queries_per_user=4),
+                False,
+            )
+            build_features(settings)
+            embed(settings)
+            train_probe(settings, limit=2_000)  # the comment probe: live comment signals
+            score_comments(settings)
+            apply(settings)
+            materialize(settings, use_ray=False)
+            train(
+                settings,
+                TrainConfig(epochs=3, num_workers=1, hidden=16, batch_size=256, item_dim=8),
+            )
+            rooms.result()
     return settings
 
 
