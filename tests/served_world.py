@@ -53,8 +53,6 @@ def home_env(settings: LivecartSettings) -> Iterator[LivecartSettings]:
 def build_served_home(root: Path) -> LivecartSettings:
     """Build the served world under ``root`` (the home in ``root/home``, the encoder beside it)."""
     from livecart.features.feast_store import apply
-    from livecart.model.comment_probe import run as train_probe
-    from livecart.model.comment_signals import run as score_comments
     from livecart.model.text_encoder import tiny_encoder_dir
     from livecart.simulation.generate import run as generate
     from livecart.simulation.world.config import world_config
@@ -90,7 +88,7 @@ def build_served_home(root: Path) -> LivecartSettings:
         validate(settings)
         # The room ranker needs only the clean events: its Ray Train fit (mostly the start of
         # a controller and a worker process, seconds of imports) runs beside the steps below.
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        with ThreadPoolExecutor(max_workers=2) as pool:
             rooms = pool.submit(
                 train_rooms,
                 settings,
@@ -98,9 +96,11 @@ def build_served_home(root: Path) -> LivecartSettings:
                 False,
             )
             build_features(settings)
+            # The comment probe (live comment signals) reads the clean comments, not the
+            # embeddings: it trains in this process while the encoder actor starts.
+            comments = pool.submit(_comment_signals, settings)
             embed(settings)
-            train_probe(settings, limit=2_000)  # the comment probe: live comment signals
-            score_comments(settings)
+            comments.result()
             apply(settings)
             materialize(settings, use_ray=False)
             train(
@@ -109,6 +109,15 @@ def build_served_home(root: Path) -> LivecartSettings:
             )
             rooms.result()
     return settings
+
+
+def _comment_signals(settings: LivecartSettings) -> None:
+    """The comment probe, trained and run over the clean comments (signals pushed at ingest)."""
+    from livecart.model.comment_probe import run as train_probe
+    from livecart.model.comment_signals import run as score_comments
+
+    train_probe(settings, limit=2_000)
+    score_comments(settings)
 
 
 def copy_served_home(template: LivecartSettings, root: Path) -> LivecartSettings:
