@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import ray
 
@@ -29,6 +30,7 @@ from livecart.core.settings import LivecartSettings
 from ray_jobs import item_graph
 
 TEXT = "text"
+TABLE, KEY = "table", "key"  # which embedding table a text is for, and its entity key
 
 
 @dataclass(frozen=True)
@@ -120,15 +122,24 @@ def run(settings: LivecartSettings, batch_size: int = 128) -> EmbedResult:
         )
     gpus = 1 if cluster_has_gpus(1, ensure_ray(settings)) else 0
     encoder = str(settings.encoder_path) if settings.encoder_path else None
-    rows: dict[str, int] = {}
-    for table, texts in item_texts(settings).items():
-        schema = embedding_schema(table, dim)
-        if texts.num_rows == 0:
-            write_parquet_atomic(schema.empty_table(), embedding_path(settings, table))
-            rows[table.value] = 0
-            continue
+    texts = item_texts(settings)
+    # Products and rooms go through one pipeline, so one encoder actor starts (a process that
+    # imports torch and transformers and loads the weights: seconds), not one per table.
+    together = pa.concat_tables(
+        pa.table(
+            {
+                TABLE: pa.array([table.value] * part.num_rows, pa.string()),
+                KEY: part.column(0).cast(pa.string()),
+                c.EVENT_TIMESTAMP: part.column(c.EVENT_TIMESTAMP).cast(c.UTC_TIMESTAMP),
+                TEXT: part.column(TEXT).cast(pa.string()),
+            }
+        )
+        for table, part in texts.items()
+    )
+    embedded = pd.DataFrame(columns=[TABLE, KEY, c.EVENT_TIMESTAMP, f.TEXT_EMBEDDING])
+    if together.num_rows:
         embedded = (
-            ray.data.from_arrow(texts)
+            ray.data.from_arrow(together)
             .map_batches(
                 EmbedBatch,
                 fn_constructor_kwargs={"encoder_path": encoder},
@@ -140,13 +151,17 @@ def run(settings: LivecartSettings, batch_size: int = 128) -> EmbedResult:
             )
             .to_pandas()
         )
+    rows: dict[str, int] = {}
+    for table in texts:
+        schema = embedding_schema(table, dim)
         (key,) = f.ENTITY_KEYS[table]
-        vectors = np.stack(embedded[f.TEXT_EMBEDDING].to_numpy()).astype(np.float32)
+        mine = embedded[embedded[TABLE] == table.value].sort_values(KEY)
+        vectors = np.array(list(mine[f.TEXT_EMBEDDING]), dtype=np.float32).reshape(-1, dim)
         out = pa.table(
             {
-                key: pa.array(embedded[key].astype(str)),
-                c.EVENT_TIMESTAMP: pa.array(embedded[c.EVENT_TIMESTAMP]).cast(c.UTC_TIMESTAMP),
-                c.CREATED_TIMESTAMP: pa.array([created] * len(embedded), type=c.UTC_TIMESTAMP),
+                key: pa.array(mine[KEY].astype(str), pa.string()),
+                c.EVENT_TIMESTAMP: pa.array(mine[c.EVENT_TIMESTAMP]).cast(c.UTC_TIMESTAMP),
+                c.CREATED_TIMESTAMP: pa.array([created] * len(mine), type=c.UTC_TIMESTAMP),
                 f.TEXT_EMBEDDING: pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), dim),
             },
             schema=schema,

@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -52,8 +53,6 @@ def home_env(settings: LivecartSettings) -> Iterator[LivecartSettings]:
 def build_served_home(root: Path) -> LivecartSettings:
     """Build the served world under ``root`` (the home in ``root/home``, the encoder beside it)."""
     from livecart.features.feast_store import apply
-    from livecart.model.comment_probe import run as train_probe
-    from livecart.model.comment_signals import run as score_comments
     from livecart.model.text_encoder import tiny_encoder_dir
     from livecart.simulation.generate import run as generate
     from livecart.simulation.world.config import world_config
@@ -87,15 +86,38 @@ def build_served_home(root: Path) -> LivecartSettings:
             use_ray=False,
         )
         validate(settings)
-        build_features(settings)
-        embed(settings)
-        train_probe(settings, limit=2_000)  # the comment probe: live comment signals at ingest
-        score_comments(settings)
-        apply(settings)
-        materialize(settings, use_ray=False)
-        train(settings, TrainConfig(epochs=3, num_workers=1, hidden=16, batch_size=256, item_dim=8))
-        train_rooms(settings, RoomTrainConfig(epochs=2, num_workers=1, queries_per_user=4), False)
+        # The room ranker needs only the clean events: its Ray Train fit (mostly the start of
+        # a controller and a worker process, seconds of imports) runs beside the steps below.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            rooms = pool.submit(
+                train_rooms,
+                settings,
+                RoomTrainConfig(epochs=2, num_workers=1, queries_per_user=4),
+                False,
+            )
+            build_features(settings)
+            # The comment probe (live comment signals) reads the clean comments, not the
+            # embeddings: it trains in this process while the encoder actor starts.
+            comments = pool.submit(_comment_signals, settings)
+            embed(settings)
+            comments.result()
+            apply(settings)
+            materialize(settings, use_ray=False)
+            train(
+                settings,
+                TrainConfig(epochs=3, num_workers=1, hidden=16, batch_size=256, item_dim=8),
+            )
+            rooms.result()
     return settings
+
+
+def _comment_signals(settings: LivecartSettings) -> None:
+    """The comment probe, trained and run over the clean comments (signals pushed at ingest)."""
+    from livecart.model.comment_probe import run as train_probe
+    from livecart.model.comment_signals import run as score_comments
+
+    train_probe(settings, limit=2_000)
+    score_comments(settings)
 
 
 def copy_served_home(template: LivecartSettings, root: Path) -> LivecartSettings:
