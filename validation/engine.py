@@ -199,8 +199,9 @@ class GxEngine:
         parameters: Mapping[str, object],
         share: tuple[int, int] = (0, 1),
     ) -> bool:
-        """Whether ``frame`` passes share ``share`` (index, count: every count-th expectation
-        from index) of the row suite, with the verdict only (:data:`PASS_RESULT_FORMAT`)."""
+        """Whether ``frame`` passes share ``share`` (index, count: a cost-balanced split,
+        :func:`validation.first_pass.share_of`) of the row suite, with the verdict only
+        (:data:`PASS_RESULT_FORMAT`)."""
         name = row_suite_name(table, parents)
         key = (name, *share)
         if key not in self._shares:

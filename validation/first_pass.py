@@ -50,12 +50,36 @@ def twin(cls: type[Expectation]) -> type[Expectation]:
     return _TWINS[cls]
 
 
+CONDITIONED_COST = 5.0
+"""What a rule with a ``row_condition`` costs GX against one without: its pandas query on top
+(measured on the events suite: 1.6 ms a plain rule, 8.1 ms a conditioned one, 3.4 ms a pass)."""
+
+
+def _cost(expectation: Expectation) -> float:
+    return CONDITIONED_COST if getattr(expectation, "row_condition", None) else 1.0
+
+
+def share_of(expectations: list[Expectation], share: tuple[int, int]) -> list[Expectation]:
+    """Share ``share`` (index, count) of ``expectations``: every expectation in exactly one share,
+    the shares' estimated costs as even as a greedy split makes them (costliest first, each to
+    the cheapest share so far), in the suite's order."""
+    index, count = share
+    loads = [0.0] * count
+    mine = []
+    for position in sorted(range(len(expectations)), key=lambda i: (-_cost(expectations[i]), i)):
+        target = min(range(count), key=lambda j: (loads[j], j))
+        loads[target] += _cost(expectations[position])
+        if target == index:
+            mine.append(position)
+    return [expectations[i] for i in sorted(mine)]
+
+
 def share_suite(suite: gx.ExpectationSuite, share: tuple[int, int]) -> gx.ExpectationSuite:
-    """Share ``share`` (index, count: every count-th expectation from index) of ``suite``, as
-    twins with the same fields."""
+    """Share ``share`` (index, count: see :func:`share_of`) of ``suite``, as twins with the
+    same fields."""
     index, count = share
     twins = []
-    for expectation in suite.expectations[index::count]:
+    for expectation in share_of(list(suite.expectations), share):
         fields = expectation.dict(exclude_defaults=True)
         fields.pop("id", None)  # a new expectation of a new suite
         twins.append(twin(type(expectation))(**fields))
