@@ -251,6 +251,22 @@ def _gone(path: Path) -> FileNotFoundError:
     return FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
 
 
+GC_EVERY_SECONDS = 1.0
+"""A writing process collects a directory's garbage at most this often on the push path (a
+collection lists and stats every file: 1 ms at 470 files, and files stay the grace period)."""
+_COLLECTED: dict[Path, float] = {}
+
+
+def collect_garbage_now_and_then(directory: Path, keep: set[str]) -> int:
+    """:func:`collect_garbage`, unless this process collected ``directory`` under
+    :data:`GC_EVERY_SECONDS` ago (then 0)."""
+    now = time.monotonic()
+    if now - _COLLECTED.get(directory, -GC_EVERY_SECONDS) < GC_EVERY_SECONDS:
+        return 0
+    _COLLECTED[directory] = now
+    return collect_garbage(directory, keep)
+
+
 def collect_garbage(directory: Path, keep: set[str], grace: float = GC_GRACE_SECONDS) -> int:
     """Remove files no manifest references (after a grace period for slow readers)."""
     removed = 0

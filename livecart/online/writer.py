@@ -26,6 +26,7 @@ from livecart.online.files import (
     StoreCorrupted,
     ViewEntry,
     collect_garbage,
+    collect_garbage_now_and_then,
     next_version,
     read_manifest,
     write_delta,
@@ -86,7 +87,10 @@ class SnapshotWriter:
                 manifest.views[view] = self._apply(view, entry, change, version, compact, tag)
             manifest.version = version
             write_manifest(self.directory, manifest)
-            collect_garbage(self.directory, manifest.files())
+            if rebuild or compact:
+                collect_garbage(self.directory, manifest.files())
+            else:  # pushes and materializations: their files stay the grace period anyway
+                collect_garbage_now_and_then(self.directory, manifest.files())
         for view, change in changes.items():
             if self.background and len(manifest.views[view].deltas) > self.compact_after_deltas:
                 layout = Layout(

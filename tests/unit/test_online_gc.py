@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from livecart.online.files import collect_garbage
+from livecart.online.files import collect_garbage, collect_garbage_now_and_then
 
 
 def test_collect_garbage__a_file_renamed_while_listing__skipped_not_an_error(
@@ -31,3 +31,16 @@ def test_collect_garbage__a_file_renamed_while_listing__skipped_not_an_error(
     monkeypatch.setattr(Path, "stat", stat)
     assert collect_garbage(tmp_path, keep={kept.name, "view.c1.duckdb"}, grace=10.0) == 1
     assert not stale.exists() and kept.exists() and (tmp_path / "view.c1.duckdb").exists()
+
+
+def test_collect_garbage_now_and_then__once_a_second_per_directory(tmp_path: Path) -> None:
+    stale = tmp_path / "view.0000000001.arrow"
+    stale.write_bytes(b"x")
+    os.utime(stale, (1.0, 1.0))
+    assert collect_garbage_now_and_then(tmp_path, keep=set()) == 1
+    again = tmp_path / "view.0000000002.arrow"
+    again.write_bytes(b"x")
+    os.utime(again, (1.0, 1.0))
+    assert collect_garbage_now_and_then(tmp_path, keep=set()) == 0  # within the second
+    assert again.exists()
+    assert collect_garbage(tmp_path, keep=set()) == 1  # the plain call always collects
