@@ -246,14 +246,17 @@ def run(
         "push_call_p50_ms",
         "push_call_p99_ms",
     ):
-        result[f"ratio_{metric}"] = round(
-            result[f"duckdb_{metric}"] / max(result[f"sqlite_{metric}"], 1e-9), 4
-        )
+        result[f"ratio_{metric}"] = _ratio(result[f"duckdb_{metric}"], result[f"sqlite_{metric}"])
         if redis_address:
-            result[f"ratio_vs_redis_{metric}"] = round(
-                result[f"duckdb_{metric}"] / max(result[f"redis_{metric}"], 1e-9), 4
+            result[f"ratio_vs_redis_{metric}"] = _ratio(
+                result[f"duckdb_{metric}"], result[f"redis_{metric}"]
             )
     return result
+
+
+def _ratio(ours: float, theirs: float) -> float | None:
+    """``ours / theirs``; None when ``theirs`` rounds to 0 (a lag below the reader's loop)."""
+    return round(ours / theirs, 4) if theirs > 0 else None
 
 
 @contextmanager
