@@ -92,10 +92,11 @@ class Catalog:
         return {self.room_streamer[r] for r in live if r in self.room_streamer}
 
     def live_room_of(self, live: Iterable[str]) -> dict[str, str]:
-        """Streamer -> the live room it sells in now (its first live room in catalogue order)."""
+        """Streamer -> the live room it sells in now (its first live room in catalogue order),
+        streamers by id (a set's order differs between processes)."""
         rooms = set(live)
         out: dict[str, str] = {}
-        for streamer in self.live_streamers(rooms):
+        for streamer in sorted(self.live_streamers(rooms)):
             room = next((r for r in self.streamer_rooms.get(streamer, []) if r in rooms), None)
             if room is not None:
                 out[streamer] = room

@@ -1,14 +1,16 @@
 """The catalogue's lists come out in one order on every load (candidate order decides the draws).
 
-DuckDB returns grouped and windowed rows in no fixed order; the item-CF neighbours of a product
-and the streamers a viewer follows are ordered by similarity, then by id, so two replicas, or
-two replays of one seed, see the same candidates in the same order.
+DuckDB returns grouped and windowed rows in no fixed order, and a set's order differs between
+processes; the item-CF neighbours of a product, the streamers a viewer follows and the live rooms'
+streamers are ordered by similarity, then by id, so two replicas, or two replays of one seed, see
+the same candidates in the same order.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -16,7 +18,7 @@ import pytest
 from livecart.core import contract as c
 from livecart.core.io import table_path
 from livecart.core.settings import LivecartSettings
-from serving.catalog import _from_events
+from serving.catalog import Catalog, _from_events
 
 pytestmark = pytest.mark.data
 
@@ -60,3 +62,33 @@ def test_catalog_lists__tied_neighbours_and_follows__by_id_on_every_load(
         assert neighbours["p05"] == [p for p in PRODUCTS if p != "p05"][:20]
         assert follows["v1"] == STREAMERS
     assert all(load[1:] == loads[0][1:] for load in loads)
+
+
+def test_live_room_of__streamers_by_id_whatever_the_set_order() -> None:
+    streamers = [f"s{i:02d}" for i in (7, 3, 11, 0, 5)]
+    products = pd.DataFrame(
+        {
+            c.PRODUCT_ID: [f"p{s}" for s in streamers],
+            c.STREAMER_ID: streamers,
+            c.CATEGORY: "x",
+            c.PRICE: 1.0,
+            c.STOCK: 1.0,
+            c.TITLE: "t",
+        }
+    ).set_index(c.PRODUCT_ID)
+    rooms = pd.DataFrame(
+        {c.ROOM_ID: [f"r{s}" for s in streamers], c.STREAMER_ID: streamers, c.TITLE: "t"}
+    ).set_index(c.ROOM_ID)
+    catalog = Catalog(
+        products=products,
+        rooms=rooms,
+        room_products={},
+        streamer_products={},
+        streamer_rooms={s: [f"r{s}"] for s in streamers},
+        popular=[],
+        popular_by_category={},
+        neighbours={},
+        follows={},
+    )
+    for live in ({f"r{s}" for s in streamers}, frozenset(f"r{s}" for s in reversed(streamers))):
+        assert list(catalog.live_room_of(live)) == sorted(streamers)
