@@ -8,12 +8,13 @@ compacted snapshot).
 A serving replica instead *follows* the store (:meth:`ReadCache.follow`): a background thread
 checks the stamp every few milliseconds, loads what changed and publishes manifest and view
 states together. Requests then read no file but the manifest's stamp (one ``stat``), so they can
-run on the event loop without a thread hop; a store that is unreadable, or so slow that the follower has not completed a check within
-``stale_after_s``, makes reads raise (:class:`OnlineStoreUnavailable`,
-:class:`OnlineStoreLagging`) and the caller degrades, as it would on a slow read. When that stamp
-shows a commit since the follower's last step, the request takes the step itself (loading the new
-deltas, as the follower would have a few milliseconds later), so a read that starts after a commit
-sees it: an event's push is visible to the next feed request.
+run on the event loop without a thread hop; a store that is unreadable, or so slow that the
+follower has not completed a check within ``stale_after_s``, makes reads raise
+(:class:`OnlineStoreUnavailable`, :class:`OnlineStoreLagging`) and the caller degrades, as it
+would on a slow read. When that stamp shows a commit since the follower's last step, the
+request takes the step itself (loading the new deltas, as the follower would have a few
+milliseconds later), so a read that starts after a commit sees it: an event's push is visible to
+the next feed request.
 """
 
 from __future__ import annotations

@@ -280,7 +280,7 @@ def run(config: EvaluationConfig) -> EvaluationReport:
         log.info("evaluated %s", model_name)
     report.seconds = time.perf_counter() - started
     output = config.output_dir or config.settings.reports_dir / "evaluation"
-    report.write(output)
+    written = report.write(output)
     params = config.model_dump(mode="json", exclude={"settings"})
     with tracked(config.settings, "evaluate", name, params) as run:
         if run is not None:
@@ -288,6 +288,5 @@ def run(config: EvaluationConfig) -> EvaluationReport:
                 prefix = f"{result.model}.{result.protocol}."
                 run.metrics({prefix + k: v for k, v in result.metrics.items()})
             run.metrics({"seconds": report.seconds, "targets": report.targets})
-            kept = (".json", ".md", ".png")
-            run.artifacts(sorted(p for p in output.iterdir() if p.suffix in kept))
+            run.artifacts(Path(p) for p in written.values())  # not older runs' files
     return report

@@ -1,6 +1,7 @@
 """A followed read cache (serving replicas): commits become visible to the next read (one
-``stat`` per read, the loading done by the follower or by that read), an unreadable store and a stuck follower surface as errors the caller degrades on, and
-the store reads normally again once it is readable."""
+``stat`` per read, the loading done by the follower or by that read), an unreadable store and a
+stuck follower surface as errors the caller degrades on, and the store reads normally again once
+it is readable."""
 
 from __future__ import annotations
 
