@@ -98,6 +98,10 @@ class LiveState:
         # One cursor per push-fed view: a batch's views are recomputed side by side, each query
         # single-threaded (set after the bootstrap load; 4 views 37 -> 18 ms on the demo world).
         self._cursors = {view.table: self.con.cursor() for view in PUSHED}
+        # Each view's query as a relation built once: it reads the recent table and whatever
+        # "batch" is registered when it runs, and is planned once a run instead of twice
+        # (``cursor.sql`` describes a query before running it): 17.4 -> 14.5 ms for 4 views.
+        self._queries: dict[f.FeatureTable, duckdb.DuckDBPyRelation] = {}
         self._pool = ThreadPoolExecutor(len(PUSHED), thread_name_prefix="live-recompute")
         self.totals = AffinityTotals(store)
         # What ``FeatureStore.push`` would write to: the views fed by each push source. Pushing
@@ -223,22 +227,12 @@ class LiveState:
             self._presence_pruned = datetime.now(UTC)
 
     def _fresh_rows(self, view: PushedView, batch: pa.Table) -> pa.Table:
-        keys = ", ".join(view.keys)
-        touched = f"SELECT DISTINCT {keys} FROM batch WHERE " + " AND ".join(
-            f"{k} IS NOT NULL" for k in view.keys
-        )
-        sql = f"""
-        WITH ev AS (
-            SELECT e.* FROM {EVENTS} e SEMI JOIN ({touched}) t USING ({keys})
-        )
-        SELECT * FROM ({view.sql()})
-        QUALIFY row_number() OVER (PARTITION BY {keys}
-                                   ORDER BY {c.EVENT_TIMESTAMP} DESC) = 1
-        """
         cursor = self._cursors[view.table]
         cursor.register("batch", batch)
         try:
-            rows: pa.Table = cursor.sql(sql).to_arrow_table()
+            if view.table not in self._queries:  # binds "batch": registered first
+                self._queries[view.table] = cursor.sql(_fresh_sql(view))
+            rows: pa.Table = self._queries[view.table].to_arrow_table()
         finally:
             cursor.unregister("batch")
         if rows.num_rows and view.table is f.FeatureTable.VIEWER_STREAMER_AFFINITY:
@@ -292,6 +286,22 @@ class LiveState:
                 [room_id, limit],
             ).fetchall()
         return [str(t) for (t,) in rows]
+
+
+def _fresh_sql(view: PushedView) -> str:
+    """The newest row of ``view`` for every key the registered ``batch`` touches."""
+    keys = ", ".join(view.keys)
+    touched = f"SELECT DISTINCT {keys} FROM batch WHERE " + " AND ".join(
+        f"{k} IS NOT NULL" for k in view.keys
+    )
+    return f"""
+    WITH ev AS (
+        SELECT e.* FROM {EVENTS} e SEMI JOIN ({touched}) t USING ({keys})
+    )
+    SELECT * FROM ({view.sql()})
+    QUALIFY row_number() OVER (PARTITION BY {keys}
+                               ORDER BY {c.EVENT_TIMESTAMP} DESC) = 1
+    """
 
 
 def _duck_type(arrow: pa.DataType) -> str:

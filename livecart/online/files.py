@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from livecart.core.errors import LivecartError
+from livecart.online.duck import attached, unique_name
 
 MANIFEST = "MANIFEST.json"
 COMMITTED = "COMMITTED"
@@ -208,13 +208,14 @@ def writer_lock(directory: Path) -> Iterator[None]:
 def write_snapshot(directory: Path, name: str, table: pa.Table) -> None:
     """Write ``table`` as an immutable DuckDB file ``name`` (via a temporary file)."""
     tmp = directory / f".{name}.{uuid.uuid4().hex}.tmp"
-    con = duckdb.connect(str(tmp))
-    try:
-        con.register("incoming", table)
-        con.execute(f"CREATE TABLE {TABLE} AS SELECT * FROM incoming")
-        con.execute("CHECKPOINT")
-    finally:
-        con.close()
+    with attached(tmp, read_only=False) as (con, alias):
+        incoming = unique_name("incoming")
+        con.register(incoming, table)
+        try:
+            con.execute(f"CREATE TABLE {alias}.{TABLE} AS SELECT * FROM {incoming}")
+            con.execute(f"CHECKPOINT {alias}")
+        finally:
+            con.unregister(incoming)
     _fsync_file(tmp)
     os.replace(tmp, directory / name)
 
@@ -223,11 +224,8 @@ def read_snapshot(directory: Path, name: str) -> pa.Table:
     """Read a snapshot file (read-only: many processes may do this at once)."""
     if not (directory / name).exists():  # DuckDB says "IO Error"; the reader retries on this
         raise _gone(directory / name)
-    con = duckdb.connect(str(directory / name), read_only=True)
-    try:
-        return con.table(TABLE).to_arrow_table()
-    finally:
-        con.close()
+    with attached(directory / name, read_only=True) as (con, alias):
+        return con.table(f"{alias}.{TABLE}").to_arrow_table()
 
 
 def write_delta(directory: Path, name: str, table: pa.Table) -> None:

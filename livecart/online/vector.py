@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 from feast.filter_models import ComparisonFilter, CompoundFilter
 
+from livecart.online.duck import thread_connection
+
 POSITION = "__position"
 _OPERATORS = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _METRICS = {
@@ -26,15 +28,9 @@ _METRICS = {
 }
 
 
-_LOCAL = threading.local()
-
-
 def _connection() -> duckdb.DuckDBPyConnection:
     """One in-memory DuckDB connection per thread (opening one per query cost ~1-50 ms)."""
-    con: duckdb.DuckDBPyConnection | None = getattr(_LOCAL, "con", None)
-    if con is None:
-        con = _LOCAL.con = duckdb.connect()
-    return con
+    return thread_connection()
 
 
 class FilterError(ValueError):
