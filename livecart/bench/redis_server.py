@@ -12,9 +12,11 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from livecart.core.errors import LivecartError
+from livecart.core.settings import FEATURE_REPO_DIR
 
 
 def redis_server_path() -> str | None:
@@ -73,3 +75,16 @@ def used_memory(address: str) -> int:
         return int(info["used_memory"])
     finally:
         client.close()
+
+
+def redis_feature_repo(target: Path, address: str) -> Path:
+    """A copy of the project's Feast repo at ``target`` with its online store swapped for Redis
+    at ``address`` (``host:port``), as README's "Swapping the online store" shows."""
+    shutil.copytree(FEATURE_REPO_DIR, target, ignore=shutil.ignore_patterns("__pycache__"))
+    yaml = target / "feature_store.yaml"
+    text = yaml.read_text(encoding="utf-8")
+    start = text.index("online_store:")
+    end = text.index("entity_key_serialization_version")
+    online = f'online_store:\n  type: redis\n  connection_string: "{address}"\n'
+    yaml.write_text(text[:start] + online + text[end:], encoding="utf-8")
+    return target

@@ -149,6 +149,13 @@ def bench_serve(
             "retrieval at work).",
         ),
     ] = False,
+    online_store: Annotated[
+        str,
+        typer.Option(
+            help="'livecart': the home's store; 'redis': the home's store, then Feast's Redis "
+            "store (a redis-server started for the run), with the ratios between the two.",
+        ),
+    ] = "livecart",
     json_out: JsonOption = False,
 ) -> None:
     """livecart over HTTP vs a minimal Serve endpoint: latency, throughput, errors, freshness."""
@@ -167,20 +174,32 @@ def bench_serve(
             f"unknown layouts {sorted(unknown)}: choose from {listed(ServeLayout)}",
             param_hint="'--layouts'",
         )
-    from livecart.bench.serve import run
+    if online_store not in ("livecart", "redis"):
+        raise typer.BadParameter(
+            f"{online_store!r}: choose 'livecart' or 'redis'", param_hint="'--online-store'"
+        )
+    from livecart.bench import serve, serve_stores
 
     # Ray's log monitor prints worker lines to stdout (at shutdown too): the JSON stays alone there.
     with stdout_to_stderr(True):
-        result = run(
-            settings(),
-            parsed,
-            duration,
-            freshness_samples=freshness_samples,
-            layouts=chosen,
-            active_viewers=active_viewers,
-        )
+        if online_store == "redis":
+            result = serve_stores.run(
+                settings(), parsed, duration, freshness_samples, active_viewers=active_viewers
+            )
+        else:
+            result = serve.run(
+                settings(),
+                parsed,
+                duration,
+                freshness_samples=freshness_samples,
+                layouts=chosen,
+                active_viewers=active_viewers,
+            )
     if not json_out:
-        console.print("[bold]serving benchmark[/] (ratios = livecart / floor throughput)")
+        console.print(
+            "[bold]serving benchmark[/] (ratios = livecart / floor throughput"
+            + ("; redis vs livecart's store)" if online_store == "redis" else ")")
+        )
     typer.echo(json.dumps(result, indent=2, sort_keys=True))
 
 

@@ -229,6 +229,15 @@ def read_columns(
     """The service's columns for each entity row (this online store only; see :func:`read_frame`
     for any store). On-demand features are computed here, by Feast's transformation."""
     n, views = view_rows(store, plan, entities)
+    return columns_of(plan, n, views, entities)
+
+
+def columns_of(
+    plan: ServicePlan, n: int, views: list[ViewRows], entities: Mapping[str, Sequence[Any]]
+) -> OnlineColumns:
+    """The service's columns from rows found per view (on livecart's store: :func:`view_rows`;
+    on Redis: :func:`livecart.features.redis_rows.redis_view_rows`), on-demand features
+    computed by Feast's transformation."""
     columns = OnlineColumns(n, views, entities)
     for odfv, features in plan.on_demand:
         sources = [

@@ -5,8 +5,9 @@ need: a feature service's columns for many entity rows (what the ranker's inputs
 one entity's row, an Arrow frame, the nearest rows of a vector view, and stored vectors.
 :func:`reader_for` decides once, from the store's configuration, how: livecart's DuckDB store is
 read from this process's read cache (:class:`CacheReader`, no protobuf, no Python objects per
-value); any other Feast online store through Feast's public ``get_online_features``
-(:class:`FeastReader`). Nothing else in serving asks which store it runs on.
+value); Feast's Redis store through Feast's own reads of it, into the same columns
+(:class:`RedisReader`); any other Feast online store through Feast's public
+``get_online_features`` (:class:`FeastReader`). Nothing else in serving asks which store it runs on.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from feast import FeatureStore
 
 from livecart.core.errors import LivecartError
 from livecart.features.ann_params import HnswParams
-from livecart.features.online_columns import read_columns
+from livecart.features.online_columns import columns_of, read_columns
+from livecart.features.redis_rows import redis_view_rows
 from livecart.features.vector_index import LiveIndex, VectorSource
 from livecart.features.vector_sources import FeastVectors, StoreVectors
 from livecart.model.build_inputs import FeatureColumns, FrameColumns
@@ -170,10 +172,30 @@ class FeastReader(FeatureReader):
         return frame_columns(self, plan, entities)
 
 
+class RedisReader(FeastReader):
+    """Feast's Redis store: the ranker's columns from Feast's own Redis reads, one pipelined
+    round trip per view (:mod:`livecart.features.redis_rows`; frames and rows as any store)."""
+
+    def __init__(self, store: FeatureStore) -> None:
+        super().__init__(store)
+        from feast.infra.online_stores.redis import RedisOnlineStore  # needs the redis extra
+
+        self._online = RedisOnlineStore()  # Feast's; keeps its Redis client
+        self._reading = threading.Lock()  # Feast creates that client lazily, unguarded
+
+    def columns(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> FeatureColumns:
+        with self._reading:
+            n, views = redis_view_rows(self.store, self._online, plan, entities)
+        return columns_of(plan, n, views, entities)
+
+
 def reader_for(store: FeatureStore) -> FeatureReader:
     """The reader for ``store``'s online store: the one place that asks which store it is."""
-    if store.config.online_store.type == STORE_TYPE:
+    kind = store.config.online_store.type
+    if kind == STORE_TYPE:
         return CacheReader(store)
+    if kind == "redis":
+        return RedisReader(store)
     return FeastReader(store)
 
 

@@ -68,10 +68,12 @@ class CodedKeys(Sequence[Any]):
     def __getitem__(self, index: slice) -> list[Any]: ...
 
     def __getitem__(self, index: int | slice) -> Any:
+        values = self.universe.values
         if isinstance(index, slice):
-            return [self.universe.values[i] for i in self.codes[index]]
-        return self.universe.values[self.codes[index]]
+            return [values[i] if i >= 0 else None for i in self.codes[index].tolist()]
+        code = int(self.codes[index])
+        return values[code] if code >= 0 else None  # -1: a key outside the universe
 
     def __iter__(self) -> Iterator[Any]:
         values = self.universe.values
-        return (values[i] for i in self.codes.tolist())
+        return (values[i] if i >= 0 else None for i in self.codes.tolist())

@@ -83,7 +83,7 @@ def view_rows(
             continue
         keys = distinct.get(read.join_keys)
         if keys is None:
-            keys = distinct[read.join_keys] = _distinct_keys(columns)
+            keys = distinct[read.join_keys] = distinct_keys(columns)
         uniques, inverse = keys
         positions = np.full(len(uniques), -1, dtype=np.int64)
         if state is not None and table is not None and uniques:
@@ -168,7 +168,7 @@ def _constant(column: Sequence[Any], n: int) -> bool:
     return not isinstance(column, CodedKeys) and list(column).count(column[0]) == n
 
 
-def _distinct_keys(
+def distinct_keys(
     columns: Sequence[Sequence[Any]],
 ) -> tuple[list[tuple[Any, ...]], np.ndarray]:
     """The distinct key tuples of the entity rows, first-seen order, and each row's index.

@@ -8,21 +8,19 @@ it); no part of Feast, Redis, Ray or Serve is mocked.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from livecart.bench.redis_server import local_redis, redis_server_path
+from livecart.bench.redis_server import local_redis, redis_feature_repo, redis_server_path
 from livecart.core import contract as c
 from livecart.core import feature_names as f
-from livecart.core.settings import FEATURE_REPO_DIR, LivecartSettings
+from livecart.core.settings import LivecartSettings
 from livecart.features.feast_store import apply, feature_store
 from ray_jobs.materialize import materialize
 from serving.catalog import load_catalog
@@ -42,18 +40,6 @@ def redis_address() -> Iterator[str]:
         yield address
 
 
-def redis_repo(target: Path, address: str) -> Path:
-    """The project's Feast repo with the online store swapped for Redis, as README shows."""
-    shutil.copytree(FEATURE_REPO_DIR, target, ignore=shutil.ignore_patterns("__pycache__"))
-    yaml = target / "feature_store.yaml"
-    text = yaml.read_text(encoding="utf-8")
-    start = text.index("online_store:")
-    end = text.index("entity_key_serialization_version")
-    online = f'online_store:\n  type: redis\n  connection_string: "{address}"\n'
-    yaml.write_text(text[:start] + online + text[end:], encoding="utf-8")
-    return target
-
-
 @pytest.fixture(scope="module")
 def redis_world(
     served_template: LivecartSettings,
@@ -64,7 +50,7 @@ def redis_world(
     root = tmp_path_factory.mktemp("redis-world")
     copied = copy_served_home(served_template, root)
     settings = copied.model_copy(
-        update={"feature_repo": redis_repo(root / "feature_repo", redis_address)}
+        update={"feature_repo": redis_feature_repo(root / "feature_repo", redis_address)}
     )
     with home_env(settings):
         apply(settings)
@@ -149,3 +135,75 @@ def test_redis__apply_materialize_serve_events__features_pushed_and_feed_changes
         assert not after["degraded"], after.get("degraded_reasons")
     finally:
         stop(settings)
+
+
+def test_redis_reader__ranker_columns__equal_feasts_get_online_features(
+    redis_world: LivecartSettings,
+) -> None:
+    """Serving's Redis read (Feast's own ``online_read`` per view, into livecart's row states)
+    gives the ranker the very columns ``get_online_features`` gives, unknown keys and coded
+    keys included."""
+    import numpy as np
+
+    from livecart.features.reader import RedisReader, frame_columns, reader_for
+    from livecart.model.build_inputs import FeatureColumns, ranker_inputs
+    from livecart.model.scoring import LoadedRanker
+    from livecart.online.keys import CodedKeys
+    from livecart.online.plan import plan_service
+    from serving.pipeline import LIVE_SERVICE
+
+    settings = redis_world
+    with home_env(settings):
+        store = feature_store(settings)
+        reader = reader_for(store)
+        assert isinstance(reader, RedisReader)
+        ranker = LoadedRanker.load(settings)
+        catalog = load_catalog(settings)
+        config = ranker.record.config
+        ranking, live = (
+            plan_service(store, ranker.feature_service),
+            plan_service(store, LIVE_SERVICE),
+        )
+        plan = type(ranking)(ranking.name, ranking.views + live.views, ranking.on_demand)
+        products = [*catalog.popular[:60], "no-such-product"]
+        names = [n for r in plan.views for n in r.features]
+
+        def inputs(columns: FeatureColumns) -> Any:
+            return ranker_inputs(
+                columns,
+                config["numeric_features"],
+                ranker.token_ids,
+                int(config.get("text_dim", 0)),
+                int(config.get("graph_dim", 0)),
+                shared_text=True,
+            )
+
+        checked = 0
+        for viewer in [*sorted(catalog.follows or {})[:4], "no-such-viewer"]:
+            entities = {
+                c.VIEWER_ID: [viewer] * len(products),
+                c.PRODUCT_ID: products,
+                c.STREAMER_ID: [catalog.streamer_of.get(p, "no-such-streamer") for p in products],
+            }
+            codes = catalog.product_keys.codes(products)
+            coded = {
+                **entities,
+                c.PRODUCT_ID: CodedKeys(catalog.product_keys, codes),
+                c.STREAMER_ID: CodedKeys(
+                    catalog.streamer_keys, np.append(catalog.product_streamer[codes[:-1]], -1)
+                ),
+            }
+            want = frame_columns(reader, plan, entities)
+            for got in (reader.columns(plan, entities), reader.columns(plan, coded)):
+                for name in names:
+                    expected = want.numbers(name)
+                    if expected is not None:
+                        np.testing.assert_array_equal(got.numbers(name), expected, err_msg=name)
+                        checked += 1
+                a, b = inputs(want), inputs(got)
+                for part in ("numeric", "text", "graph", "history", "candidate"):
+                    x, y = getattr(a, part), getattr(b, part)
+                    assert (x is None) == (y is None), part
+                    if x is not None:
+                        np.testing.assert_array_equal(x, y, err_msg=f"{part} of {viewer}")
+        assert checked > 20, "too few numeric columns compared"

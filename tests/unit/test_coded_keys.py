@@ -48,6 +48,11 @@ def test_key_universe__codes_and_coded_column_read_as_values() -> None:
     with pytest.raises(KeyError, match="outside the universe"):
         universe.encode(["a", "nope"])
     assert KeyUniverse(["a"]).token != universe.token  # caches tell universes apart
+    # Code -1 (a key outside the universe, e.g. an unknown product) reads as None, never as the
+    # universe's last key (Python's index -1): a store read by value must find nothing for it.
+    outside = CodedKeys(universe, np.array([0, -1, 2]))
+    assert list(outside) == ["a", None, "c"] and outside[1] is None
+    assert outside[0:3] == ["a", None, "c"]
 
 
 def _reference(
