@@ -173,8 +173,8 @@ class FeastReader(FeatureReader):
 
 
 class RedisReader(FeastReader):
-    """Feast's Redis store: the ranker's columns from Feast's own Redis reads, one pipelined
-    round trip per view (:mod:`livecart.features.redis_rows`; frames and rows as any store)."""
+    """Feast's Redis store: frames, rows and the ranker's columns from Feast's own Redis reads,
+    one pipelined round trip per view (:mod:`livecart.features.redis_rows`)."""
 
     def __init__(self, store: FeatureStore) -> None:
         super().__init__(store)
@@ -182,6 +182,11 @@ class RedisReader(FeastReader):
 
         self._online = RedisOnlineStore()  # Feast's; keeps its Redis client
         self._reading = threading.Lock()  # Feast creates that client lazily, unguarded
+
+    def frame(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> pa.Table:
+        with self._reading:
+            n, views = redis_view_rows(self.store, self._online, plan, entities)
+        return frames.frame_of(plan, n, views, entities)
 
     def columns(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> FeatureColumns:
         with self._reading:

@@ -22,7 +22,7 @@ from livecart.core.errors import LivecartError
 from livecart.online.access import read_cache, table_name
 from livecart.online.codec import arrow_type, is_opaque, key_columns, opaque_values
 from livecart.online.expiry import cutoff_us
-from livecart.online.lookup import expire, view_rows
+from livecart.online.lookup import ViewRows, expire, view_rows
 from livecart.online.plan import ServicePlan
 from livecart.online.state import ViewState
 from livecart.online.vector import distances
@@ -38,6 +38,14 @@ def read_frame(
     store through :func:`livecart.features.reader.reader_for`.
     """
     n, views = view_rows(store, plan, entities)
+    return frame_of(plan, n, views, entities)
+
+
+def frame_of(
+    plan: ServicePlan, n: int, views: list[ViewRows], entities: Mapping[str, Sequence[Any]]
+) -> pa.Table:
+    """:func:`read_frame` from rows found per view (here, or on Redis by
+    :func:`livecart.features.redis_rows.redis_view_rows`)."""
     columns: dict[str, pa.Array] = {k: pa.array(list(entities[k])) for k in plan.entity_columns}
     for found in views:
         read, state = found.read, found.state
@@ -151,7 +159,9 @@ def current_vectors(
     positions, matrix, _ = state.vectors(vector.name)
     live = expire(state, positions, cutoff_us(store.config.online_store, view)) >= 0
     rows = pa.array(positions[live], type=pa.int64())
-    keys = list(zip(*(state.column(k).take(rows).to_pylist() for k in key_columns(view)), strict=True))
+    keys = list(
+        zip(*(state.column(k).take(rows).to_pylist() for k in key_columns(view)), strict=True)
+    )
     return (state.base, tuple(state.deltas)), keys, matrix[live]
 
 

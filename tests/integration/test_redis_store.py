@@ -141,11 +141,11 @@ def test_redis_reader__ranker_columns__equal_feasts_get_online_features(
     redis_world: LivecartSettings,
 ) -> None:
     """Serving's Redis read (Feast's own ``online_read`` per view, into livecart's row states)
-    gives the ranker the very columns ``get_online_features`` gives, unknown keys and coded
-    keys included."""
+    gives the very frames and ranker columns ``get_online_features`` gives, unknown keys and
+    coded keys included."""
     import numpy as np
 
-    from livecart.features.reader import RedisReader, frame_columns, reader_for
+    from livecart.features.reader import FeastReader, RedisReader, frame_columns, reader_for
     from livecart.model.build_inputs import FeatureColumns, ranker_inputs
     from livecart.model.scoring import LoadedRanker
     from livecart.online.keys import CodedKeys
@@ -194,6 +194,13 @@ def test_redis_reader__ranker_columns__equal_feasts_get_online_features(
                 ),
             }
             want = frame_columns(reader, plan, entities)
+            # Frames (rows, a viewer's context, vectors): the same values as Feast's.
+            theirs = FeastReader.frame(reader, plan, entities).to_pylist()
+            assert reader.frame(plan, entities).to_pylist() == theirs, viewer
+            keys = set(plan.entity_columns)  # a coded unknown key reads as None: features only
+            features = [{k: v for k, v in row.items() if k not in keys} for row in theirs]
+            from_codes = reader.frame(plan, coded).to_pylist()
+            assert [{k: v for k, v in r.items() if k not in keys} for r in from_codes] == features
             for got in (reader.columns(plan, entities), reader.columns(plan, coded)):
                 for name in names:
                     expected = want.numbers(name)
