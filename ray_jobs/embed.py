@@ -145,7 +145,7 @@ def run(settings: LivecartSettings, batch_size: int = 128) -> EmbedResult:
                 fn_constructor_kwargs={"encoder_path": encoder},
                 batch_size=batch_size,
                 batch_format="numpy",
-                concurrency=1,
+                compute=ray.data.ActorPoolStrategy(size=1),  # one encoder actor
                 num_cpus=1,
                 num_gpus=gpus,
             )

@@ -180,17 +180,24 @@ class RedisReader(FeastReader):
         super().__init__(store)
         from feast.infra.online_stores.redis import RedisOnlineStore  # needs the redis extra
 
-        self._online = RedisOnlineStore()  # Feast's; keeps its Redis client
-        self._reading = threading.Lock()  # Feast creates that client lazily, unguarded
+        self._online = RedisOnlineStore()  # Feast's; keeps its Redis client (thread-safe)
+        self._first = threading.Lock()  # Feast creates that client on the first read, unguarded
+        self._connected = False
+
+    def _rows(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> Any:
+        if not self._connected:
+            with self._first:
+                found = redis_view_rows(self.store, self._online, plan, entities)
+                self._connected = True
+                return found
+        return redis_view_rows(self.store, self._online, plan, entities)
 
     def frame(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> pa.Table:
-        with self._reading:
-            n, views = redis_view_rows(self.store, self._online, plan, entities)
+        n, views = self._rows(plan, entities)
         return frames.frame_of(plan, n, views, entities)
 
     def columns(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> FeatureColumns:
-        with self._reading:
-            n, views = redis_view_rows(self.store, self._online, plan, entities)
+        n, views = self._rows(plan, entities)
         return columns_of(plan, n, views, entities)
 
 

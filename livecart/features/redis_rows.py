@@ -5,10 +5,11 @@ On Redis, serving's feature read through ``get_online_features`` took 57 of a fe
 again. :func:`redis_view_rows` instead asks Feast's own Redis store for the rows
 (:meth:`RedisOnlineStore.online_read`: Feast's keys, hash fields, connection settings and
 decoding; one pipelined round trip per view, for the distinct keys of the request only) and puts
-them in the per-view row states that livecart's store keeps (:class:`ViewRows`), so the ranker's
-columns come from the same code on every store (:class:`livecart.features.online_columns
-.OnlineColumns`). ``tests/integration/test_redis_store.py`` checks the columns against
-``get_online_features`` value for value.
+them in the per-view row states that livecart's store keeps (:class:`ViewRows`), so frames,
+rows and the ranker's columns come from the same code on every store
+(:func:`livecart.online.frames.frame_of`, :func:`livecart.features.online_columns.columns_of`).
+``tests/integration/test_redis_store.py`` checks both against ``get_online_features``, value for
+value.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def redis_view_rows(
         state, positions = _state(read, [uniques[i] for i in asked], found)
         rows = np.full(len(uniques), -1, dtype=np.int64)
         rows[asked] = positions
-        out.append(ViewRows(read, state, rows, inverse if n else np.zeros(0, np.int64)))
+        out.append(ViewRows(read, state, rows, inverse))
     return n, out
 
 

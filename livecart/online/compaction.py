@@ -68,22 +68,22 @@ def merge_latest(
     whole = pa.concat_tables(tables) if tables else schema.empty_table()
     whole = whole.append_column(SEQ, pa.array(np.concatenate(order) if order else [], pa.int32()))
     con = thread_connection()
-    name = unique_name("parts")
-    con.register(name, whole)
+    source = unique_name("parts")
+    con.register(source, whole)
     try:
         con.execute(f"SET threads = {threads or os.cpu_count() or 1}")
         partition = ", ".join(f'"{k}"' for k in keys)
         columns = ", ".join(f'"{name}"' for name in schema.names)
         merged: pa.Table = con.sql(
             f"""
-            SELECT {columns} FROM {name}
+            SELECT {columns} FROM {source}
             QUALIFY row_number() OVER (
                 PARTITION BY {partition}
                 ORDER BY "{EVENT_TS}" DESC NULLS LAST, "{CREATED_TS}" DESC NULLS LAST, {SEQ} DESC) = 1
             """
         ).to_arrow_table()
     finally:
-        con.unregister(name)
+        con.unregister(source)
         con.execute("RESET threads")
     return merged.cast(schema)
 
