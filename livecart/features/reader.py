@@ -30,6 +30,7 @@ from livecart.features.vector_sources import FeastVectors, StoreVectors
 from livecart.model.build_inputs import FeatureColumns, FrameColumns
 from livecart.online import frames
 from livecart.online.access import read_cache
+from livecart.online.lookup import ViewRows
 from livecart.online.plan import ServicePlan, plan_service_for_view
 from livecart.online.store import STORE_TYPE
 
@@ -184,7 +185,9 @@ class RedisReader(FeastReader):
         self._first = threading.Lock()  # Feast creates that client on the first read, unguarded
         self._connected = False
 
-    def _rows(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> Any:
+    def _rows(
+        self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]
+    ) -> tuple[int, list[ViewRows]]:
         if not self._connected:
             with self._first:
                 found = redis_view_rows(self.store, self._online, plan, entities)

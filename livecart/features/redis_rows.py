@@ -26,7 +26,7 @@ from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 
 from livecart.core.errors import LivecartError
 from livecart.online.codec import arrow_type, is_opaque, scalar_of
-from livecart.online.lookup import ViewRows, distinct_keys
+from livecart.online.lookup import ViewRows, distinct_keys, entity_rows
 from livecart.online.plan import ServicePlan, ViewRead
 from livecart.online.state import ViewState
 
@@ -44,13 +44,7 @@ def redis_view_rows(
     entities: Mapping[str, Sequence[Any]],
 ) -> tuple[int, list[ViewRows]]:
     """(number of entity rows, :class:`ViewRows` per view of ``plan``) read from Redis."""
-    lengths = {len(v) for v in entities.values()}
-    if len(lengths) > 1:
-        raise LivecartError(f"entity columns differ in length: {sorted(lengths)}")
-    n = lengths.pop() if lengths else 0
-    missing = [k for k in plan.entity_columns if k not in entities]
-    if missing:
-        raise LivecartError(f"feature service {plan.name!r} needs entity columns {missing}")
+    n = entity_rows(plan, entities)
     distinct: dict[tuple[str, ...], tuple[list[tuple[Any, ...]], np.ndarray]] = {}
     out: list[ViewRows] = []
     for read in plan.views:

@@ -46,17 +46,23 @@ class ViewRows:
         return rows
 
 
+def entity_rows(plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> int:
+    """How many entity rows ``entities`` holds; a clear error when its columns differ in length
+    or lack one that ``plan`` needs."""
+    lengths = {len(v) for v in entities.values()}
+    if len(lengths) > 1:
+        raise LivecartError(f"entity columns differ in length: {sorted(lengths)}")
+    missing = [k for k in plan.entity_columns if k not in entities]
+    if missing:
+        raise LivecartError(f"feature service {plan.name!r} needs entity columns {missing}")
+    return lengths.pop() if lengths else 0
+
+
 def view_rows(
     store: FeatureStore, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]
 ) -> tuple[int, list[ViewRows]]:
     """(number of entity rows, :class:`ViewRows` per view of ``plan``) on this online store."""
-    lengths = {len(v) for v in entities.values()}
-    if len(lengths) > 1:
-        raise LivecartError(f"entity columns differ in length: {sorted(lengths)}")
-    n = lengths.pop() if lengths else 0
-    missing = [k for k in plan.entity_columns if k not in entities]
-    if missing:
-        raise LivecartError(f"feature service {plan.name!r} needs entity columns {missing}")
+    n = entity_rows(plan, entities)
     cache = read_cache(store.config)
     manifest = cache.manifest()
     if plan.views and not manifest.views:

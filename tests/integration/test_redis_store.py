@@ -146,11 +146,8 @@ def test_redis_reader__ranker_columns__equal_feasts_get_online_features(
     import numpy as np
 
     from livecart.features.reader import FeastReader, RedisReader, frame_columns, reader_for
-    from livecart.model.build_inputs import FeatureColumns, ranker_inputs
     from livecart.model.scoring import LoadedRanker
-    from livecart.online.keys import CodedKeys
-    from livecart.online.plan import plan_service
-    from serving.pipeline import LIVE_SERVICE
+    from tests.feature_reads import candidate_entities, full_inputs, serving_plan
 
     settings = redis_world
     with home_env(settings):
@@ -159,40 +156,13 @@ def test_redis_reader__ranker_columns__equal_feasts_get_online_features(
         assert isinstance(reader, RedisReader)
         ranker = LoadedRanker.load(settings)
         catalog = load_catalog(settings)
-        config = ranker.record.config
-        ranking, live = (
-            plan_service(store, ranker.feature_service),
-            plan_service(store, LIVE_SERVICE),
-        )
-        plan = type(ranking)(ranking.name, ranking.views + live.views, ranking.on_demand)
+        plan = serving_plan(store, ranker)
         products = [*catalog.popular[:60], "no-such-product"]
         names = [n for r in plan.views for n in r.features]
 
-        def inputs(columns: FeatureColumns) -> Any:
-            return ranker_inputs(
-                columns,
-                config["numeric_features"],
-                ranker.token_ids,
-                int(config.get("text_dim", 0)),
-                int(config.get("graph_dim", 0)),
-                shared_text=True,
-            )
-
         checked = 0
         for viewer in [*sorted(catalog.follows or {})[:4], "no-such-viewer"]:
-            entities = {
-                c.VIEWER_ID: [viewer] * len(products),
-                c.PRODUCT_ID: products,
-                c.STREAMER_ID: [catalog.streamer_of.get(p, "no-such-streamer") for p in products],
-            }
-            codes = catalog.product_keys.codes(products)
-            coded = {
-                **entities,
-                c.PRODUCT_ID: CodedKeys(catalog.product_keys, codes),
-                c.STREAMER_ID: CodedKeys(
-                    catalog.streamer_keys, np.append(catalog.product_streamer[codes[:-1]], -1)
-                ),
-            }
+            entities, coded = candidate_entities(catalog, viewer, products)
             want = frame_columns(reader, plan, entities)
             # Frames (rows, a viewer's context, vectors): the same values as Feast's.
             theirs = FeastReader.frame(reader, plan, entities).to_pylist()
@@ -207,7 +177,7 @@ def test_redis_reader__ranker_columns__equal_feasts_get_online_features(
                     if expected is not None:
                         np.testing.assert_array_equal(got.numbers(name), expected, err_msg=name)
                         checked += 1
-                a, b = inputs(want), inputs(got)
+                a, b = full_inputs(ranker, want), full_inputs(ranker, got)
                 for part in ("numeric", "text", "graph", "history", "candidate"):
                     x, y = getattr(a, part), getattr(b, part)
                     assert (x is None) == (y is None), part

@@ -21,14 +21,14 @@ from livecart.core.settings import LivecartSettings
 from livecart.features.feast_store import feature_store
 from livecart.features.online_columns import read_columns
 from livecart.features.reader import reader_for
-from livecart.model.build_inputs import FeatureColumns, FrameColumns, ranker_inputs
+from livecart.model.build_inputs import FeatureColumns, FrameColumns
 from livecart.model.input_arrays import RankerInputs, TableRows
 from livecart.model.scoring import LoadedRanker
 from livecart.online.frames import nearest, read_frame, to_pandas
 from livecart.online.keys import CodedKeys, KeyUniverse
 from livecart.online.plan import plan_service
 from serving.catalog import load_catalog
-from serving.pipeline import LIVE_SERVICE
+from tests.feature_reads import candidate_entities, full_inputs, serving_plan
 from tests.integration.serving.conftest import world_ids
 
 pytestmark = pytest.mark.integration
@@ -40,22 +40,11 @@ def test_online_columns__ranker_inputs__identical_to_frame_path(
     store = feature_store(served_settings)
     ranker = LoadedRanker.load(served_settings)
     catalog = load_catalog(served_settings)
-    config = ranker.record.config
 
     def inputs(columns: FeatureColumns) -> RankerInputs:
-        """The loaded ranker's inputs with the history tokens too: a ranker with a behaviour
-        encoder reads them (this one has none, so ``ranker.inputs`` leaves them out)."""
-        return ranker_inputs(
-            columns,
-            config["numeric_features"],
-            ranker.token_ids,
-            int(config.get("text_dim", 0)),
-            int(config.get("graph_dim", 0)),
-            shared_text=True,
-        )
+        return full_inputs(ranker, columns)
 
-    ranking, live = plan_service(store, ranker.feature_service), plan_service(store, LIVE_SERVICE)
-    plan = type(ranking)(ranking.name, ranking.views + live.views, ranking.on_demand)
+    plan = serving_plan(store, ranker)
     products = [*catalog.popular[:120], "no-such-product"]
     # A viewer with a fresh history (the world's own rows are past their TTL), written the way
     # the ingest deployment writes pushed rows.
@@ -81,21 +70,9 @@ def test_online_columns__ranker_inputs__identical_to_frame_path(
     with_history = 0
     one_by_one: list[RankerInputs] = []
     for viewer in viewers:
-        entities = {
-            c.VIEWER_ID: [viewer] * len(products),
-            c.PRODUCT_ID: products,
-            c.STREAMER_ID: [catalog.streamer_of.get(p, "no-such-streamer") for p in products],
-        }
         # The serving path passes products and streamers as catalogue codes (the unknown
         # product and streamer as code -1): the same inputs again.
-        codes = catalog.product_keys.codes(products)
-        coded = {
-            **entities,
-            c.PRODUCT_ID: CodedKeys(catalog.product_keys, codes),
-            c.STREAMER_ID: CodedKeys(
-                catalog.streamer_keys, np.append(catalog.product_streamer[codes[:-1]], -1)
-            ),
-        }
+        entities, coded = candidate_entities(catalog, viewer, products)
         frame = to_pandas(read_frame(store, plan, entities))
         columns = read_columns(store, plan, entities)
         expected, got = inputs(FrameColumns(frame)), inputs(columns)
