@@ -24,7 +24,7 @@ from great_expectations.core.run_identifier import RunIdentifier
 
 from livecart.core.contract import Table
 from livecart.core.errors import StageError
-from validation import docs, gx_ids, gx_row_filter
+from validation import docs, gx_graphs, gx_ids, gx_row_filter
 from validation.checks import META_CHECK, table_suite, table_suite_name
 from validation.first_pass import share_suite
 from validation.pass_worker import PassWorker
@@ -99,6 +99,7 @@ class GxEngine:
     def __init__(self, docs_dir: Path | None = None, pass_workers: int = 0) -> None:
         gx_ids.install()
         gx_row_filter.install()
+        gx_graphs.install()
         self._context = docs.ephemeral_context()
         self._source = self._context.data_sources.add_pandas(DATASOURCE)
         self._docs_dir = docs_dir
