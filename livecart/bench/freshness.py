@@ -9,7 +9,6 @@ the feed request that sees the change.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -17,8 +16,6 @@ import numpy as np
 from tqdm import tqdm
 
 STAGES = ("typing", "validate", "append", "recompute", "push")
-HOST_CHECK_LOOP = 1_000_000
-"""Iterations of the fixed pure-Python loop that times the host (:func:`host_check_ms`)."""
 """The server's stages of an event batch (``EventsResponse.stages_ms``), in order."""
 
 
@@ -28,7 +25,6 @@ def measure(url: str, auth: dict[str, str], viewers: list[str], samples: int) ->
     answer -> visible (the readers' follow interval and the feed request that sees it)."""
     from livecart.simulation.live_session import purchase_probe
 
-    host_before = host_check_ms()
     with httpx.Client(timeout=30.0) as client:
         probes = [
             purchase_probe(client, url, auth, v)
@@ -59,22 +55,7 @@ def measure(url: str, auth: dict[str, str], viewers: list[str], samples: int) ->
         "accepted_to_visible_p50_ms": accepted["p50_ms"],
         "accepted_to_visible_p99_ms": accepted["p99_ms"],
         "stages": breakdown,
-        "host_check_ms": {"before": host_before, "after": host_check_ms()},
     }
-
-
-def host_check_ms(repeats: int = 5) -> float:
-    """The fastest of ``repeats`` runs of a fixed pure-Python loop, in ms: how fast this host's
-    CPU ran around the probes. On a shared VM it varies by a third from hour to hour, and every
-    stage of the probes moves with it, so compare freshness runs only at similar values."""
-    best = float("inf")
-    for _ in range(repeats):
-        began = time.perf_counter()
-        total = 0
-        for i in range(HOST_CHECK_LOOP):
-            total += i
-        best = min(best, time.perf_counter() - began)
-    return round(best * 1000, 2)
 
 
 def within(value: float | None, limit: float) -> bool:
