@@ -2,11 +2,13 @@
 
 On Redis, serving's feature read through ``get_online_features`` took 57 of a feed request's 70 ms
 (the Redis round trips 7 ms): Feast builds a response protobuf value by value, then converts it
-again. :func:`redis_view_rows` instead asks Feast's own Redis store for the rows
-(:meth:`RedisOnlineStore.online_read`: Feast's keys, hash fields, connection settings and
-decoding; one pipelined round trip per view, for the distinct keys of the request only) and puts
-them in the per-view row states that livecart's store keeps (:class:`ViewRows`), so frames,
-rows and the ranker's columns come from the same code on every store
+again. :func:`redis_view_rows` instead reads the rows the way Feast's Redis store does inside
+``get_online_features`` (``RedisOnlineStore._read_features_per_fv``): Feast's own keys, hash
+fields, connection settings and decoding, every view's HMGETs in one pipelined round trip, for the
+distinct keys of the request only. Those helpers are the store's underscored methods; the public
+``online_read`` costs one round trip per view (12 on a feed request), MEASURED_HERE. The rows go
+into the per-view row states that livecart's store keeps (:class:`ViewRows`), so frames, rows and
+the ranker's columns come from the same code on every store
 (:func:`livecart.online.frames.frame_of`, :func:`livecart.features.online_columns.columns_of`).
 ``tests/integration/test_redis_store.py`` checks both against ``get_online_features``, value for
 value.
@@ -14,7 +16,9 @@ value.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +38,11 @@ if TYPE_CHECKING:  # Feast's Redis module needs the redis extra
     from feast.infra.online_stores.redis import RedisOnlineStore
 
 Found = list[tuple[datetime | None, dict[str, ValueProto] | None]]
+KEPT_KEYS = 200_000
+"""Serialized Redis keys kept per set of join keys (a catalogue's products, viewers...): Feast
+serializes every key of every view on every read otherwise."""
+_KEYS: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], bytes]] = {}
+_KEYS_LOCK = threading.Lock()
 _UNSET = ValueProto()
 
 
@@ -43,25 +52,94 @@ def redis_view_rows(
     plan: ServicePlan,
     entities: Mapping[str, Sequence[Any]],
 ) -> tuple[int, list[ViewRows]]:
-    """(number of entity rows, :class:`ViewRows` per view of ``plan``) read from Redis."""
+    """(number of entity rows, :class:`ViewRows` per view of ``plan``) read from Redis, every
+    view's keys in one pipelined round trip."""
     n = entity_rows(plan, entities)
     distinct: dict[tuple[str, ...], tuple[list[tuple[Any, ...]], np.ndarray]] = {}
-    out: list[ViewRows] = []
+    asks: list[_Ask] = []
+    commands: list[tuple[bytes, list[str | bytes]]] = []
     for read in plan.views:
         keys = distinct.get(read.join_keys)
         if keys is None:
             keys = distinct[read.join_keys] = distinct_keys([entities[k] for k in read.join_keys])
         uniques, inverse = keys
         asked = [i for i, key in enumerate(uniques) if all(v is not None for v in key)]
-        found: Found = []
-        if asked:
-            protos = [_entity_key(read.join_keys, uniques[i]) for i in asked]
-            found = online.online_read(store.config, read.view, protos, list(read.features))
-        state, positions = _state(read, [uniques[i] for i in asked], found)
-        rows = np.full(len(uniques), -1, dtype=np.int64)
-        rows[asked] = positions
-        out.append(ViewRows(read, state, rows, inverse))
+        ask = _ask(store, online, read, uniques, inverse, asked)
+        commands += [(key, ask.fields) for key in ask.redis_keys]
+        asks.append(ask)
+    # Feast's own batched read (one HMGET per key and view, one pipeline: what its
+    # get_online_features does on Redis), then its own decoding, view by view.
+    values = online._read_hash_fields(store.config, commands) if commands else []
+    out: list[ViewRows] = []
+    start = 0
+    for ask in asks:
+        mine = values[start : start + len(ask.redis_keys)]
+        start += len(ask.redis_keys)
+        found: Found = online._convert_redis_values_to_protobuf(mine, ask.name, ask.features)
+        state, positions = _state(ask.read, [ask.uniques[i] for i in ask.asked], found)
+        rows = np.full(len(ask.uniques), -1, dtype=np.int64)
+        rows[ask.asked] = positions
+        out.append(ViewRows(ask.read, state, rows, ask.inverse))
     return n, out
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """One view's part of the pipelined read: its Redis keys and hash fields, as Feast names them."""
+
+    read: ViewRead
+    uniques: list[tuple[Any, ...]]
+    inverse: np.ndarray
+    asked: list[int]
+    name: str
+    features: list[str]
+    fields: list[str | bytes]
+    redis_keys: list[bytes]
+
+
+def _ask(
+    store: FeatureStore,
+    online: RedisOnlineStore,
+    read: ViewRead,
+    uniques: list[tuple[Any, ...]],
+    inverse: np.ndarray,
+    asked: list[int],
+) -> _Ask:
+    from feast.infra.online_stores.redis import _versioned_fv_name
+
+    name = _versioned_fv_name(read.view, store.config)
+    features, fields = online._generate_hset_keys_for_features(
+        read.view, list(read.features), fv_name_override=name
+    )
+    return _Ask(
+        read,
+        uniques,
+        inverse,
+        asked,
+        name,
+        features,
+        fields,
+        _redis_keys(store, online, read.join_keys, [uniques[i] for i in asked]),
+    )
+
+
+def _redis_keys(
+    store: FeatureStore,
+    online: RedisOnlineStore,
+    join_keys: tuple[str, ...],
+    keys: list[tuple[Any, ...]],
+) -> list[bytes]:
+    """Feast's Redis key of each entity key, serialized once per process (:data:`KEPT_KEYS`)."""
+    with _KEYS_LOCK:
+        known = _KEYS.setdefault((store.config.project, join_keys), {})
+        missing = [key for key in keys if key not in known]
+        if missing:
+            protos = [_entity_key(join_keys, key) for key in missing]
+            made = online._generate_redis_keys_for_entities(store.config, protos)
+            if len(known) + len(made) > KEPT_KEYS:
+                known.clear()
+            known.update(zip(missing, made, strict=True))
+        return [known[key] for key in keys]
 
 
 def _entity_key(names: Sequence[str], values: Sequence[Any]) -> EntityKeyProto:
