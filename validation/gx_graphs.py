@@ -6,7 +6,8 @@ dependencies, with a pydantic model and an md5 id per metric). That graph depend
 expectation's evaluated configuration (suite parameters substituted), the batch id, the runtime
 configuration (result format) and the kind of execution engine, never on the rows: the metric
 values are resolved from the batch afterwards. On a small batch, building it was about 40 % of
-GX's time. :func:`install` makes GX keep each expectation's graph under exactly those inputs,
+GX's time. :func:`install` makes GX keep each expectation's graph under exactly those inputs
+(the whole evaluated configuration: type, id, arguments, meta and notes, which the results carry),
 and the batch's column names and dtypes on top, in a bounded LRU table per process, and reuse it
 (a fresh copy of the evaluated configuration each time, as GX makes). A configuration whose
 graph could not be built is never kept, so its error is reported every time.
@@ -53,7 +54,10 @@ def _key(
         validator.active_batch_id,
         shape,
         configuration.type,
+        configuration.id,
         json.dumps(configuration.kwargs, sort_keys=True, default=repr),
+        json.dumps(configuration.meta, sort_keys=True, default=repr),
+        repr((configuration.description, configuration.notes, configuration.severity)),
         json.dumps(runtime or {}, sort_keys=True, default=repr),
     )
 
