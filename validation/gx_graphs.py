@@ -83,7 +83,8 @@ def _graphs(
             built, errors, processed = _ORIGINAL(
                 self, [configuration], [], catch_exceptions, runtime_configuration
             )
-            STATS["built"] += 1
+            with _LOCK:
+                STATS["built"] += 1
             if errors or len(built) != 1:  # not built: GX's own answer, never kept
                 graphs += built
                 results += errors

@@ -42,9 +42,9 @@ if TYPE_CHECKING:  # Feast's Redis module needs the redis extra
 
 Found = list[tuple[datetime | None, dict[str, ValueProto] | None]]
 KEPT_KEYS = 200_000
-"""Serialized Redis keys kept per set of join keys (a catalogue's products, viewers...): Feast
-serializes every key of every view on every read otherwise."""
-_KEYS: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], bytes]] = {}
+"""Serialized Redis keys kept per project, key serialization and set of join keys (a catalogue's
+products, viewers...): Feast serializes every key of every view on every read otherwise."""
+_KEYS: dict[tuple[str, int, tuple[str, ...]], dict[tuple[Any, ...], bytes]] = {}
 _KEYS_LOCK = threading.Lock()
 _UNSET = ValueProto()
 
@@ -134,7 +134,10 @@ def _redis_keys(
 ) -> list[bytes]:
     """Feast's Redis key of each entity key, serialized once per process (:data:`KEPT_KEYS`)."""
     with _KEYS_LOCK:
-        known = _KEYS.setdefault((store.config.project, join_keys), {})
+        config = store.config
+        known = _KEYS.setdefault(
+            (config.project, config.entity_key_serialization_version, join_keys), {}
+        )
         missing = [key for key in keys if key not in known]
         if missing:
             protos = [_entity_key(join_keys, key) for key in missing]

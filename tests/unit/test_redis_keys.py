@@ -46,4 +46,4 @@ def test_redis_keys__feast_own_serialization__made_once_per_project_and_bounded(
     assert other != first[:1] and made == [3, 1]  # another project: other keys
     monkeypatch.setattr(redis_rows, "KEPT_KEYS", 4)
     redis_rows._redis_keys(a, online, ("product_id",), [("p4",), ("p5",)])
-    assert len(redis_rows._KEYS[("shop", ("product_id",))]) <= 4
+    assert len(redis_rows._KEYS[("shop", 3, ("product_id",))]) <= 4
