@@ -26,6 +26,13 @@ def engine() -> GxEngine:
 
 
 @pytest.fixture(scope="session")
+def engines(tmp_path_factory: pytest.TempPathFactory) -> list[GxEngine]:
+    """A first-pass engine and one that validates in full (Data Docs on: no first pass), for the
+    tests that check GX shortcuts (``validation/gx_*.py``) on both paths."""
+    return [GxEngine(), GxEngine(docs_dir=tmp_path_factory.mktemp("gx-docs"))]
+
+
+@pytest.fixture(scope="session")
 def references() -> ReferenceSets:
     """Clean ids of every parent in the default world."""
     found = ReferenceSets()

@@ -8,7 +8,6 @@ within its bound.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -73,10 +72,9 @@ def _outcomes(
 def test_graphs__every_suite_clean_and_broken__gx_own_outcomes(
     references: ReferenceSets,
     settings: LivecartSettings,
-    tmp_path: Path,
+    engines: list[GxEngine],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engines = [GxEngine(), GxEngine(docs_dir=tmp_path / "docs")]  # first pass; full results
     assert getattr(Validator, GRAPHS) is gx_graphs._graphs, "GxEngine did not install it"
     gx_graphs.forget()
     reused = gx_graphs.STATS["reused"]

@@ -7,7 +7,6 @@ row and table suites validate (first pass and full results) is checked against G
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,10 +26,9 @@ pytestmark = pytest.mark.data
 def test_ids__every_suite_validating__equal_gx_own_and_mostly_fast(
     references: ReferenceSets,
     settings: LivecartSettings,
-    tmp_path: Path,
+    engines: list[GxEngine],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engines = [GxEngine(), GxEngine(docs_dir=tmp_path / "docs")]  # first pass; full results
     fast = IDDict.to_id
     assert fast is gx_ids._to_id, "GxEngine did not install the fast ids"
     seen = {"calls": 0, "fast": 0}

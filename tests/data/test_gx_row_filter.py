@@ -7,7 +7,6 @@ GX's own, and the kept filter does save queries.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -60,10 +59,9 @@ def _outcomes(
 def test_row_filter__every_conditioned_rule__gx_own_outcomes_with_fewer_queries(
     references: ReferenceSets,
     settings: LivecartSettings,
-    tmp_path: Path,
+    engines: list[GxEngine],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engines = [GxEngine(), GxEngine(docs_dir=tmp_path / "docs")]  # first pass; full results
     assert PandasExecutionEngine._apply_row_condition_filter is gx_row_filter._filter
     queries = {"n": 0}
     original = gx_row_filter._ORIGINAL  # GX's own filter
