@@ -4,17 +4,19 @@ On Redis, serving's feature read through ``get_online_features`` took 57 of a fe
 (the Redis round trips 7 ms): Feast builds a response protobuf value by value, then converts it
 again. :func:`redis_view_rows` instead reads the rows the way Feast's Redis store does inside
 ``get_online_features`` (``RedisOnlineStore._read_features_per_fv``): Feast's own keys, hash
-fields, connection settings and decoding, every view's HMGETs in one pipelined round trip, for the
-distinct keys of the request only, and Feast's Redis key of each entity serialized once per
-process (:data:`KEPT_KEYS`). Those helpers are the store's underscored methods; through the public
-``online_read`` (one round trip per view, 12 on a feed request, and every key of every view
-serialized on every read) a feed's feature read took 43 ms in a replica against 31 ms this way
-(README, "Serving on Redis"). The rows go
-into the per-view row states that livecart's store keeps (:class:`ViewRows`), so frames, rows and
-the ranker's columns come from the same code on every store
-(:func:`livecart.online.frames.frame_of`, :func:`livecart.features.online_columns.columns_of`).
-``tests/integration/test_redis_store.py`` checks both against ``get_online_features``, value for
-value.
+fields and connection settings, in one pipelined round trip, for the distinct keys of the request
+only. On top of that: the views of one entity live in the same Feast hash, so they share one
+HMGET per key; Feast's Redis key of each entity is serialized once per process
+(:data:`KEPT_KEYS`); and values are decoded a column at a time
+(:mod:`livecart.features.redis_cells`) instead of a ValueProto per value. The Feast helpers used
+are the store's underscored methods; through the public ``online_read`` (one round trip per view,
+12 on a feed request, and every key of every view serialized on every read) a feed's feature read
+took 43 ms in a replica against 31 ms with one pipeline and kept keys (README, "Serving on
+Redis", has this round's figures). The rows go into the per-view row states that livecart's
+store keeps (:class:`ViewRows`), so frames, rows and the ranker's columns come from the same code
+on every store (:func:`livecart.online.frames.frame_of`,
+:func:`livecart.features.online_columns.columns_of`). ``tests/integration/test_redis_store.py``
+checks both against ``get_online_features``, value for value.
 """
 
 from __future__ import annotations
@@ -22,17 +24,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
 from feast import FeatureStore
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from livecart.core.errors import LivecartError
-from livecart.online.codec import arrow_type, is_opaque, scalar_of
+from livecart.features.redis_cells import Cell, column_of
 from livecart.online.lookup import ViewRows, distinct_keys, entity_rows
 from livecart.online.plan import ServicePlan, ViewRead
 from livecart.online.state import ViewState
@@ -40,13 +43,11 @@ from livecart.online.state import ViewState
 if TYPE_CHECKING:  # Feast's Redis module needs the redis extra
     from feast.infra.online_stores.redis import RedisOnlineStore
 
-Found = list[tuple[datetime | None, dict[str, ValueProto] | None]]
 KEPT_KEYS = 200_000
 """Serialized Redis keys kept per project, key serialization and set of join keys (a catalogue's
 products, viewers...): Feast serializes every key of every view on every read otherwise."""
 _KEYS: dict[tuple[str, int, tuple[str, ...]], dict[tuple[Any, ...], bytes]] = {}
 _KEYS_LOCK = threading.Lock()
-_UNSET = ValueProto()
 
 
 def redis_view_rows(
@@ -60,30 +61,49 @@ def redis_view_rows(
     n = entity_rows(plan, entities)
     distinct: dict[tuple[str, ...], tuple[list[tuple[Any, ...]], np.ndarray]] = {}
     asks: list[_Ask] = []
-    commands: list[tuple[bytes, list[str | bytes]]] = []
     for read in plan.views:
         keys = distinct.get(read.join_keys)
         if keys is None:
             keys = distinct[read.join_keys] = distinct_keys([entities[k] for k in read.join_keys])
         uniques, inverse = keys
         asked = [i for i, key in enumerate(uniques) if all(v is not None for v in key)]
-        ask = _ask(store, online, read, uniques, inverse, asked)
-        commands += [(key, ask.fields) for key in ask.redis_keys]
-        asks.append(ask)
-    # Feast's own batched read (one HMGET per key and view, one pipeline: what its
-    # get_online_features does on Redis), then its own decoding, view by view.
-    values = online._read_hash_fields(store.config, commands) if commands else []
+        asks.append(_ask(store, online, read, uniques, inverse, asked))
+    cells = _hmget(store, online, asks)
     out: list[ViewRows] = []
-    start = 0
-    for ask in asks:
-        mine = values[start : start + len(ask.redis_keys)]
-        start += len(ask.redis_keys)
-        found: Found = online._convert_redis_values_to_protobuf(mine, ask.name, ask.features)
-        state, positions = _state(ask.read, [ask.uniques[i] for i in ask.asked], found)
+    for ask, answered in zip(asks, cells, strict=True):
+        state, positions = _state(ask, answered)
         rows = np.full(len(ask.uniques), -1, dtype=np.int64)
         rows[ask.asked] = positions
         out.append(ViewRows(ask.read, state, rows, ask.inverse))
     return n, out
+
+
+def _hmget(
+    store: FeatureStore, online: RedisOnlineStore, asks: list[_Ask]
+) -> list[list[list[Cell]]]:
+    """Each view's hash fields for each of its keys (Feast's own batched read: one pipeline).
+
+    Feast keeps every view of an entity in that entity's hash, so the views with the same join
+    keys share one HMGET per key (a feed request: ~290 commands instead of ~580)."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for index, ask in enumerate(asks):
+        groups.setdefault(ask.read.join_keys, []).append(index)
+    commands: list[tuple[bytes, list[str | bytes]]] = []
+    for members in groups.values():
+        fields = [name for i in members for name in asks[i].fields]
+        commands += [(key, fields) for key in asks[members[0]].redis_keys]
+    values = online._read_hash_fields(store.config, commands) if commands else []
+    cells: list[list[list[Cell]]] = [[] for _ in asks]
+    start = 0
+    for members in groups.values():
+        answered = values[start : start + len(asks[members[0]].redis_keys)]
+        start += len(answered)
+        offset = 0
+        for i in members:
+            width = len(asks[i].fields)
+            cells[i] = [cast(list[Cell], row[offset : offset + width]) for row in answered]
+            offset += width
+    return cells
 
 
 @dataclass(frozen=True)
@@ -164,38 +184,45 @@ def _value(value: Any) -> ValueProto:
     raise LivecartError(f"entity key value {value!r}: only str, int, bool and bytes keys")
 
 
-def _state(
-    read: ViewRead, keys: list[tuple[Any, ...]], found: Found
-) -> tuple[ViewState, np.ndarray]:
-    """The rows Redis held for ``keys`` as a view state, and each key's row (-1: none)."""
-    present = [i for i, (moment, values) in enumerate(found) if _stored(moment, values)]
+def _state(ask: _Ask, answered: list[list[Cell]]) -> tuple[ViewState, np.ndarray]:
+    """The rows Redis held for the asked keys as a view state, and each key's row (-1: none).
+
+    ``answered`` holds, per key, the feature cells and then the view's ``_ts:`` field, as Feast's
+    ``_get_features_for_entity`` reads them; a key is held when its timestamp is past the epoch
+    or any value is set (Feast answers a missing key with the epoch and unset values)."""
+    keys = [ask.uniques[i] for i in ask.asked]
+    moments = [_moment(row[-1]) for row in answered]
+    present = [
+        i
+        for i, row in enumerate(answered)
+        if len(row) > 1 and (moments[i] > 0 or any(_is_set(cell) for cell in row[:-1]))
+    ]
     positions = np.full(len(keys), -1, dtype=np.int64)
     positions[present] = np.arange(len(present), dtype=np.int64)
+    read = ask.read
     columns: dict[str, pa.Array] = {
         name: pa.array([keys[i][j] for i in present]) for j, name in enumerate(read.join_keys)
     }
     fields = {field.name: field for field in read.view.features}
-    for name in read.features:
-        field = fields[name]
-        cells = [(found[i][1] or {}).get(name, _UNSET) for i in present]
-        if is_opaque(field):  # kept serialized, as livecart's store keeps it
-            values: list[Any] = [
-                c.SerializeToString() if c.WhichOneof("val") else None for c in cells
-            ]
-        else:
-            values = [scalar_of(c) for c in cells]
-        columns[name] = pa.array(values, type=arrow_type(field))
-    moments = [found[i][0] for i in present]
+    for j, name in enumerate(ask.features[:-1]):
+        columns[name] = column_of([answered[i][j] for i in present], fields[name])
     stamps = np.array(
-        [int(m.timestamp() * 1_000_000) if m is not None else 0 for m in moments], dtype=np.int64
+        [
+            int(datetime.fromtimestamp(moments[i], tz=UTC).timestamp() * 1_000_000)
+            for i in present
+        ],
+        dtype=np.int64,
     )
     return ViewState(table=pa.table(columns), event_us=stamps, created_us=stamps.copy()), positions
 
 
-def _stored(moment: datetime | None, values: dict[str, ValueProto] | None) -> bool:
-    """Whether Redis held the key: Feast answers a missing one with the epoch and unset values."""
-    if values is None:
-        return False
-    return bool(moment and moment.timestamp() > 0) or any(
-        v.WhichOneof("val") for v in values.values()
-    )
+def _moment(cell: Cell) -> float:
+    """Seconds since the epoch of a ``_ts:`` field, as Feast computes them (0 when unset)."""
+    if not cell:
+        return 0.0
+    stamp = Timestamp.FromString(cell)
+    return float(stamp.seconds + stamp.nanos / 1_000_000_000.0)
+
+
+def _is_set(cell: Cell) -> bool:
+    return bool(cell) and ValueProto.FromString(cell).WhichOneof("val") is not None

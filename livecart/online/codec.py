@@ -95,6 +95,16 @@ def _base(field: Field) -> tuple[PrimitiveFeastType, bool]:
     return typed
 
 
+def value_field(field: Field) -> tuple[str, bool] | None:
+    """(the ValueProto field a typed feature's values are held in, whether it is a list); None
+    for an opaque feature."""
+    typed = _typed(field.dtype)
+    if typed is None:
+        return None
+    base, is_list = typed
+    return (_LIST_FIELD if is_list else _SCALAR_FIELD)[base], is_list
+
+
 def arrow_type(field: Field) -> pa.DataType:
     """Arrow type of a feature; embeddings with a vector_length become fixed-size float lists;
     opaque types are binary (serialized ValueProtos)."""
