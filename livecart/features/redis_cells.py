@@ -5,9 +5,9 @@ hash. Its read path parses every value into a ``ValueProto`` and serving then to
 Python value (:func:`livecart.online.codec.scalar_of`): about 2,400 values a feed request, the
 384-wide text embeddings as Python lists of floats. The columns a request reads are typed, so
 :func:`column_of` reads the protobuf wire format of the shapes Feast writes for them (a double, a
-float, a varint integer, a string, a bool; a packed list of floats or doubles straight into numpy)
-and hands any other value, one by one, to protobuf's own parser: a value this module does not
-recognise is decoded as before, never differently. ``tests/unit/test_redis_cells.py`` compares
+float, a varint integer, a string, a bool; a packed list of floats, doubles or integers straight
+into numpy) and hands any other value, one by one, to protobuf's own parser: a value this module
+does not recognise is decoded as before, never differently. ``tests/unit/test_redis_cells.py`` compares
 both ways for every type, unset and null values, negatives, non-finite floats, empty and unicode
 strings, empty and wrong-length lists.
 """
@@ -110,6 +110,8 @@ _SCALARS: Final[dict[str, Callable[[bytes], Any]]] = {
 _PACKED: Final[dict[str, tuple[bytes, np.dtype[Any]]]] = {
     "float_list_val": (_tag("float_list_val", _LEN), np.dtype("<f4")),
     "double_list_val": (_tag("double_list_val", _LEN), np.dtype("<f8")),
+    "int64_list_val": (_tag("int64_list_val", _LEN), np.dtype(np.int64)),
+    "int32_list_val": (_tag("int32_list_val", _LEN), np.dtype(np.int64)),
 }
 _WIDTHS: Final[dict[str, tuple[bytes, int, np.dtype[Any]]]] = {
     name: (tag, len(tag) + size, np.dtype(dtype))
@@ -121,7 +123,7 @@ _WIDTHS: Final[dict[str, tuple[bytes, int, np.dtype[Any]]]] = {
     )
     for tag in [_tag(name, wire)]
 }
-_INNER: Final = bytes([(1 << 3) | _LEN])  # FloatList / DoubleList: ``repeated val = 1``, packed
+_INNER: Final = bytes([(1 << 3) | _LEN])  # FloatList, Int64List...: ``repeated val = 1``, packed
 
 
 def column_of(cells: Sequence[Cell], field: Field) -> pa.Array:
@@ -186,11 +188,12 @@ def _opaque(cell: Cell) -> bytes | None:
 
 
 def _packed(cells: Sequence[Cell], name: str, kind: pa.DataType) -> pa.Array | None:
-    """A list column read straight from packed floats or doubles; None when any value is not
-    in that shape (or a fixed-size list has the wrong length): then it is parsed value by value."""
+    """A list column read straight from packed numbers (floats, doubles or varints); None when
+    any value is not in that shape (or a fixed-size list has the wrong length): then it is
+    parsed value by value."""
     tag, dtype = _PACKED[name]
     parts: list[bytes] = []
-    lengths = np.zeros(len(cells), dtype=np.int64)
+    sizes = np.zeros(len(cells), dtype=np.int64)
     valid = np.zeros(len(cells), dtype=np.bool_)
     for i, cell in enumerate(cells):
         if not cell:
@@ -199,18 +202,27 @@ def _packed(cells: Sequence[Cell], name: str, kind: pa.DataType) -> pa.Array | N
             data = _packed_bytes(cell, tag)
         except IndexError:
             return None
-        if data is None or len(data) % dtype.itemsize:
+        if data is None:
             return None
         parts.append(data)
-        lengths[i] = len(data) // dtype.itemsize
+        sizes[i] = len(data)
         valid[i] = True
-    values = np.frombuffer(b"".join(parts), dtype=dtype)
+    buffer = b"".join(parts)
+    if dtype.kind == "i":
+        decoded = _varints(buffer, np.cumsum(sizes))
+        if decoded is None:
+            return None
+        values, lengths = decoded
+    else:
+        if np.any(sizes % dtype.itemsize):
+            return None
+        values, lengths = np.frombuffer(buffer, dtype=dtype), sizes // dtype.itemsize
     mask = pa.array(~valid)
     if pa.types.is_fixed_size_list(kind):
         size = kind.list_size
         if np.any(lengths[valid] != size):
             return None
-        filled = np.zeros((len(cells), size), dtype=dtype)
+        filled = np.zeros((len(cells), size), dtype=values.dtype)
         filled[valid] = values.reshape(-1, size)
         flat = pa.array(filled.reshape(-1), type=kind.value_type)
         return pa.FixedSizeListArray.from_arrays(flat, type=kind, mask=mask)
@@ -220,8 +232,28 @@ def _packed(cells: Sequence[Cell], name: str, kind: pa.DataType) -> pa.Array | N
     return pa.ListArray.from_arrays(pa.array(offsets), flat, type=kind, mask=mask)
 
 
+def _varints(buffer: bytes, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Packed varints (64-bit two's complement) of cells laid end to end, and how many each
+    cell holds (``ends``: each cell's end offset in ``buffer``); None for a malformed run."""
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    if not len(data):
+        return np.zeros(0, dtype=np.int64), np.zeros(len(ends), dtype=np.int64)
+    last = (data & 0x80) == 0  # the final byte of each number
+    if not last[ends[ends > 0] - 1].all():
+        return None  # a number runs over into the next cell
+    closed = np.cumsum(last)  # numbers finished up to and including each byte
+    counts = np.diff(np.concatenate(([0], np.where(ends > 0, closed[np.maximum(ends, 1) - 1], 0))))
+    firsts = np.flatnonzero(np.concatenate(([True], last[:-1])))
+    place = np.arange(len(data)) - firsts[np.concatenate(([0], closed[:-1]))]
+    if place.max() > 9 or np.any(data[place == 9] > 1):
+        return None  # longer than 64 bits
+    shifted = (data & 0x7F).astype(np.uint64) << (7 * place).astype(np.uint64)
+    return np.bitwise_or.reduceat(shifted, firsts).view(np.int64), counts
+
+
 def _packed_bytes(cell: bytes, tag: bytes) -> bytes | None:
-    """The packed numbers of a FloatList / DoubleList value; None when it is not that shape."""
+    """The packed numbers of a FloatList, DoubleList, Int64List or Int32List value; None when
+    it is not that shape."""
     if not cell.startswith(tag):
         return None
     size, start = _varint(cell, len(tag))

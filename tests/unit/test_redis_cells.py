@@ -29,10 +29,10 @@ from feast.types import (
     String,
     UnixTimestamp,
 )
+from google.protobuf.message import DecodeError
 
 from livecart.features.redis_cells import column_of
 from livecart.online.codec import arrow_type, is_opaque, scalar_of
-
 
 F32_EDGES = [0.0, -0.0, 1.5, -2.25, 3.4e38, 1e-45, math.inf, -math.inf, math.nan]
 F64_EDGES = [0.0, -0.0, 1.5, -1e308, 5e-324, math.inf, -math.inf, math.nan, 0.1]
@@ -115,6 +115,23 @@ def test_column_of__one_width_columns__fast_path_and_mixed_widths_equal() -> Non
     _column(Field(name="d", dtype=Float64), [*doubles, _cell(int64_val=3)])
     _column(Field(name="d", dtype=Float64), [*doubles, _cell(float_val=0.5)])
     _column(Field(name="i", dtype=Int64), [*small, _cell(int32_val=5)])
+    # A value written twice in one cell: protobuf keeps the last one.
+    twice = _cell(int64_val=5) + _cell(int64_val=7)
+    _column(Field(name="i", dtype=Int64), [*small, twice])
+    _column(Field(name="i", dtype=Int64), [twice, twice])
+
+
+def test_column_of__long_and_broken_strings__as_protobuf_reads_them() -> None:
+    field = Field(name="s", dtype=String)
+    lengths = [0, 1, 127, 128, 5000, 16383, 16384, 40000]  # 1-, 2- and 3-byte length varints
+    _column(field, [_cell(string_val="é" * (n // 2) + "x" * (n % 2)) for n in lengths])
+    _column(field, [_cell(string_val="a" * n) for n in lengths[:6]])
+    broken = bytes([0x12, 2, 0xFF, 0xFE])  # a string_val that is not UTF-8
+    for cells in ([broken], [_cell(string_val="ok"), broken]):
+        with pytest.raises(DecodeError):
+            column_of(cells, field)
+        with pytest.raises(DecodeError):
+            _expected(cells, field)
 
 
 def _floats(n: int, rng: random.Random) -> list[float]:
@@ -148,6 +165,33 @@ def test_column_of__float_lists__fixed_and_variable_length_equal_protobuf_parse(
         column_of([cell(_floats(7, rng))], fixed)
     with pytest.raises(pa.ArrowInvalid):
         _expected([cell(_floats(7, rng))], fixed)
+
+
+def test_column_of__integer_lists__packed_varints_equal_protobuf_parse() -> None:
+    rng = random.Random(5)
+    for base, name, edges in (
+        (Int64, "int64_list_val", LONG_EDGES),
+        (Int32, "int32_list_val", INT_EDGES),
+    ):
+
+        def cell(values: list[int], name: str = name) -> bytes:
+            value = ValueProto()
+            getattr(value, name).val.extend(values)
+            return value.SerializeToString()
+
+        def some(n: int, edges: list[int] = edges) -> list[int]:
+            return [
+                rng.choice(edges) if rng.random() < 0.3 else rng.randint(0, 300) for _ in range(n)
+            ]
+
+        field = Field(name="l", dtype=Array(base))
+        lists = [cell(some(rng.randint(0, 60))) for _ in range(40)]
+        _column(field, lists)  # packed: straight into numpy
+        _column(field, [*lists, None, b""])
+        _column(field, lists + _unset_and_null())  # a null value: parsed one by one
+        _column(field, [cell([]), cell([]), None])
+        _column(field, [cell(edges)])
+        _column(field, [cell(some(1)) for _ in range(5)])
 
 
 def test_column_of__other_lists_and_opaque_values__parsed_as_before() -> None:
