@@ -174,11 +174,13 @@ class FeastReader(FeatureReader):
 
 
 class RedisReader(FeastReader):
-    """Feast's Redis store: frames, rows and the ranker's columns from Feast's own Redis reads,
-    one pipelined round trip per view (:mod:`livecart.features.redis_rows`)."""
+    """Feast's Redis store: frames, rows and the ranker's columns from Feast's own Redis keys
+    and fields, one round trip a read (:mod:`livecart.features.redis_rows`); ``scripted=False``
+    reads key by key in a pipeline, as Feast does (:mod:`livecart.features.redis_fetch`)."""
 
-    def __init__(self, store: FeatureStore) -> None:
+    def __init__(self, store: FeatureStore, scripted: bool = True) -> None:
         super().__init__(store)
+        self.scripted = scripted
         from feast.infra.online_stores.redis import RedisOnlineStore  # needs the redis extra
 
         self._online = RedisOnlineStore()  # Feast's; keeps its Redis client (thread-safe)
@@ -190,10 +192,10 @@ class RedisReader(FeastReader):
     ) -> tuple[int, list[ViewRows]]:
         if not self._connected:
             with self._first:
-                found = redis_view_rows(self.store, self._online, plan, entities)
+                found = redis_view_rows(self.store, self._online, plan, entities, self.scripted)
                 self._connected = True
                 return found
-        return redis_view_rows(self.store, self._online, plan, entities)
+        return redis_view_rows(self.store, self._online, plan, entities, self.scripted)
 
     def frame(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> pa.Table:
         n, views = self._rows(plan, entities)

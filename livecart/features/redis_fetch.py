@@ -8,7 +8,7 @@ sends each group of keys that share a field list as one ``EVALSHA`` of :data:`SC
 HMGETs, run by Redis itself; redis-py's ``register_script``), all groups in one pipeline, and
 hiredis parses the nested answer in C. A Redis Cluster (keys on several nodes), Feast's GLIDE
 client, or a server that refuses scripts is read through Feast's own pipeline instead, with the
-same answer. ``tests/integration/test_redis_store.py`` checks both paths against
+same answer. ``tests/integration/test_redis_store.py`` checks both ways against
 ``get_online_features``.
 """
 

@@ -56,9 +56,10 @@ def redis_view_rows(
     online: RedisOnlineStore,
     plan: ServicePlan,
     entities: Mapping[str, Sequence[Any]],
+    scripted: bool = True,
 ) -> tuple[int, list[ViewRows]]:
     """(number of entity rows, :class:`ViewRows` per view of ``plan``) read from Redis, every
-    view's keys in one pipelined round trip."""
+    view's keys in one round trip (``scripted``: see :func:`redis_fetch.hash_fields`)."""
     n = entity_rows(plan, entities)
     distinct: dict[tuple[str, ...], tuple[list[tuple[Any, ...]], np.ndarray]] = {}
     asks: list[_Ask] = []
@@ -69,7 +70,7 @@ def redis_view_rows(
         uniques, inverse = keys
         asked = [i for i, key in enumerate(uniques) if all(v is not None for v in key)]
         asks.append(_ask(store, online, read, uniques, inverse, asked))
-    cells = _hmget(store, online, asks)
+    cells = _hmget(store, online, asks, scripted)
     out: list[ViewRows] = []
     for ask, answered in zip(asks, cells, strict=True):
         state, positions = _state(ask, answered)
@@ -80,7 +81,7 @@ def redis_view_rows(
 
 
 def _hmget(
-    store: FeatureStore, online: RedisOnlineStore, asks: list[_Ask]
+    store: FeatureStore, online: RedisOnlineStore, asks: list[_Ask], scripted: bool
 ) -> list[list[list[Cell]]]:
     """Each view's hash fields for each of its keys, in one round trip
     (:func:`livecart.features.redis_fetch.hash_fields`).
@@ -96,7 +97,7 @@ def _hmget(
     ]
     cells: list[list[list[Cell]]] = [[] for _ in asks]
     for members, answered in zip(
-        groups.values(), hash_fields(store, online, requests), strict=True
+        groups.values(), hash_fields(store, online, requests, scripted), strict=True
     ):
         offset = 0
         for i in members:

@@ -140,9 +140,9 @@ def test_redis__apply_materialize_serve_events__features_pushed_and_feed_changes
 def test_redis_reader__ranker_columns__equal_feasts_get_online_features(
     redis_world: LivecartSettings,
 ) -> None:
-    """Serving's Redis read (Feast's own ``online_read`` per view, into livecart's row states)
-    gives the very frames and ranker columns ``get_online_features`` gives, unknown keys and
-    coded keys included."""
+    """Serving's Redis read (Feast's keys and fields, into livecart's row states; by script or
+    key by key) gives the very frames and ranker columns ``get_online_features`` gives, unknown
+    keys and coded keys included."""
     import numpy as np
 
     from livecart.features.reader import FeastReader, RedisReader, frame_columns, reader_for
@@ -154,6 +154,7 @@ def test_redis_reader__ranker_columns__equal_feasts_get_online_features(
         store = feature_store(settings)
         reader = reader_for(store)
         assert isinstance(reader, RedisReader)
+        keyed = RedisReader(store, scripted=False)  # Feast's pipeline, key by key
         ranker = LoadedRanker.load(settings)
         catalog = load_catalog(settings)
         plan = serving_plan(store, ranker)
@@ -167,6 +168,7 @@ def test_redis_reader__ranker_columns__equal_feasts_get_online_features(
             # Frames (rows, a viewer's context, vectors): the same values as Feast's.
             theirs = FeastReader.frame(reader, plan, entities).to_pylist()
             assert reader.frame(plan, entities).to_pylist() == theirs, viewer
+            assert keyed.frame(plan, entities).to_pylist() == theirs, viewer  # no script
             keys = set(plan.entity_columns)  # a coded unknown key reads as None: features only
             features = [{k: v for k, v in row.items() if k not in keys} for row in theirs]
             from_codes = reader.frame(plan, coded).to_pylist()
