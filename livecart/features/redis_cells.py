@@ -70,16 +70,18 @@ def _fixed(name: str, wire: int, unpack: struct.Struct) -> Callable[[bytes], Any
     return decode
 
 
-def _integer(name: str) -> Callable[[bytes], Any]:
+def _integer(name: str, bits: int) -> Callable[[bytes], Any]:
     tag = _tag(name, _VARINT)
+    low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
     def decode(cell: bytes) -> Any:
         if not cell.startswith(tag):
             return _SLOW
         value, end = _varint(cell, len(tag))
-        if end != len(cell):
+        if end != len(cell) or value >= 1 << 64:
             return _SLOW
-        return value - (1 << 64) if value >= 1 << 63 else value  # two's complement, 64 bits
+        value = value - (1 << 64) if value >= 1 << 63 else value  # two's complement, 64 bits
+        return value if low <= value <= high else _SLOW  # out of range: as protobuf reads it
 
     return decode
 
@@ -102,8 +104,8 @@ def _bool(cell: bytes, tag: bytes = _tag("bool_val", _VARINT)) -> Any:
 _SCALARS: Final[dict[str, Callable[[bytes], Any]]] = {
     "double_val": _fixed("double_val", _I64, _F64),
     "float_val": _fixed("float_val", _I32, _F32),
-    "int64_val": _integer("int64_val"),
-    "int32_val": _integer("int32_val"),
+    "int64_val": _integer("int64_val", 64),
+    "int32_val": _integer("int32_val", 32),
     "string_val": _string,
     "bool_val": _bool,
 }
@@ -228,7 +230,10 @@ def _packed(cells: Sequence[Cell], name: str, kind: pa.DataType) -> pa.Array | N
         return pa.FixedSizeListArray.from_arrays(flat, type=kind, mask=mask)
     offsets = np.zeros(len(cells) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
-    flat = pa.array(values, type=kind.value_type)
+    try:
+        flat = pa.array(values, type=kind.value_type)
+    except (pa.ArrowInvalid, OverflowError):  # an integer out of the type's range
+        return None
     return pa.ListArray.from_arrays(pa.array(offsets), flat, type=kind, mask=mask)
 
 

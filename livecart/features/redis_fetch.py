@@ -45,13 +45,11 @@ def hash_fields(
 ) -> list[list[list[Cell]]]:
     """Per request, per key, the fields' values (None where unset); one round trip."""
     if scripted and _scriptable(store, online):
+        from redis.exceptions import ResponseError  # Feast's Redis client (the redis extra)
+
         try:
             return _scripted(store, online, requests)
-        except Exception as exc:  # scripting off (an ACL, a managed Redis): Feast's own pipeline
-            from redis.exceptions import ResponseError
-
-            if not isinstance(exc, ResponseError):
-                raise
+        except ResponseError as exc:  # scripting off (an ACL, a managed Redis): Feast's pipeline
             log.warning("Redis refused the read script (%s); reading key by key", exc)
             _REFUSED.add(id(online._get_client(store.config.online_store)))
     commands = [(key, fields) for keys, fields in requests for key in keys]

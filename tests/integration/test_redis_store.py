@@ -186,3 +186,35 @@ def test_redis_reader__ranker_columns__equal_feasts_get_online_features(
                     if x is not None:
                         np.testing.assert_array_equal(x, y, err_msg=f"{part} of {viewer}")
         assert checked > 20, "too few numeric columns compared"
+
+
+def test_redis_reader__server_refuses_scripts__reads_key_by_key_same_frames(
+    redis_world: LivecartSettings, redis_address: str
+) -> None:
+    """A Redis whose ACL forbids scripts (a managed Redis may): the reader falls back to Feast's
+    pipeline, key by key, with the same frames as ``get_online_features``."""
+    import redis
+
+    from livecart.features.reader import FeastReader, RedisReader
+    from livecart.model.scoring import LoadedRanker
+    from tests.feature_reads import candidate_entities, serving_plan
+
+    host, port = redis_address.split(":")
+    admin = redis.Redis(host=host, port=int(port))
+    settings = redis_world
+    with home_env(settings):
+        store = feature_store(settings)
+        plan = serving_plan(store, LoadedRanker.load(settings))
+        catalog = load_catalog(settings)
+        viewer = sorted(catalog.follows or {})[0]
+        entities, _ = candidate_entities(catalog, viewer, catalog.popular[:40])
+        admin.execute_command("ACL", "SETUSER", "default", "-@scripting")
+        try:
+            reader = RedisReader(store)
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                admin.eval("return 1", 0)
+            theirs = FeastReader.frame(reader, plan, entities).to_pylist()
+            for _ in range(2):  # refused, then remembered: key by key both times
+                assert reader.frame(plan, entities).to_pylist() == theirs
+        finally:
+            admin.execute_command("ACL", "SETUSER", "default", "+@all")

@@ -115,6 +115,10 @@ def test_column_of__one_width_columns__fast_path_and_mixed_widths_equal() -> Non
     _column(Field(name="d", dtype=Float64), [*doubles, _cell(int64_val=3)])
     _column(Field(name="d", dtype=Float64), [*doubles, _cell(float_val=0.5)])
     _column(Field(name="i", dtype=Int64), [*small, _cell(int32_val=5)])
+    # An int32 field holding a 64-bit number: protobuf keeps its low 32 bits.
+    wide = bytes([0x18]) + bytes([0xFF] * 9 + [0x01])  # int32_val = 2**64 - 1 as a varint
+    wide_too = bytes([0x18, 0x80, 0x80, 0x80, 0x80, 0x10])  # int32_val = 2**32
+    _column(Field(name="n", dtype=Int32), [_cell(int32_val=3), wide_too, wide])
     # A value written twice in one cell: protobuf keeps the last one.
     twice = _cell(int64_val=5) + _cell(int64_val=7)
     _column(Field(name="i", dtype=Int64), [*small, twice])
