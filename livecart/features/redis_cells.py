@@ -23,7 +23,7 @@ import pyarrow as pa
 from feast import Field
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 
-from livecart.online.codec import arrow_type, is_opaque, scalar_of, value_field
+from livecart.online.codec import arrow_type, scalar_of, value_field
 
 Cell = bytes | None
 """One HMGET answer: a serialized ValueProto, or None (or empty) when the key has no value."""
@@ -133,7 +133,7 @@ def column_of(cells: Sequence[Cell], field: Field) -> pa.Array:
     values stay serialized), equal to each parsed ValueProto's :func:`scalar_of`."""
     kind = arrow_type(field)
     held = value_field(field)
-    if is_opaque(field) or held is None:
+    if held is None:  # an opaque feature: kept serialized
         return pa.array([_opaque(cell) for cell in cells], type=kind)
     name, is_list = held
     if is_list and name in _PACKED:
