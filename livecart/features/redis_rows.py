@@ -49,6 +49,8 @@ KEPT_KEYS = 200_000
 products, viewers...): Feast serializes every key of every view on every read otherwise."""
 _KEYS: dict[tuple[str, int, tuple[str, ...]], dict[tuple[Any, ...], bytes]] = {}
 _KEYS_LOCK = threading.Lock()
+_FIELDS: dict[tuple[str, tuple[str, ...]], tuple[list[str], list[str | bytes]]] = {}
+"""Feast's feature names and hash fields per (versioned view name, features): a few per plan."""
 
 
 def redis_view_rows(
@@ -61,22 +63,19 @@ def redis_view_rows(
     """(number of entity rows, :class:`ViewRows` per view of ``plan``) read from Redis, every
     view's keys in one round trip (``scripted``: see :func:`redis_fetch.hash_fields`)."""
     n = entity_rows(plan, entities)
-    distinct: dict[tuple[str, ...], tuple[list[tuple[Any, ...]], np.ndarray]] = {}
+    keyed: dict[tuple[str, ...], _Keys] = {}  # the views of one entity share its keys
     asks: list[_Ask] = []
     for read in plan.views:
-        keys = distinct.get(read.join_keys)
+        keys = keyed.get(read.join_keys)
         if keys is None:
-            keys = distinct[read.join_keys] = distinct_keys([entities[k] for k in read.join_keys])
-        uniques, inverse = keys
-        asked = [i for i, key in enumerate(uniques) if all(v is not None for v in key)]
-        asks.append(_ask(store, online, read, uniques, inverse, asked))
-    cells = _hmget(store, online, asks, scripted)
+            keys = keyed[read.join_keys] = _keys(store, online, read.join_keys, entities)
+        asks.append(_Ask(read, keys, *_fields(store, online, read)))
     out: list[ViewRows] = []
-    for ask, answered in zip(asks, cells, strict=True):
+    for ask, answered in zip(asks, _hmget(store, online, asks, scripted), strict=True):
         state, positions = _state(ask, answered)
-        rows = np.full(len(ask.uniques), -1, dtype=np.int64)
-        rows[ask.asked] = positions
-        out.append(ViewRows(ask.read, state, rows, ask.inverse))
+        rows = np.full(len(ask.keys.uniques), -1, dtype=np.int64)
+        rows[ask.keys.asked] = positions
+        out.append(ViewRows(ask.read, state, rows, ask.keys.inverse))
     return n, out
 
 
@@ -92,7 +91,7 @@ def _hmget(
     for index, ask in enumerate(asks):
         groups.setdefault(ask.read.join_keys, []).append(index)
     requests = [
-        (asks[members[0]].redis_keys, [name for i in members for name in asks[i].fields])
+        (asks[members[0]].keys.redis_keys, [name for i in members for name in asks[i].fields])
         for members in groups.values()
     ]
     cells: list[list[list[Cell]]] = [[] for _ in asks]
@@ -108,43 +107,54 @@ def _hmget(
 
 
 @dataclass(frozen=True)
-class _Ask:
-    """One view's part of the pipelined read: its Redis keys and hash fields, as Feast names them."""
+class _Keys:
+    """A request's distinct keys of one set of join keys (and each row's), those asked (no null
+    part), and Feast's Redis key of each asked one."""
 
-    read: ViewRead
     uniques: list[tuple[Any, ...]]
     inverse: np.ndarray
     asked: list[int]
-    name: str
-    features: list[str]
-    fields: list[str | bytes]
     redis_keys: list[bytes]
 
 
-def _ask(
+@dataclass(frozen=True)
+class _Ask:
+    """One view's part of the read: its keys, and its features and hash fields as Feast names
+    them (the view's ``_ts:`` field last)."""
+
+    read: ViewRead
+    keys: _Keys
+    features: list[str]
+    fields: list[str | bytes]
+
+
+def _keys(
     store: FeatureStore,
     online: RedisOnlineStore,
-    read: ViewRead,
-    uniques: list[tuple[Any, ...]],
-    inverse: np.ndarray,
-    asked: list[int],
-) -> _Ask:
+    join_keys: tuple[str, ...],
+    entities: Mapping[str, Sequence[Any]],
+) -> _Keys:
+    uniques, inverse = distinct_keys([entities[k] for k in join_keys])
+    asked = [i for i, key in enumerate(uniques) if all(v is not None for v in key)]
+    redis_keys = _redis_keys(store, online, join_keys, [uniques[i] for i in asked])
+    return _Keys(uniques, inverse, asked, redis_keys)
+
+
+def _fields(
+    store: FeatureStore, online: RedisOnlineStore, read: ViewRead
+) -> tuple[list[str], list[str | bytes]]:
+    """Feast's names and hash fields of ``read``'s features, computed once per view name and
+    feature list (Feast hashes every field name on every read otherwise)."""
     from feast.infra.online_stores.redis import _versioned_fv_name
 
     name = _versioned_fv_name(read.view, store.config)
-    features, fields = online._generate_hset_keys_for_features(
-        read.view, list(read.features), fv_name_override=name
-    )
-    return _Ask(
-        read,
-        uniques,
-        inverse,
-        asked,
-        name,
-        features,
-        fields,
-        _redis_keys(store, online, read.join_keys, [uniques[i] for i in asked]),
-    )
+    key = (name, tuple(read.features))
+    kept = _FIELDS.get(key)
+    if kept is None:
+        kept = _FIELDS[key] = online._generate_hset_keys_for_features(
+            read.view, list(read.features), fv_name_override=name
+        )
+    return kept
 
 
 def _redis_keys(
@@ -191,7 +201,7 @@ def _state(ask: _Ask, answered: list[list[Cell]]) -> tuple[ViewState, np.ndarray
     ``answered`` holds, per key, the feature cells and then the view's ``_ts:`` field, as Feast's
     ``_get_features_for_entity`` reads them; a key is held when its timestamp is past the epoch
     or any value is set (Feast answers a missing key with the epoch and unset values)."""
-    keys = [ask.uniques[i] for i in ask.asked]
+    keys = [ask.keys.uniques[i] for i in ask.keys.asked]
     moments = [_moment(row[-1]) for row in answered]
     present = [
         i
