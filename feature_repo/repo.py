@@ -5,7 +5,12 @@ here once, so each Feast object has a single identity.
 """
 
 from feature_repo.definitions.behavior import viewer_behavior, viewer_behavior_push
-from feature_repo.definitions.embeddings import product_embedding, product_graph, room_embedding
+from feature_repo.definitions.embeddings import (
+    product_embedding,
+    product_graph,
+    room_embedding,
+    viewer_embedding,
+)
 from feature_repo.definitions.entities import product, room, streamer, viewer
 from feature_repo.definitions.interaction import (
     room_comment_signals,
@@ -29,6 +34,7 @@ from feature_repo.definitions.services import (
     product_ranking_v1,
     product_ranking_v2,
     product_ranking_v3,
+    product_ranking_v4,
     room_live_v1,
     room_ranking_v1,
     room_signals_v1,
@@ -56,6 +62,7 @@ __all__ = [
     "product_ranking_v1",
     "product_ranking_v2",
     "product_ranking_v3",
+    "product_ranking_v4",
     "room",
     "room_comment_signals",
     "room_comment_signals_push",
@@ -77,6 +84,7 @@ __all__ = [
     "viewer_behavior",
     "viewer_behavior_push",
     "viewer_context_v1",
+    "viewer_embedding",
     "viewer_interest",
     "viewer_profile",
     "viewer_segment",

@@ -1,9 +1,11 @@
-"""`livecart embed`: item texts -> transformers embeddings -> embedding feature tables (Ray Data).
+"""`livecart embed`: texts -> transformers embeddings -> embedding feature tables (Ray Data).
 
-Product titles+descriptions and room titles are read from the latest profile rows, embedded by a
-pool of encoder actors with Ray Data ``map_batches`` (GPU when present), and written as
-``<home>/features/{product,room}_embedding.parquet`` with a fixed-size float array column, which
-Feast serves from the online store for vector retrieval. The product vectors are then smoothed
+Product titles+descriptions and room titles are read from the latest profile rows, and what each
+viewer says they shop for from the clean viewers table. Each distinct text is embedded once by a
+pool of encoder actors with Ray Data ``map_batches`` (GPU when present), and the vectors are
+written as ``<home>/features/{product,room,viewer}_embedding.parquet`` with a fixed-size float
+array column, which Feast serves from the online store (vector retrieval; the ranker's match of a
+viewer's words to a product's text). The product vectors are then smoothed
 over the co-interaction graph into daily ``product_graph`` snapshots (ray_jobs/item_graph.py).
 """
 
@@ -17,14 +19,14 @@ from typing import Any
 
 import duckdb
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import ray
 
 from livecart.core import contract as c
 from livecart.core import feature_names as f
 from livecart.core.errors import StageError
-from livecart.core.io import write_parquet_atomic
+from livecart.core.io import source_exists, table_path, write_parquet_atomic
 from livecart.core.ray_runtime import cluster_has_gpus, ensure_ray
 from livecart.core.settings import LivecartSettings
 from ray_jobs import item_graph
@@ -51,7 +53,7 @@ def embedding_schema(table: f.FeatureTable, dim: int) -> pa.Schema:
             (key, pa.string()),
             (c.EVENT_TIMESTAMP, c.UTC_TIMESTAMP),
             (c.CREATED_TIMESTAMP, c.UTC_TIMESTAMP),
-            (f.TEXT_EMBEDDING, pa.list_(pa.float32(), dim)),
+            (f.EMBEDDING_COLUMNS[table], pa.list_(pa.float32(), dim)),
         ]
     )
 
@@ -67,7 +69,8 @@ def ensure_embedding_tables(settings: LivecartSettings) -> None:
 
 
 def item_texts(settings: LivecartSettings) -> dict[f.FeatureTable, pa.Table]:
-    """Key, first-seen timestamp and text of every product and room (from the profiles)."""
+    """Key, first-seen timestamp and text of every product and room (from the profiles), and of
+    every viewer who said what they shop for (stamped at sign-up)."""
     queries = {
         f.FeatureTable.PRODUCT_EMBEDDING: (
             f.FeatureTable.PRODUCT_PROFILE,
@@ -89,9 +92,28 @@ def item_texts(settings: LivecartSettings) -> dict[f.FeatureTable, pa.Table]:
                 f"ORDER BY {key}",
                 params=[str(path)],
             ).to_arrow_table()
+        out[f.FeatureTable.VIEWER_EMBEDDING] = _viewer_texts(settings, con)
     finally:
         con.close()
     return out
+
+
+def _viewer_texts(settings: LivecartSettings, con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Viewers with a non-blank ``shopping_for`` (none where the data has no viewers table)."""
+    if not source_exists(settings.clean_dir, c.Table.VIEWERS):
+        return pa.table(
+            {
+                c.VIEWER_ID: pa.array([], pa.string()),
+                c.EVENT_TIMESTAMP: pa.array([], c.UTC_TIMESTAMP),
+                TEXT: pa.array([], pa.string()),
+            }
+        )
+    return con.sql(
+        f"SELECT {c.VIEWER_ID}, {c.SIGNUP_TIMESTAMP} AS {c.EVENT_TIMESTAMP}, "
+        f"trim({c.SHOPPING_FOR}) AS {TEXT} FROM read_parquet(?) "
+        f"WHERE nullif(trim({c.SHOPPING_FOR}), '') IS NOT NULL ORDER BY {c.VIEWER_ID}",
+        params=[str(table_path(settings.clean_dir, c.Table.VIEWERS))],
+    ).to_arrow_table()
 
 
 class EmbedBatch:
@@ -123,7 +145,7 @@ def run(settings: LivecartSettings, batch_size: int = 128) -> EmbedResult:
     gpus = 1 if cluster_has_gpus(1, ensure_ray(settings)) else 0
     encoder = str(settings.encoder_path) if settings.encoder_path else None
     texts = item_texts(settings)
-    # Products and rooms go through one pipeline, so one encoder actor starts (a process that
+    # Products, rooms and viewers go through one pipeline, so one encoder actor starts (a process that
     # imports torch and transformers and loads the weights: seconds), not one per table.
     together = pa.concat_tables(
         pa.table(
@@ -131,15 +153,17 @@ def run(settings: LivecartSettings, batch_size: int = 128) -> EmbedResult:
                 TABLE: pa.array([table.value] * part.num_rows, pa.string()),
                 KEY: part.column(0).cast(pa.string()),
                 c.EVENT_TIMESTAMP: part.column(c.EVENT_TIMESTAMP).cast(c.UTC_TIMESTAMP),
-                TEXT: part.column(TEXT).cast(pa.string()),
+                TEXT: pc.fill_null(part.column(TEXT).cast(pa.string()), ""),
             }
         )
         for table, part in texts.items()
     )
-    embedded = pd.DataFrame(columns=[TABLE, KEY, c.EVENT_TIMESTAMP, f.TEXT_EMBEDDING])
-    if together.num_rows:
+    # Each distinct text once (viewers' sign-up answers repeat; so do some product texts).
+    distinct = pc.unique(together.column(TEXT))
+    vectors_of = np.zeros((len(distinct), dim), dtype=np.float32)
+    if len(distinct):
         embedded = (
-            ray.data.from_arrow(together)
+            ray.data.from_arrow(pa.table({TEXT: distinct}))
             .map_batches(
                 EmbedBatch,
                 fn_constructor_kwargs={"encoder_path": encoder},
@@ -151,18 +175,27 @@ def run(settings: LivecartSettings, batch_size: int = 128) -> EmbedResult:
             )
             .to_pandas()
         )
+        at = pc.index_in(pa.array(embedded[TEXT].astype(str)), value_set=distinct).to_numpy()
+        vectors_of[at] = np.array(list(embedded[f.TEXT_EMBEDDING]), dtype=np.float32)
+    row_of = pc.index_in(together.column(TEXT), value_set=distinct).to_numpy(zero_copy_only=False)
     rows: dict[str, int] = {}
     for table in texts:
         schema = embedding_schema(table, dim)
         (key,) = f.ENTITY_KEYS[table]
-        mine = embedded[embedded[TABLE] == table.value].sort_values(KEY)
-        vectors = np.array(list(mine[f.TEXT_EMBEDDING]), dtype=np.float32).reshape(-1, dim)
+        picked = np.flatnonzero(
+            together.column(TABLE).to_numpy(zero_copy_only=False) == table.value
+        )
+        mine = together.take(pa.array(picked))
+        order = pc.sort_indices(mine, [(KEY, "ascending")]).to_numpy()
+        mine, vectors = mine.take(pa.array(order)), vectors_of[row_of[picked][order]]
         out = pa.table(
             {
-                key: pa.array(mine[KEY].astype(str), pa.string()),
-                c.EVENT_TIMESTAMP: pa.array(mine[c.EVENT_TIMESTAMP]).cast(c.UTC_TIMESTAMP),
-                c.CREATED_TIMESTAMP: pa.array([created] * len(mine), type=c.UTC_TIMESTAMP),
-                f.TEXT_EMBEDDING: pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), dim),
+                key: mine.column(KEY),
+                c.EVENT_TIMESTAMP: mine.column(c.EVENT_TIMESTAMP),
+                c.CREATED_TIMESTAMP: pa.array([created] * mine.num_rows, type=c.UTC_TIMESTAMP),
+                f.EMBEDDING_COLUMNS[table]: pa.FixedSizeListArray.from_arrays(
+                    pa.array(vectors.ravel()), dim
+                ),
             },
             schema=schema,
         )

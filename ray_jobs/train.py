@@ -20,7 +20,12 @@ import ray
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from livecart.core.feature_names import GRAPH_DIM, GRAPH_VECTOR, TEXT_EMBEDDING
+from livecart.core.feature_names import (
+    GRAPH_DIM,
+    GRAPH_VECTOR,
+    TEXT_EMBEDDING,
+    VIEWER_TEXT_EMBEDDING,
+)
 from livecart.core.ray_runtime import ensure_ray
 from livecart.core.settings import LivecartSettings
 from livecart.core.tracking import tracked
@@ -57,6 +62,12 @@ class TrainConfig(BaseModel):
         description="With text and without the behaviour encoder: the viewer's text interest "
         "(mean text vector of the recent products) against the candidate's text.",
     )
+    with_viewer_text: bool = Field(
+        default=True,
+        description="With text: what the viewer says they shop for (its text vector) matched "
+        "to the candidate's text (off where no viewer has such a text).",
+    )
+    match_dim: int = Field(default=16, gt=0, description="Width of that match's projection.")
     item_dim: int = Field(default=32, gt=0)
     vocab_min_count: int = Field(
         default=2, gt=0, description="Products seen fewer times in training are 'unknown'."
@@ -99,6 +110,7 @@ def run(
         vocab,
         model_config["text_dim"],
         model_config["graph_dim"],
+        viewer_text_dim=model_config["viewer_text_dim"],
     )
     item_text = np.zeros((len(vocab) + 2, model_config["text_dim"]), dtype=np.float32)
     if vocab and model_config["text_dim"]:
@@ -173,6 +185,11 @@ def model_spec(settings: LivecartSettings, train: Any, cfg: TrainConfig) -> dict
             (len(v) for v in train.get(TEXT_EMBEDDING, []) if v is not None and len(v)), 0
         )
     has_graph = text_dim > 0 and any(v is not None and len(v) for v in train.get(GRAPH_VECTOR, []))
+    has_viewer_text = (
+        cfg.with_viewer_text
+        and text_dim > 0
+        and any(v is not None and len(v) == text_dim for v in train.get(VIEWER_TEXT_EMBEDDING, []))
+    )
     return {
         "numeric_features": list(NUMERIC_FEATURES),
         "numeric_dim": len(NUMERIC_FEATURES),
@@ -184,4 +201,6 @@ def model_spec(settings: LivecartSettings, train: Any, cfg: TrainConfig) -> dict
         if cfg.with_behaviour or (cfg.with_interest and text_dim)
         else [],
         "interest": bool(cfg.with_interest and text_dim and not cfg.with_behaviour),
+        "viewer_text_dim": text_dim if has_viewer_text else 0,
+        "match_dim": cfg.match_dim if has_viewer_text else 0,
     }

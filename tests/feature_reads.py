@@ -56,4 +56,5 @@ def full_inputs(ranker: LoadedRanker, columns: FeatureColumns) -> RankerInputs:
         int(config.get("text_dim", 0)),
         int(config.get("graph_dim", 0)),
         shared_text=True,
+        viewer_text_dim=int(config.get("viewer_text_dim", 0)),
     )

@@ -60,6 +60,7 @@ from livecart.core.contract import (
     RATING,
     REQUIRED_COLUMNS,
     ROOM_ID,
+    SHOPPING_FOR,
     SIGNUP_TIMESTAMP,
     START_TIMESTAMP,
     STOCK,
@@ -114,6 +115,7 @@ TIMESTAMPS: Final[Mapping[Table, tuple[tuple[str, bool], ...]]] = {
     Table.EVENTS: ((EVENT_TIMESTAMP, True),),
 }
 TEXT_COLUMNS: Final[Mapping[Table, tuple[str, ...]]] = {
+    Table.VIEWERS: (SHOPPING_FOR,),
     Table.ROOMS: (TITLE,),
     Table.PRODUCTS: (TITLE, DESCRIPTION),
     Table.EVENTS: (TEXT,),

@@ -1,11 +1,12 @@
-"""Item text embeddings (products, rooms) for vector retrieval, and graph-smoothed product vectors."""
+"""Text embeddings: items (products, rooms) for vector retrieval, what each viewer says they shop
+for (matched to a product's text by the ranker), and graph-smoothed product vectors."""
 
 from datetime import timedelta
 
 from feast import FeatureView, Field
 from feast.types import Array, Float32, Int64
 
-from feature_repo.definitions.entities import product, room
+from feature_repo.definitions.entities import product, room, viewer
 from feature_repo.definitions.sources import EMBEDDING_DIM, file_source
 from livecart.core import feature_names as f
 
@@ -37,6 +38,21 @@ room_embedding = FeatureView(
     source=file_source(f.FeatureTable.ROOM_EMBEDDING),
     online=True,
     tags={"domain": "room", "kind": "embedding"},
+)
+viewer_embedding = FeatureView(
+    name=f.FeatureTable.VIEWER_EMBEDDING.value,
+    entities=[viewer],
+    ttl=timedelta(0),
+    schema=[
+        Field(
+            name=f.VIEWER_TEXT_EMBEDDING,
+            dtype=Array(Float32),
+            vector_length=EMBEDDING_DIM,
+        )
+    ],
+    source=file_source(f.FeatureTable.VIEWER_EMBEDDING),
+    online=True,
+    tags={"domain": "viewer", "kind": "embedding", "cadence": "sign-up"},
 )
 
 product_graph = FeatureView(

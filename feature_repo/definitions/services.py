@@ -3,7 +3,7 @@
 from feast import FeatureService
 
 from feature_repo.definitions.behavior import viewer_behavior
-from feature_repo.definitions.embeddings import product_embedding, product_graph
+from feature_repo.definitions.embeddings import product_embedding, product_graph, viewer_embedding
 from feature_repo.definitions.interaction import (
     room_comment_signals,
     room_live_stats,
@@ -44,18 +44,27 @@ product_ranking_v2 = FeatureService(
     features=[*_PRODUCT_RANKING, product_embedding],
     description="v1 plus the product's text embedding (entities: viewer_id, product_id, streamer_id).",
 )
+_PRODUCT_RANKING_V3 = [
+    *_PRODUCT_RANKING,
+    product_embedding,
+    product_graph,
+    viewer_interest,
+    streamer_comment_signals,
+]
 product_ranking_v3 = FeatureService(
     name="product_ranking_v3",
-    features=[
-        *_PRODUCT_RANKING,
-        product_embedding,
-        product_graph,
-        viewer_interest,
-        streamer_comment_signals,
-    ],
+    features=_PRODUCT_RANKING_V3,
     description=(
         "v2 plus the graph-smoothed product vector, the viewer's declared interests and the "
         "streamer's live comment signals (entities: viewer_id, product_id, streamer_id)."
+    ),
+)
+product_ranking_v4 = FeatureService(
+    name="product_ranking_v4",
+    features=[*_PRODUCT_RANKING_V3, viewer_embedding],
+    description=(
+        "v3 plus the text vector of what the viewer says they shop for (entities: viewer_id, "
+        "product_id, streamer_id)."
     ),
 )
 streamer_assist_v1 = FeatureService(

@@ -54,7 +54,15 @@ def train(
     text: Annotated[
         bool,
         typer.Option(
-            help="Text-derived inputs (item text embedding, interest cosine, graph-smoothed vector)."
+            help="Text-derived inputs (item text embedding, graph-smoothed vector, what the "
+            "viewer says they shop for matched to the item's text)."
+        ),
+    ] = True,
+    viewer_text: Annotated[
+        bool,
+        typer.Option(
+            help="With text: match what the viewer says they shop for (the `shopping_for` "
+            "column, embedded by `livecart embed`) to the candidate's text."
         ),
     ] = True,
     behaviour: Annotated[
@@ -112,6 +120,7 @@ def train(
         with_text=text,
         with_behaviour=behaviour,
         with_interest=interest,
+        with_viewer_text=viewer_text,
         limit=limit,
         resume_from=resume_from,
     )

@@ -34,6 +34,8 @@ AGE_BAND: Final = "age_band"
 REGION: Final = "region"
 DEVICE: Final = "device"
 INTEREST_CATEGORIES: Final = "interest_categories"
+SHOPPING_FOR: Final = "shopping_for"
+"""A viewer's own words at sign-up on what they shop for (free text; optional)."""
 
 DISPLAY_NAME: Final = "display_name"
 MAIN_CATEGORY: Final = "main_category"
@@ -127,6 +129,7 @@ SCHEMAS: Final[dict[Table, pa.Schema]] = {
             (REGION, pa.string()),
             (DEVICE, pa.string()),
             (INTEREST_CATEGORIES, pa.list_(pa.string())),
+            (SHOPPING_FOR, pa.string()),
         ]
     ),
     Table.STREAMERS: pa.schema(

@@ -23,6 +23,7 @@ class FeatureTable(StrEnum):
     VIEWER_STREAMER_AFFINITY = "viewer_streamer_affinity"
     PRODUCT_EMBEDDING = "product_embedding"
     ROOM_EMBEDDING = "room_embedding"
+    VIEWER_EMBEDDING = "viewer_embedding"
     VIEWER_SEGMENT = "viewer_segment"
     ROOM_COMMENT_SIGNALS = "room_comment_signals"
     PRODUCT_GRAPH = "product_graph"
@@ -53,12 +54,21 @@ SEGMENT_ID: Final = "segment_id"
 SEGMENT_NAME: Final = "segment_name"
 
 
-# Text embeddings of items (written by `livecart embed`; empty until then).
+# Text embeddings of items, and of what each viewer says they shop for (written by
+# `livecart embed`; empty until then).
 TEXT_EMBEDDING: Final = "text_embedding"
+VIEWER_TEXT_EMBEDDING: Final = "viewer_text_embedding"
 EMBEDDING_TABLES: Final[tuple[FeatureTable, ...]] = (
     FeatureTable.PRODUCT_EMBEDDING,
     FeatureTable.ROOM_EMBEDDING,
+    FeatureTable.VIEWER_EMBEDDING,
 )
+EMBEDDING_COLUMNS: Final[dict[FeatureTable, str]] = {
+    FeatureTable.PRODUCT_EMBEDDING: TEXT_EMBEDDING,
+    FeatureTable.ROOM_EMBEDDING: TEXT_EMBEDDING,
+    # Its own name: the viewer's vector sits beside the candidate's in the ranker's service.
+    FeatureTable.VIEWER_EMBEDDING: VIEWER_TEXT_EMBEDDING,
+}
 
 
 # Behaviour windows in minutes (counts over the last N minutes before the row's timestamp).
@@ -190,6 +200,7 @@ ENTITY_KEYS: Final[dict[FeatureTable, tuple[str, ...]]] = {
     FeatureTable.VIEWER_STREAMER_AFFINITY: (c.VIEWER_ID, c.STREAMER_ID),
     FeatureTable.PRODUCT_EMBEDDING: (c.PRODUCT_ID,),
     FeatureTable.ROOM_EMBEDDING: (c.ROOM_ID,),
+    FeatureTable.VIEWER_EMBEDDING: (c.VIEWER_ID,),
     FeatureTable.VIEWER_SEGMENT: (c.VIEWER_ID,),
     FeatureTable.ROOM_COMMENT_SIGNALS: (c.ROOM_ID,),
     FeatureTable.PRODUCT_GRAPH: (c.PRODUCT_ID,),

@@ -145,6 +145,11 @@ class LivecartSettings(BaseSettings):
     model_poll_seconds: float = Field(
         default=2.0, gt=0, description="How often replicas look for a newly promoted model."
     )
+    historical_chunk_rows: int = Field(
+        default=100_000,
+        gt=0,
+        description="Entity rows per Feast point-in-time join (training examples): bounds memory.",
+    )
     mlflow: bool = Field(
         default=True,
         description="Record train and evaluate runs in MLflow (MLFLOW_TRACKING_URI, else SQLite "

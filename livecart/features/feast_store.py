@@ -18,6 +18,7 @@ import pandas as pd
 from feast import FeatureStore
 from feast.repo_config import load_repo_config
 from feast.repo_operations import apply_total, cli_check_repo
+from tqdm import tqdm
 
 from livecart.core.errors import StageError
 from livecart.core.settings import LivecartSettings
@@ -87,10 +88,22 @@ def check_registry_home(settings: LivecartSettings, store: FeatureStore) -> None
 def historical_features(
     settings: LivecartSettings, entity_rows: pd.DataFrame, service: str
 ) -> pd.DataFrame:
-    """Point-in-time correct features of ``service`` for ``entity_rows`` (keys + event_timestamp)."""
+    """Point-in-time correct features of ``service`` for ``entity_rows`` (keys + event_timestamp),
+    joined ``settings.historical_chunk_rows`` rows at a time: each row's join is its own, and one
+    join of a medium world's 466,198 impressions peaked at 22.5 GB."""
     store = feature_store(settings)
     check_registry_home(settings, store)
-    job = store.get_historical_features(
-        entity_df=entity_rows, features=store.get_feature_service(service)
-    )
-    return job.to_df()
+    features = store.get_feature_service(service)
+    size = settings.historical_chunk_rows
+    starts = range(0, max(len(entity_rows), 1), size)  # an empty frame: one (empty) join
+    parts = [
+        store.get_historical_features(
+            entity_df=entity_rows.iloc[start : start + size], features=features
+        ).to_df()
+        for start in tqdm(
+            starts, desc="point-in-time features", unit="chunk", disable=len(starts) < 2
+        )
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    return pd.concat(parts, ignore_index=True)

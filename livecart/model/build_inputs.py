@@ -255,22 +255,24 @@ def ranker_inputs(
     graph_dim: int = 0,
     shared_text: bool = False,
     behaviour: bool = True,
+    viewer_text_dim: int = 0,
 ) -> RankerInputs:
     """The inputs of every row (missing values as 0; ``text_dim``/``graph_dim`` 0 leave those
     inputs out, as in the ablation). ``source`` is a frame of feature-service columns or any
     :class:`FeatureColumns`; ``vocab`` the product vocabulary or its :func:`token_vocabulary`;
     ``shared_text``: text vectors as :class:`TableRows` (scoring) instead of a dense matrix;
     ``behaviour`` False (a model without a behaviour encoder, which reads no tokens): no history
-    columns and every candidate token ``UNKNOWN``."""
+    columns and every candidate token ``UNKNOWN``; ``viewer_text_dim``: the text vector of what
+    the viewer says they shop for (0: left out)."""
     columns = FrameColumns(source) if isinstance(source, pd.DataFrame) else source
     ids = vocab if isinstance(vocab, Mapping) else token_vocabulary(vocab)
-    text: Vectors | None = None
-    if text_dim:
-        text = (
-            columns.vector_rows(f.TEXT_EMBEDDING, text_dim)
-            if shared_text
-            else columns.vectors(f.TEXT_EMBEDDING, text_dim)
-        )
+
+    def vectors(name: str, dim: int) -> Vectors | None:
+        if not dim:
+            return None
+        return columns.vector_rows(name, dim) if shared_text else columns.vectors(name, dim)
+
+    text = vectors(f.TEXT_EMBEDDING, text_dim)
     return RankerInputs(
         numeric_matrix(columns, numeric_features),
         text,
@@ -281,4 +283,5 @@ def ranker_inputs(
         columns.token_ids(c.PRODUCT_ID, ids)
         if behaviour
         else np.full(len(columns), UNKNOWN, dtype=np.int64),
+        vectors(f.VIEWER_TEXT_EMBEDDING, viewer_text_dim),
     )

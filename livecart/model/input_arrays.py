@@ -61,6 +61,7 @@ class RankerInputs:
     graph: np.ndarray | None
     history: np.ndarray
     candidate: np.ndarray
+    viewer_text: Vectors | None = None  # what the viewer says they shop for, as a text vector
 
     def __len__(self) -> int:
         return len(self.numeric)
@@ -68,20 +69,36 @@ class RankerInputs:
     def dense(self) -> RankerInputs:
         """The same inputs with text as a dense matrix (to send elsewhere: :class:`TableRows`
         would carry its whole table)."""
-        if not isinstance(self.text, TableRows):
+        if not isinstance(self.text, TableRows) and not isinstance(self.viewer_text, TableRows):
             return self
-        return RankerInputs(self.numeric, self.text.dense(), self.graph, self.history, self.candidate)
+        return RankerInputs(
+            self.numeric,
+            _dense(self.text),
+            self.graph,
+            self.history,
+            self.candidate,
+            _dense(self.viewer_text),
+        )
 
     def take(self, rows: np.ndarray | slice) -> RankerInputs:
         return RankerInputs(
             self.numeric[rows],
-            None if self.text is None else self.text.take(rows)
-            if isinstance(self.text, TableRows)
-            else self.text[rows],
+            _take(self.text, rows),
             None if self.graph is None else self.graph[rows],
             self.history[rows],
             self.candidate[rows],
+            _take(self.viewer_text, rows),
         )
+
+
+def _dense(vectors: Vectors | None) -> np.ndarray | None:
+    return vectors.dense() if isinstance(vectors, TableRows) else vectors
+
+
+def _take(vectors: Vectors | None, rows: np.ndarray | slice) -> Vectors | None:
+    if vectors is None:
+        return None
+    return vectors.take(rows) if isinstance(vectors, TableRows) else vectors[rows]
 
 
 def concat_inputs(parts: Sequence[RankerInputs]) -> RankerInputs:
@@ -99,6 +116,7 @@ def concat_inputs(parts: Sequence[RankerInputs]) -> RankerInputs:
         join([p.graph for p in parts]),
         np.concatenate([p.history for p in parts]),
         np.concatenate([p.candidate for p in parts]),
+        join_vectors([p.viewer_text for p in parts]),
     )
 
 

@@ -6,7 +6,10 @@
 - item: the candidate's text embedding projected to a small vector, its graph-smoothed vector
   (LightGCN over the co-interaction graph, a feature view) and its learned id embedding;
 - behaviour: a SASRec-style causal self-attention encoder over the recent products
-  (:mod:`livecart.model.behaviour`), joined by its dot product with the candidate.
+  (:mod:`livecart.model.behaviour`), joined by its dot product with the candidate;
+- match: the text vector of what the viewer says they shop for against the candidate's text
+  vector, both through one learned projection: their element-wise product (a low-rank bilinear
+  match, which directions of the text space the viewer's words select).
 
 Each part is optional (``text_dim``, ``graph_dim``, ``vocab_size`` 0 leave it out: the ablations,
 and v2 artifacts that only had numeric and text inputs). Two sigmoid heads predict click and
@@ -40,6 +43,7 @@ class FusionRanker(nn.Module):
         vocab_size: int = 0,
         item_dim: int = 32,
         interest: bool = False,
+        match_dim: int = 0,
     ):
         super().__init__()
         self.numeric_dim, self.text_dim, self.graph_dim = numeric_dim, text_dim, graph_dim
@@ -63,6 +67,9 @@ class FusionRanker(nn.Module):
             nn.Sequential(nn.Linear(text_dim, text_proj), nn.ReLU()) if self.interest else None
         )
         self.graph = nn.Linear(graph_dim, item_dim) if graph_dim and behaviour else None
+        # ``match_dim``: the viewer's own words (a text vector) meet the candidate's text through
+        # one shared projection: which directions of the text space a viewer's words select.
+        self.match = nn.Linear(text_dim, match_dim, bias=False) if match_dim and text_dim else None
         # Id embeddings memorise a small world quickly: the behaviour parts are dropped out hard.
         self.behaviour_dropout = nn.Dropout(0.5)
         width = numeric_dim + (text_proj if text_dim else 0) + graph_dim
@@ -70,6 +77,8 @@ class FusionRanker(nn.Module):
             width += 3 * item_dim + 2 + (1 if text_dim else 0)
         if self.interest:
             width += 1 + text_proj
+        if self.match is not None:
+            width += match_dim
         self.body = nn.Sequential(
             nn.Linear(width, hidden),
             nn.ReLU(),
@@ -91,6 +100,7 @@ class FusionRanker(nn.Module):
             vocab_size=len(vocab) + 2 if vocab else 0,
             item_dim=int(config.get("item_dim", 32)),
             interest=bool(config.get("interest", False)),
+            match_dim=int(config.get("match_dim", 0)),
         )
 
     def set_normalisation(self, numeric: np.ndarray) -> None:
@@ -111,6 +121,7 @@ class FusionRanker(nn.Module):
         graph: torch.Tensor | None = None,
         history: torch.Tensor | None = None,
         candidate: torch.Tensor | None = None,
+        viewer_text: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits ``(n, 2)`` (scoring without a behaviour encoder uses the same weights folded:
         :mod:`livecart.model.folded`)."""
@@ -138,6 +149,10 @@ class FusionRanker(nn.Module):
             )
             parts.append(nn.functional.cosine_similarity(interest, text, dim=1).unsqueeze(1))
             parts.append(self.interest_proj(interest * text))
+        if self.match is not None and text is not None:
+            if viewer_text is None:
+                viewer_text = torch.zeros_like(text)
+            parts.append(self.match(viewer_text) * self.match(text))
         out: torch.Tensor = self.heads(self.body(torch.cat(parts, dim=-1)))
         return out
 

@@ -9,6 +9,7 @@ everything else comes from the online feature frame.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -77,6 +78,7 @@ class LoadedRanker:
             int(config.get("graph_dim", 0)),
             shared_text=True,
             behaviour=self.model.behaviour is not None,
+            viewer_text_dim=int(config.get("viewer_text_dim", 0)),
         )
 
     def predict(self, inputs: RankerInputs) -> np.ndarray:
@@ -98,7 +100,8 @@ class LoadedRanker:
                 text_first = self._text_first(inputs.text.table)[inputs.text.rows]
             elif inputs.text is not None:
                 text_first = folded.text_first(inputs.text)
-            return folded.probabilities(inputs.numeric, text_first, inputs.graph)
+            match = self._match(folded, inputs) if folded.match_w is not None else None
+            return folded.probabilities(inputs.numeric, text_first, inputs.graph, match)
         dense = inputs.dense()
         with torch.inference_mode():
             logits = self.model(
@@ -110,6 +113,7 @@ class LoadedRanker:
                         dense.graph,
                         dense.history,
                         dense.candidate,
+                        dense.viewer_text,
                     )
                 )
             )
@@ -122,21 +126,48 @@ class LoadedRanker:
         return FoldedRanker.of(self.model)
 
     @cached_property
-    def _text_tables(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    def _tables(self) -> dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]:
         return {}
 
-    def _text_first(self, table: np.ndarray) -> np.ndarray:
-        """The folded first layer's text part for each row of ``table``, and last for a zero
-        vector (so row -1, an absent vector, reads that of zeros), computed once per table."""
-        cached = self._text_tables.get(id(table))
+    def _per_table(
+        self, kind: str, table: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]
+    ) -> np.ndarray:
+        """``fn`` of each row of ``table``, and last of a zero vector (so row -1, an absent
+        vector, reads that of zeros), computed once per table and kind."""
+        key = (kind, id(table))
+        cached = self._tables.get(key)
         if cached is None or cached[0] is not table:
-            assert self.folded is not None
             padded = np.concatenate([table, np.zeros((1, table.shape[1]), dtype=table.dtype)])
-            out = self.folded.text_first(padded)
-            if len(self._text_tables) >= 4:  # tables of past states: let them go
-                self._text_tables.clear()
-            cached = self._text_tables[id(table)] = (table, out)
+            if len(self._tables) >= 8:  # tables of past states: let them go
+                self._tables.clear()
+            cached = self._tables[key] = (table, fn(padded))
         return cached[1]
+
+    def _text_first(self, table: np.ndarray) -> np.ndarray:
+        """The folded first layer's text part for each row of ``table``."""
+        assert self.folded is not None
+        return self._per_table("text_first", table, self.folded.text_first)
+
+    def _match(self, folded: FoldedRanker, inputs: RankerInputs) -> np.ndarray:
+        """``(n, match_dim)``: the viewer's words and the candidate's text, each through the
+        match's projection, multiplied. The candidates' table is projected once (cached); the
+        viewer's words once per distinct viewer row (a request's rows share one viewer)."""
+        text, words = inputs.text, inputs.viewer_text
+        if text is None:
+            raise ValueError("the model matches the viewer's words to text, but has no text")
+        if isinstance(text, TableRows):
+            candidates = self._per_table("match", text.table, folded.project_match)[text.rows]
+        else:
+            candidates = folded.project_match(text)
+        if words is None:
+            viewers = np.zeros_like(candidates)
+        elif isinstance(words, TableRows):
+            distinct, inverse = np.unique(words.rows, return_inverse=True)
+            viewers = folded.project_match(TableRows(words.table, distinct).dense())[inverse]
+        else:
+            viewers = folded.project_match(words)
+        out: np.ndarray = candidates * viewers
+        return out
 
     def score(self, columns: FeatureColumns | pd.DataFrame) -> np.ndarray:
         """``(n, 2)`` probabilities ``[click, purchase]`` for each row of ``columns``."""

@@ -1,9 +1,10 @@
 """`livecart evaluate --ablate text`: does the language model earn its place?
 
 The product ranker is trained on Ray Train on the home's data with its text inputs (item text
-embedding, graph-smoothed text vector), with them plus the viewer's text interest (the mean text
-vector of the recent products against the candidate's: their cosine and element-wise product),
-and without text; optionally once more after fine-tuning the text encoder on Ray Train (its last
+embedding, graph-smoothed text vector, and what the viewer says they shop for matched to the
+item's text), with them plus the viewer's text interest (the mean text vector of the recent
+products against the candidate's: their cosine and element-wise product), with the item's text
+only, and without text; optionally once more after fine-tuning the text encoder on Ray Train (its last
 layer or all of it). Each run is
 measured on the same validation rows (the latest impressions by time), beside the planted-preference
 oracle where the world has one. Written as ``ablation_text.json``, ``.md`` and ``.png`` beside the
@@ -78,7 +79,9 @@ class TextAblation:
             values.append(self.oracle_auc_purchase)
         fig, ax = plt.subplots(figsize=(6, 3.2))
         bars = ax.bar(
-            labels, values, color=["#4c72b0", "#dd8452", "#55a868", "#8c8c8c"][: len(values)]
+            labels,
+            values,
+            color=["#4c72b0", "#dd8452", "#937860", "#55a868", "#8c8c8c", "#c44e52"][: len(values)],
         )
         ax.bar_label(bars, fmt="%.3f")
         ax.set_ylim(max(0.0, min(values) - 0.05), min(1.0, max(values) + 0.03))
@@ -123,6 +126,7 @@ def text_ablation(
     runs = (
         ("with text", {"with_text": True}),
         ("with text and the viewer's text interest", {"with_text": True, "with_interest": True}),
+        ("with the item's text only (not the viewer's words)", {"with_viewer_text": False}),
         ("without text", {"with_text": False}),
     )
     for inputs, options in runs:

@@ -23,7 +23,7 @@ from livecart.core.io import source_exists, table_path
 from livecart.core.settings import LivecartSettings
 from livecart.features.feast_store import historical_features
 
-SERVICE = "product_ranking_v3"
+SERVICE = "product_ranking_v4"
 CLICK, PURCHASE = "label_click", "label_purchase"
 CLICK_WINDOW_MIN, PURCHASE_WINDOW_MIN = 10, 30
 

@@ -42,6 +42,9 @@ def test_ingest_tables__example__mapped_quarantined_with_reasons_and_gated(
     assert str(events.loc["e1", c.EVENT_TIMESTAMP]) == "2026-11-20 11:05:00+00:00"
     products = read_source(settings.raw_dir, c.Table.PRODUCTS).to_pandas()
     assert set(products[c.CATEGORY]) == {"beauty", "outdoors"}
+    viewers = read_source(settings.raw_dir, c.Table.VIEWERS).to_pandas()
+    said = dict(zip(viewers[c.VIEWER_ID], viewers[c.SHOPPING_FOR], strict=True))
+    assert said[next(v for v in said if v.endswith("u2"))] == "gear that survives the rain"
     assert visit_event_types(settings) == ("enter_room",)
     report = validate(settings)
     by_table = {t.table.value: t for t in report.tables}

@@ -33,6 +33,20 @@ def test_embed__minilm_vectors_served_and_searchable(
     assert result.rows[f.FeatureTable.PRODUCT_EMBEDDING.value] == products.num_rows
     table = pq.read_table(embedding_path(settings, f.FeatureTable.PRODUCT_EMBEDDING))
     assert table.schema.field(f.TEXT_EMBEDDING).type.list_size == 384
+    # What each viewer says they shop for: one vector per viewer, the same for the same words.
+    viewers = pq.read_table(settings.clean_dir / "viewers.parquet").to_pandas()
+    words = pq.read_table(embedding_path(settings, f.FeatureTable.VIEWER_EMBEDDING)).to_pandas()
+    assert result.rows[f.FeatureTable.VIEWER_EMBEDDING.value] == len(viewers) == len(words)
+    said = words.merge(viewers, on=c.VIEWER_ID)[[c.SHOPPING_FOR, f.VIEWER_TEXT_EMBEDDING]]
+    line, vector = said.iloc[0]
+    expected = TextEncoder().encode([line])[0]
+    for other in said[said[c.SHOPPING_FOR] == line][f.VIEWER_TEXT_EMBEDDING]:
+        assert abs(other - expected).max() < 1e-5
+    assert (said[c.SHOPPING_FOR] != line).any()
+    assert not any(
+        abs(v - expected).max() < 1e-5
+        for v in said[said[c.SHOPPING_FOR] != line][f.VIEWER_TEXT_EMBEDDING]
+    )
     apply(settings)
     materialize(settings)
     store = feature_store(settings)

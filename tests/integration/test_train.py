@@ -15,6 +15,7 @@ from livecart.simulation.world.config import world_config
 from ray_jobs.features import run as build_features
 from ray_jobs.train import TrainConfig
 from ray_jobs.train import run as train
+from ray_jobs.training.examples import SERVICE
 from validation.run import run as validate
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -43,7 +44,8 @@ def test_train__two_cpu_workers__loss_falls_and_model_registered(
     losses = [row["train_loss"] for row in result.history]
     assert len(losses) == 3 and losses[-1] < losses[0], losses
     record, state = registry.load(settings, "product_ranker")
-    assert record.version == 1 and record.metadata["feature_service"] == "product_ranking_v3"
+    assert record.version == 1 and record.metadata["feature_service"] == SERVICE
+    assert record.config["match_dim"] == 0  # without text, no match of the viewer's words
     assert record.metadata["metrics"]["auc_click"] is not None
     assert record.metadata["oracle_auc_purchase"] > 0.5  # the planted truth ranks purchases
     assert state and result.examples_per_s > 0

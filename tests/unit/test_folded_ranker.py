@@ -93,3 +93,59 @@ def test_loaded_ranker__table_rows_with_absent_rows__scores_equal_torch_on_dense
     np.testing.assert_allclose(ranker.predict(dense), expected, atol=2e-6)
     again = ranker.predict(inputs.take(np.array([2, 0])))  # the cached table part, reused
     np.testing.assert_allclose(again, expected[[2, 0]], atol=2e-6)
+
+
+MATCH = 3
+
+
+@pytest.mark.parametrize("graph_dim", [GRAPH, 0])
+def test_folded_ranker__match_of_the_viewers_words__same_probabilities_as_torch(
+    graph_dim: int,
+) -> None:
+    model = FusionRanker(NUMERIC, TEXT, hidden=8, graph_dim=graph_dim, match_dim=MATCH)
+    model = _trained_looking(model, 4)
+    rng = np.random.default_rng(2)
+    numeric = rng.normal(size=(N, NUMERIC)).astype(np.float32)
+    text = rng.normal(size=(N, TEXT)).astype(np.float32)
+    graph = rng.normal(size=(N, graph_dim)).astype(np.float32) if graph_dim else None
+    words = rng.normal(size=(N, TEXT)).astype(np.float32)
+    folded = FoldedRanker.of(model)
+    assert folded is not None
+    match = folded.project_match(words) * folded.project_match(text)
+    found = folded.probabilities(numeric, folded.text_first(text), graph, match)
+    expected = _torch_probabilities(model, numeric, text, graph, None, None, words)
+    np.testing.assert_allclose(found, expected, atol=2e-6)
+    # The viewer's words count: other words, other scores.
+    assert not np.allclose(expected, _torch_probabilities(model, numeric, text, graph))
+    with pytest.raises(ValueError, match="match"):
+        folded.probabilities(numeric, folded.text_first(text), graph)
+
+
+def test_loaded_ranker__viewer_words_as_table_rows__scores_equal_torch_on_dense(
+    tmp_path: Path,
+) -> None:
+    """Serving's path for the match (candidates' and viewers' vectors as rows of shared tables,
+    -1 for none, each distinct viewer projected once) equals the forward pass on dense rows."""
+    model = _trained_looking(FusionRanker(NUMERIC, TEXT, hidden=8, match_dim=MATCH), 5)
+    ranker = LoadedRanker(registry.ModelRecord("ranker", 1, tmp_path, {}, {}), model)
+    rng = np.random.default_rng(3)
+    products = rng.normal(size=(4, TEXT)).astype(np.float32)
+    viewers = rng.normal(size=(3, TEXT)).astype(np.float32)
+    inputs = RankerInputs(
+        rng.normal(size=(N, NUMERIC)).astype(np.float32),
+        TableRows(products, np.array([0, 3, -1, 1, 1, 2, 2])),
+        None,
+        np.zeros((N, 0), dtype=np.int64),
+        np.ones(N, dtype=np.int64),
+        TableRows(viewers, np.array([2, 2, 2, -1, 0, 0, 1])),
+    )
+    dense = inputs.dense()
+    expected = _torch_probabilities(
+        model, dense.numeric, dense.text, None, None, None, dense.viewer_text
+    )
+    np.testing.assert_allclose(ranker.predict(inputs), expected, atol=2e-6)
+    np.testing.assert_allclose(ranker.predict(dense), expected, atol=2e-6)
+    np.testing.assert_allclose(ranker.predict(inputs.take(np.array([6, 3]))), expected[[6, 3]])
+    without = RankerInputs(dense.numeric, dense.text, None, dense.history, dense.candidate)
+    no_words = _torch_probabilities(model, dense.numeric, dense.text)
+    np.testing.assert_allclose(ranker.predict(without), no_words, atol=2e-6)

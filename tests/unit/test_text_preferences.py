@@ -9,7 +9,7 @@ from livecart.core import contract as c
 from livecart.simulation.world.behavior import ATTRIBUTE_WEIGHT, funnel_probabilities, planted_taste
 from livecart.simulation.world.catalog import ATTRIBUTE_SHARE, SEEKER_SHARE, build_catalog
 from livecart.simulation.world.config import world_config
-from livecart.simulation.world.text import ATTRIBUTES
+from livecart.simulation.world.text import ATTRIBUTES, NOT_SEEKING, SEEKING
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
@@ -47,3 +47,24 @@ def test_planted_taste__a_sought_attribute__raises_click_and_cart_only_there() -
         got, ones * 0, ones * 10, ones * 10, ones, ones * 0, ones
     )
     assert click[0] > click[1] == click[2] and cart[0] > cart[1] and np.allclose(buy, buy[0])
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_catalog__shopping_for__a_seeker_names_the_attribute_in_other_words(
+    language: str,
+) -> None:
+    """What a viewer says they shop for states the attribute they seek in their own words,
+    never the word a product's title uses; the other viewers' lines name no attribute."""
+    cfg = world_config("small", seed=4).model_copy(update={"language": language})
+    cat = build_catalog(cfg)
+    said = cat.tables[c.Table.VIEWERS].column(c.SHOPPING_FOR).to_pylist()
+    assert len(said) == cfg.viewers and all(said)
+    words = [word.lower() for word, _ in ATTRIBUTES[language]]
+    for line, seeks in zip(said, cat.viewer_seeks, strict=True):
+        assert not any(word in line.lower() for word in words)
+        if seeks >= 0:
+            assert line in SEEKING[language][seeks]
+        else:
+            assert line in NOT_SEEKING[language]
+    # Every phrasing turns up: not one sentence per attribute.
+    assert len(set(said)) == sum(map(len, SEEKING[language])) + len(NOT_SEEKING[language])

@@ -20,6 +20,7 @@ from livecart.simulation.world.text import (
     made_up_name,
     product_text,
     room_title,
+    shopping_for,
     with_attribute,
 )
 
@@ -197,6 +198,7 @@ def build_catalog(cfg: WorldConfig) -> Catalog:
                 c.REGION: rng.choice(c.REGIONS, size=cfg.viewers),
                 c.DEVICE: rng.choice(c.DEVICES, size=cfg.viewers),
                 c.INTEREST_CATEGORIES: [list(categories[row]) for row in top],
+                c.SHOPPING_FOR: shopping_for(text_rng, v_seeks, cfg.language),
             },
             schema=c.SCHEMAS[c.Table.VIEWERS],
         ),

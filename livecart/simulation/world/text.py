@@ -180,6 +180,78 @@ def with_attribute(
     return f"{word}{joiner}{title}", f"{description} {sentence}"
 
 
+SEEKING: dict[str, tuple[tuple[str, ...], ...]] = {
+    # A viewer's own words at sign-up for the attribute they seek, in the order of ATTRIBUTES.
+    # None uses the attribute's word: matching them to a product's text takes a language model.
+    "en": (
+        (
+            "I eat plant-based and avoid anything made from animals.",
+            "Plant-based all the way, no animal products for me.",
+            "Looking for cruelty-free, plant-only stuff.",
+        ),
+        (
+            "I love artisan goods crafted by hand.",
+            "Small makers and handcrafted pieces are my thing.",
+            "Give me things made by hand, not in a factory.",
+        ),
+        (
+            "Always out in the rain, my gear has to keep water out.",
+            "I need things that survive a downpour.",
+            "Rain-ready everything, I live by the sea.",
+        ),
+        (
+            "Only natural, pesticide-free products for me.",
+            "I pick certified natural materials, no chemicals.",
+            "Clean, chemical-free farming matters to me.",
+        ),
+    ),
+    "zh": (
+        (
+            "我吃植物性食物, 不用任何动物制品。",
+            "只要植物来源的东西, 拒绝动物成分。",
+            "找零残忍、纯植物的好物。",
+        ),
+        ("喜欢匠人一件件做出来的东西。", "小众手作是我的最爱。", "不要流水线, 要人亲手做的。"),
+        (
+            "经常在雨里跑, 装备必须挡得住水。",
+            "需要下暴雨也不怕的东西。",
+            "住在海边, 什么都得不怕雨。",
+        ),
+        ("只买天然、无农药的产品。", "选认证的天然材料, 不要化学品。", "在意无化学品的种植方式。"),
+    ),
+}
+"""What a viewer who seeks an attribute writes when asked at sign-up what they shop for."""
+NOT_SEEKING: dict[str, tuple[str, ...]] = {
+    "en": (
+        "Here for the live deals.",
+        "Night owl who loves a good unboxing.",
+        "Shopping for my family.",
+        "Gift hunter, always.",
+        "Just browsing the streams.",
+        "Bargains and good vibes.",
+    ),
+    "zh": (
+        "来看直播捡优惠。",
+        "夜猫子, 爱看开箱。",
+        "给家人买东西。",
+        "常年找礼物。",
+        "随便逛逛直播。",
+        "好价和好心情。",
+    ),
+}
+
+
+def shopping_for(rng: np.random.Generator, seeks: np.ndarray, language: Language) -> list[str]:
+    """Each viewer's sign-up answer to "what do you shop for?": their sought attribute in their
+    own words, or a line that names none (``seeks`` -1)."""
+    seeking, other = SEEKING[language], NOT_SEEKING[language]
+    pick = rng.integers(0, 1 << 30, size=seeks.size)
+    return [
+        seeking[a][p % len(seeking[a])] if a >= 0 else other[p % len(other)]
+        for a, p in zip(seeks.tolist(), pick.tolist(), strict=True)
+    ]
+
+
 def room_title(rng: np.random.Generator, handle: str, category: str, language: Language) -> str:
     hook = str(rng.choice(vocabulary(language).hooks))
     if language == "zh":

@@ -83,7 +83,7 @@ def test_online_columns__ranker_inputs__identical_to_frame_path(
             np.testing.assert_array_equal(getattr(served, block), getattr(got, block))
         one_by_one.append(from_codes)
         with_history += int(got.history[:, len(history) - 1].all())
-        for part in ("numeric", "text", "graph", "history", "candidate"):
+        for part in ("numeric", "text", "graph", "history", "candidate", "viewer_text"):
             a, b, b_coded = getattr(expected, part), getattr(got, part), getattr(from_codes, part)
             assert (a is None) == (b is None) == (b_coded is None), part
             if a is not None:
@@ -96,6 +96,12 @@ def test_online_columns__ranker_inputs__identical_to_frame_path(
             np.testing.assert_array_equal(columns.numbers(name), want, err_msg=name)
         assert np.isnan(columns.numbers(f.PRODUCT_PRICE)[-1])  # type: ignore[index]
     assert with_history, "no viewer with history: the history inputs went untested"
+    # The served ranker matches the viewer's words to the candidates' text, read like the rest.
+    assert ranker.record.config["match_dim"] > 0
+    assert (
+        np.asarray(one_by_one[0].viewer_text).any()
+        and not np.asarray(one_by_one[-1].viewer_text).any()
+    )
     # A replica's batch: every viewer's rows in one read, the viewers coded in a short-lived
     # universe (composite viewer x streamer keys looked up per distinct pair).
     codes = np.tile(catalog.product_keys.codes(products), len(viewers))
@@ -118,7 +124,7 @@ def test_online_columns__ranker_inputs__identical_to_frame_path(
     )
     for k, (viewer, alone) in enumerate(zip(viewers, one_by_one, strict=True)):
         part = batched.take(slice(k * len(products), (k + 1) * len(products)))
-        for name in ("numeric", "text", "graph", "history", "candidate"):
+        for name in ("numeric", "text", "graph", "history", "candidate", "viewer_text"):
             np.testing.assert_array_equal(
                 np.asarray(getattr(part, name)),
                 np.asarray(getattr(alone, name)),
