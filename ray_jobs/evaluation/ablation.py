@@ -14,6 +14,7 @@ evaluation report. Versions trained here are registered but never promoted.
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -61,6 +62,12 @@ class TextAblation:
             "",
             f"The best text inputs add {self.gain():+.4f} purchase AUC on the same validation rows.",
         ]
+        if self.oracle_auc_purchase is not None:
+            best = max(r.auc_purchase for r in self.rows)
+            lines.append(
+                f"The best row is {self.oracle_auc_purchase - best:.4f} purchase AUC below the "
+                "planted-preference oracle."
+            )
         return "\n".join(lines) + "\n"
 
     def write(self, directory: Path) -> None:
@@ -77,15 +84,15 @@ class TextAblation:
         if self.oracle_auc_purchase is not None:
             labels.append("oracle")
             values.append(self.oracle_auc_purchase)
-        fig, ax = plt.subplots(figsize=(6, 3.2))
-        bars = ax.bar(
-            labels,
-            values,
-            color=["#4c72b0", "#dd8452", "#937860", "#55a868", "#8c8c8c", "#c44e52"][: len(values)],
+        fig, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * len(values)))
+        colours = ["#4c72b0", "#dd8452", "#937860", "#55a868", "#8c8c8c", "#c44e52"]
+        bars = ax.barh(
+            [textwrap.fill(label, 28) for label in labels], values, color=colours[: len(values)]
         )
-        ax.bar_label(bars, fmt="%.3f")
-        ax.set_ylim(max(0.0, min(values) - 0.05), min(1.0, max(values) + 0.03))
-        ax.set_ylabel("purchase AUC (validation)")
+        ax.bar_label(bars, fmt="%.3f", padding=2)
+        ax.invert_yaxis()  # the table's order, top to bottom
+        ax.set_xlim(max(0.0, min(values) - 0.05), min(1.0, max(values) + 0.03))
+        ax.set_xlabel("purchase AUC (validation)")
         ax.set_title(f"Text ablation: {self.dataset}")
         fig.tight_layout()
         fig.savefig(directory / "ablation_text.png", dpi=120)

@@ -182,3 +182,27 @@ def test_pipeline__incremental_materialize__records_intervals(
     view = store.get_feature_view(f.FeatureTable.VIEWER_PROFILE.value)
     assert view.materialization_intervals
     assert view.materialization_intervals[-1][1] >= end - timedelta(seconds=1)
+
+
+def test_historical_features__in_chunks__same_frame_as_one_join(
+    applied: tuple[LivecartSettings, Leak],
+) -> None:
+    """Training examples are joined a chunk of entity rows at a time (bounded memory): every
+    row's point-in-time features are those of one join over all the rows."""
+    from ray_jobs.training.examples import SERVICE, labelled_impressions
+
+    settings, _ = applied
+    shown = labelled_impressions(settings, limit=45)
+    rows = shown[[c.VIEWER_ID, c.PRODUCT_ID, c.STREAMER_ID, c.EVENT_TIMESTAMP]]
+    keys = [c.VIEWER_ID, c.PRODUCT_ID, c.STREAMER_ID, c.EVENT_TIMESTAMP]
+
+    def joined(chunk: int) -> pd.DataFrame:
+        chunked = settings.model_copy(update={"historical_chunk_rows": chunk})
+        frame = historical_features(chunked, rows, SERVICE)
+        return frame.sort_values(keys).reset_index(drop=True)
+
+    whole, chunked = joined(1_000), joined(7)
+    assert len(whole) == len(rows) == 45
+    assert list(chunked.columns) == list(whole.columns)
+    for column in whole.columns:
+        assert whole[column].astype(str).tolist() == chunked[column].astype(str).tolist(), column

@@ -21,6 +21,7 @@ def test_text_ablation__report__gain_table_json_and_plot(settings: LivecartSetti
     assert report.gain() == pytest.approx(0.03)
     text = report.to_markdown()
     assert "| with text | 0.8100 |" in text and "+0.0300" in text and "0.8400" in text
+    assert "0.0300 purchase AUC below the planted-preference oracle" in text
     report.rows.append(AblationRow("with text and the viewer's text interest", 5, 0.82, 0.8))
     assert report.gain() == pytest.approx(0.04)
     out = settings.reports_dir / "evaluation"
