@@ -38,7 +38,7 @@ def test_embed__minilm_vectors_served_and_searchable(
     words = pq.read_table(embedding_path(settings, f.FeatureTable.VIEWER_EMBEDDING)).to_pandas()
     assert result.rows[f.FeatureTable.VIEWER_EMBEDDING.value] == len(viewers) == len(words)
     said = words.merge(viewers, on=c.VIEWER_ID)[[c.SHOPPING_FOR, f.VIEWER_TEXT_EMBEDDING]]
-    line, vector = said.iloc[0]
+    line = said.iloc[0][c.SHOPPING_FOR]
     expected = TextEncoder().encode([line])[0]
     for other in said[said[c.SHOPPING_FOR] == line][f.VIEWER_TEXT_EMBEDDING]:
         assert abs(other - expected).max() < 1e-5
