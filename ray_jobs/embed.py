@@ -21,6 +21,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import ray
 
 from livecart.core import contract as c
@@ -92,15 +93,19 @@ def item_texts(settings: LivecartSettings) -> dict[f.FeatureTable, pa.Table]:
                 f"ORDER BY {key}",
                 params=[str(path)],
             ).to_arrow_table()
-        out[f.FeatureTable.VIEWER_EMBEDDING] = _viewer_texts(settings, con)
+        out[f.FeatureTable.VIEWER_EMBEDDING] = viewer_texts(settings, con)
     finally:
         con.close()
     return out
 
 
-def _viewer_texts(settings: LivecartSettings, con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """Viewers with a non-blank ``shopping_for`` (none where the data has no viewers table)."""
-    if not source_exists(settings.clean_dir, c.Table.VIEWERS):
+def viewer_texts(settings: LivecartSettings, con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Viewers with a non-blank ``shopping_for`` (none where the data has no viewers table or
+    the table has no such column, as the Twitch log's)."""
+    path = table_path(settings.clean_dir, c.Table.VIEWERS)
+    if not source_exists(settings.clean_dir, c.Table.VIEWERS) or (
+        c.SHOPPING_FOR not in pq.read_schema(path).names
+    ):
         return pa.table(
             {
                 c.VIEWER_ID: pa.array([], pa.string()),
@@ -112,7 +117,7 @@ def _viewer_texts(settings: LivecartSettings, con: duckdb.DuckDBPyConnection) ->
         f"SELECT {c.VIEWER_ID}, {c.SIGNUP_TIMESTAMP} AS {c.EVENT_TIMESTAMP}, "
         f"trim({c.SHOPPING_FOR}) AS {TEXT} FROM read_parquet(?) "
         f"WHERE nullif(trim({c.SHOPPING_FOR}), '') IS NOT NULL ORDER BY {c.VIEWER_ID}",
-        params=[str(table_path(settings.clean_dir, c.Table.VIEWERS))],
+        params=[str(path)],
     ).to_arrow_table()
 
 

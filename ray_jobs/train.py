@@ -32,7 +32,14 @@ from livecart.core.tracking import tracked
 from livecart.model import registry
 from livecart.model.build_inputs import NUMERIC_FEATURES, ranker_inputs, vocabulary
 from livecart.model.ranker import auc
-from ray_jobs.training.examples import CLICK, PURCHASE, SERVICE, build_examples, product_texts
+from ray_jobs.training.examples import (
+    CLICK,
+    PURCHASE,
+    SERVICE,
+    Examples,
+    build_examples,
+    product_texts,
+)
 from ray_jobs.training.ranker_loop import STATE, loop
 from ray_jobs.training.trainer import torch_trainer
 
@@ -91,14 +98,19 @@ Reference = Callable[[pd.DataFrame], np.ndarray]
 
 
 def run(
-    settings: LivecartSettings, cfg: TrainConfig, reference: Reference | None = None
+    settings: LivecartSettings,
+    cfg: TrainConfig,
+    reference: Reference | None = None,
+    examples: Examples | None = None,
 ) -> TrainResult:
     """Build examples, train on Ray Train, and register the model.
 
     ``reference``: a known purchase probability per validation row (a generated world's oracle,
     :func:`livecart.simulation.oracle.purchase_probability`); its AUC is recorded beside the
-    model's as ``oracle_auc_purchase``, the ceiling the model can approach."""
-    examples = build_examples(settings, cfg.limit)
+    model's as ``oracle_auc_purchase``, the ceiling the model can approach. ``examples``: built
+    already (the text ablation trains several models on the same rows)."""
+    if examples is None:
+        examples = build_examples(settings, cfg.limit)
     frame = examples.frame
     labels = frame[[CLICK, PURCHASE]].to_numpy(dtype=np.float32)
     cut = int(len(frame) * (1 - cfg.valid_fraction))
