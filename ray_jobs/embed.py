@@ -150,8 +150,8 @@ def run(settings: LivecartSettings, batch_size: int = 128) -> EmbedResult:
     gpus = 1 if cluster_has_gpus(1, ensure_ray(settings)) else 0
     encoder = str(settings.encoder_path) if settings.encoder_path else None
     texts = item_texts(settings)
-    # Products, rooms and viewers go through one pipeline, so one encoder actor starts (a process that
-    # imports torch and transformers and loads the weights: seconds), not one per table.
+    # Products, rooms and viewers go through one pipeline, so one encoder actor starts (a process
+    # that imports torch and transformers and loads the weights: seconds), not one per table.
     together = pa.concat_tables(
         pa.table(
             {

@@ -182,26 +182,27 @@ def with_attribute(
 
 SEEKING: dict[str, tuple[tuple[str, ...], ...]] = {
     # A viewer's own words at sign-up for the attribute they seek, in the order of ATTRIBUTES.
-    # None uses the attribute's word: matching them to a product's text takes a language model.
+    # None shares a word with the attribute's title word or sentence: matching them to a
+    # product's text takes a language model.
     "en": (
         (
-            "I eat plant-based and avoid anything made from animals.",
-            "Plant-based all the way, no animal products for me.",
+            "I eat plant-based and avoid anything from livestock.",
+            "Plant-based all the way, no meat or dairy for me.",
             "Looking for cruelty-free, plant-only stuff.",
         ),
         (
             "I love artisan goods crafted by hand.",
-            "Small makers and handcrafted pieces are my thing.",
+            "Artisan, handcrafted pieces are my thing.",
             "Give me things made by hand, not in a factory.",
         ),
         (
-            "Always out in the rain, my gear has to keep water out.",
+            "Always outdoors in wet weather, my gear has to keep me dry.",
             "I need things that survive a downpour.",
-            "Rain-ready everything, I live by the sea.",
+            "Storm-ready everything, I live by the sea.",
         ),
         (
             "Only natural, pesticide-free products for me.",
-            "I pick certified natural materials, no chemicals.",
+            "I choose things grown naturally, no chemicals.",
             "Clean, chemical-free farming matters to me.",
         ),
     ),
@@ -217,7 +218,7 @@ SEEKING: dict[str, tuple[tuple[str, ...], ...]] = {
             "需要下暴雨也不怕的东西。",
             "住在海边, 什么都得不怕雨。",
         ),
-        ("只买天然、无农药的产品。", "选认证的天然材料, 不要化学品。", "在意无化学品的种植方式。"),
+        ("只买天然、无农药的产品。", "选纯天然的东西, 不要化学品。", "在意无化学品的种植方式。"),
     ),
 }
 """What a viewer who seeks an attribute writes when asked at sign-up what they shop for."""
