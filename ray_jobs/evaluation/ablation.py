@@ -4,10 +4,10 @@ The product ranker is trained on Ray Train on the home's data with its text inpu
 embedding, graph-smoothed text vector, and what the viewer says they shop for matched to the
 item's text), with them plus the viewer's text interest (the mean text vector of the recent
 products against the candidate's: their cosine and element-wise product), with the item's text
-only, and without text; optionally once more after fine-tuning the text encoder on Ray Train (its last
-layer or all of it). Each run is
-measured on the same validation rows (the latest impressions by time), beside the planted-preference
-oracle where the world has one. Written as ``ablation_text.json``, ``.md`` and ``.png`` beside the
+only, and without text; optionally once more after fine-tuning the text encoder on Ray Train (its
+last layer or all of it). Every run trains on the same examples (built once) and is measured on
+the same validation rows (the latest impressions by time), beside the planted-preference oracle
+where the world has one. Written as ``ablation_text.json``, ``.md`` and ``.png`` beside the
 evaluation report. Versions trained here are registered but never promoted.
 """
 
