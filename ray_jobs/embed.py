@@ -183,13 +183,12 @@ def run(settings: LivecartSettings, batch_size: int = 128) -> EmbedResult:
         at = pc.index_in(pa.array(embedded[TEXT].astype(str)), value_set=distinct).to_numpy()
         vectors_of[at] = np.array(list(embedded[f.TEXT_EMBEDDING]), dtype=np.float32)
     row_of = pc.index_in(together.column(TEXT), value_set=distinct).to_numpy(zero_copy_only=False)
+    which = together.column(TABLE).to_numpy(zero_copy_only=False)
     rows: dict[str, int] = {}
     for table in texts:
         schema = embedding_schema(table, dim)
         (key,) = f.ENTITY_KEYS[table]
-        picked = np.flatnonzero(
-            together.column(TABLE).to_numpy(zero_copy_only=False) == table.value
-        )
+        picked = np.flatnonzero(which == table.value)
         mine = together.take(pa.array(picked))
         order = pc.sort_indices(mine, [(KEY, "ascending")]).to_numpy()
         mine, vectors = mine.take(pa.array(order)), vectors_of[row_of[picked][order]]

@@ -80,6 +80,18 @@ class RankerInputs:
             _dense(self.viewer_text),
         )
 
+    def in_forward_order(self) -> tuple[Vectors | None, ...]:
+        """The arrays in the order ``FusionRanker.forward`` takes them (training and the torch
+        scoring path pass them so)."""
+        return (
+            self.numeric,
+            self.text,
+            self.graph,
+            self.history,
+            self.candidate,
+            self.viewer_text,
+        )
+
     def take(self, rows: np.ndarray | slice) -> RankerInputs:
         return RankerInputs(
             self.numeric[rows],

@@ -105,17 +105,7 @@ class LoadedRanker:
         dense = inputs.dense()
         with torch.inference_mode():
             logits = self.model(
-                *(
-                    None if a is None else torch.as_tensor(a)
-                    for a in (
-                        dense.numeric,
-                        dense.text,
-                        dense.graph,
-                        dense.history,
-                        dense.candidate,
-                        dense.viewer_text,
-                    )
-                )
+                *(None if a is None else torch.as_tensor(a) for a in dense.in_forward_order())
             )
             out: np.ndarray = torch.sigmoid(logits).numpy()
         return out

@@ -28,15 +28,7 @@ STATE = "model.pt"
 
 def tensors(inputs: RankerInputs, device: torch.device) -> list[torch.Tensor | None]:
     return [
-        None if a is None else torch.as_tensor(a, device=device)
-        for a in (
-            inputs.numeric,
-            inputs.text,
-            inputs.graph,
-            inputs.history,
-            inputs.candidate,
-            inputs.viewer_text,
-        )
+        None if a is None else torch.as_tensor(a, device=device) for a in inputs.in_forward_order()
     ]
 
 
