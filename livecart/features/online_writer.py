@@ -18,6 +18,7 @@ from collections.abc import Mapping
 import pyarrow as pa
 from feast import FeatureStore, FeatureView
 
+from livecart.online import compact_worker
 from livecart.online.access import push_rows, write_arrow
 from livecart.online.store import STORE_TYPE
 
@@ -42,6 +43,9 @@ class CommitWriter(OnlineWriter):
     def __init__(self, store: FeatureStore) -> None:
         super().__init__(store)
         self._views: dict[str, FeatureView] = {}
+        # Pushes soon take views past the store's delta limit: the compaction worker starts now,
+        # so that the first merge finds it ready (:mod:`livecart.online.compact_worker`).
+        compact_worker.shared()
 
     def _view(self, name: str) -> FeatureView:
         if name not in self._views:
@@ -63,9 +67,7 @@ class FeastWriter(OnlineWriter):
     def write(self, rows: Mapping[str, pa.Table]) -> None:
         for name, table in rows.items():
             if table.num_rows:
-                self.store.write_to_online_store(
-                    name, table.to_pandas(), allow_registry_cache=True
-                )
+                self.store.write_to_online_store(name, table.to_pandas(), allow_registry_cache=True)
 
 
 def writer_for(store: FeatureStore) -> OnlineWriter:

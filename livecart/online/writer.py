@@ -6,7 +6,7 @@ per entity key, the row with the latest event timestamp (ties: latest created ti
 latest write), so a write older than what is stored never overwrites it.
 
 A write that takes a view past ``compact_after_deltas`` deltas stays a delta; the merge into a new
-snapshot runs in the background (:mod:`livecart.online.compaction`), unless ``background`` is off
+snapshot runs in the background (:mod:`livecart.online.compactor`), unless ``background`` is off
 or the view has fallen far behind (``OVERDUE`` times the limit, e.g. every compaction failed).
 """
 
@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from livecart.online.compaction import Layout, compactor, current_parts, merge_latest
+from livecart.online.compaction import Layout, current_parts, merge_latest
+from livecart.online.compactor import compactor
 from livecart.online.files import (
     Folded,
     Manifest,
