@@ -36,6 +36,7 @@ from livecart.core.settings import LivecartSettings
 from livecart.model import registry
 from livecart.model.text_encoder import MAX_TOKENS, default_encoder_path
 from ray_jobs.embed import TEXT, item_texts
+from ray_jobs.training.shards import equal_shard
 from ray_jobs.training.trainer import torch_trainer
 
 ENCODER = "text_encoder"
@@ -127,7 +128,7 @@ def _loop(config: dict[str, Any]) -> None:
     optimizer = torch.optim.AdamW(trainable, lr=config["lr"])
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    mine = np.arange(rank, len(pairs), world)
+    mine = equal_shard(len(pairs), rank, world)  # the same number of DDP steps on every worker
 
     def tokens(texts: list[str]) -> dict[str, torch.Tensor]:
         batch = tokenizer(

@@ -22,6 +22,7 @@ from ray.train import Checkpoint
 
 from livecart.model.input_arrays import RankerInputs
 from livecart.model.ranker import FusionRanker, auc
+from ray_jobs.training.shards import equal_shard
 
 STATE = "model.pt"
 
@@ -60,7 +61,7 @@ def loop(config: dict[str, Any]) -> None:
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     weights = torch.tensor([1.0, config["purchase_weight"]], device=device)
-    mine = np.arange(rank, len(labels), world)
+    mine = equal_shard(len(labels), rank, world)  # the same number of DDP steps on every worker
     for epoch in range(start, config["epochs"]):
         wrapped.train()
         rng = np.random.default_rng(config["seed"] + epoch)
