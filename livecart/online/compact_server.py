@@ -45,13 +45,16 @@ def _serve(conn: Connection, policy: str) -> None:
     while True:
         try:
             directory, view, layout = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):  # the writer closed the pipe, exited or was killed
             return
         try:
             answer: tuple[str, object] = ("ok", merge_view(Path(directory), view, layout))
         except Exception as exc:  # the writer logs it; its next request retries
             answer = ("error", f"{type(exc).__name__}: {exc}")
-        conn.send(answer)
+        try:
+            conn.send(answer)
+        except OSError:  # the writer is gone; its next writer collects the unreferenced file
+            return
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ class WorkerUnavailable(Exception):
 
 
 class CompactWorker:
-    """One helper process; :meth:`compact` a view there, one merge at a time."""
+    """One helper process; :meth:`merge` a view there, one merge at a time."""
 
     def __init__(self, module: str = SERVER) -> None:
         self._conn, child = Pipe()
@@ -81,7 +81,7 @@ class CompactWorker:
         :data:`ANSWER_S`) and :class:`CompactionFailed` when its merge raised."""
         with self._lock:
             if not self._wait_ready():
-                raise WorkerUnavailable("the compaction worker did not start")
+                raise WorkerUnavailable("the compaction worker is not running")
             try:
                 self._conn.send((str(directory), view, layout))
                 if not self._conn.poll(ANSWER_S):
@@ -108,7 +108,7 @@ class CompactWorker:
                     return self.alive()
         except (EOFError, OSError):
             pass
-        log.warning("compaction worker did not start; merging in the writing process")
+        log.warning("compaction worker not running; merging in the writing process")
         self.close()
         return False
 
