@@ -3,8 +3,8 @@
 A push appends a small Arrow delta and commits; once a view holds more deltas than the store's
 ``compact_after_deltas``, the writing process's compactor (:mod:`livecart.online.compactor`)
 merges the base and those deltas into a new DuckDB snapshot *outside* the writer lock
-(:func:`compact_view`), then commits the swap in a short locked step, provided the view still
-starts with what it merged (later pushes stay as deltas on top; anything else, e.g. a
+(:func:`merge_view`), then commits the swap in a short locked step (:func:`commit_merge`),
+provided the view still starts with what it merged (later pushes stay as deltas on top; anything else, e.g. a
 materialization that rewrote the view meanwhile, discards the merge). So no push waits for a
 rewrite of the whole view, whatever its size. The new entry records what it folded, so readers
 holding the previous state catch up with the deltas instead of loading the new snapshot

@@ -42,9 +42,8 @@ def _nice_thread() -> None:
 class Compactor:
     """One background thread per store directory and process, compacting requested views."""
 
-    def __init__(self, directory: Path, use_worker: bool = True) -> None:
+    def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.use_worker = use_worker
         self.error: Exception | None = None
         self._pending: dict[str, Layout] = {}
         self._lock = threading.Lock()
@@ -85,7 +84,7 @@ class Compactor:
                 log.warning("compaction of %s in %s failed: %s", view, self.directory, error)
 
     def _merge(self, view: str, layout: Layout) -> Merged | None:
-        worker = compact_worker.shared() if self.use_worker else None
+        worker = compact_worker.shared()
         if worker is not None:
             with contextlib.suppress(compact_worker.WorkerUnavailable):
                 return worker.merge(self.directory, view, layout)
