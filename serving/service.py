@@ -101,7 +101,7 @@ class ServingCore:
         threadpool_limits(1, user_api="blas")
         self.settings = settings
         self.store = feature_store(settings)
-        self.reader = reader_for(self.store)
+        self.reader = reader_for(self.store, settings.redis_near_cache_s)
         # A replica follows an in-memory store view in the background (reads from memory, on
         # the event loop); other online stores are read per request, in a worker thread.
         self.follows_store = follow_store and self.reader.in_memory

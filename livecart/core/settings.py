@@ -120,6 +120,13 @@ class LivecartSettings(BaseSettings):
         description="On an online store other than livecart's, how often a replica's ANN index "
         "of product embeddings reads them again (livecart's store is followed commit by commit).",
     )
+    redis_near_cache_s: float = Field(
+        default=0.5,
+        ge=0,
+        description="On Redis, how long a recommend replica keeps the rows of views not keyed by "
+        "the viewer (products, rooms, streamers; what events change there shows within it); "
+        "0: every request reads every view.",
+    )
     rank_timeout_ms: float = Field(default=1000.0, gt=0, description="Budget of the ranking stage.")
     batch_max_size: int = Field(
         default=8, gt=0, description="Requests ranked together (@serve.batch)."

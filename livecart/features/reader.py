@@ -24,6 +24,7 @@ from feast import FeatureStore
 from livecart.core.errors import LivecartError
 from livecart.features.ann_params import HnswParams
 from livecart.features.online_columns import columns_of, read_columns
+from livecart.features.redis_near import NearCache
 from livecart.features.redis_rows import redis_view_rows
 from livecart.features.vector_index import LiveIndex, VectorSource
 from livecart.features.vector_sources import FeastVectors, StoreVectors
@@ -178,9 +179,12 @@ class RedisReader(FeastReader):
     and fields, one round trip a read (:mod:`livecart.features.redis_rows`); ``scripted=False``
     reads key by key in a pipeline, as Feast does (:mod:`livecart.features.redis_fetch`)."""
 
-    def __init__(self, store: FeatureStore, scripted: bool = True) -> None:
+    def __init__(
+        self, store: FeatureStore, scripted: bool = True, near: NearCache | None = None
+    ) -> None:
         super().__init__(store)
         self.scripted = scripted
+        self.near = near
         from feast.infra.online_stores.redis import RedisOnlineStore  # needs the redis extra
 
         self._online = RedisOnlineStore()  # Feast's; keeps its Redis client (thread-safe)
@@ -192,10 +196,12 @@ class RedisReader(FeastReader):
     ) -> tuple[int, list[ViewRows]]:
         if not self._connected:
             with self._first:
-                found = redis_view_rows(self.store, self._online, plan, entities, self.scripted)
+                found = redis_view_rows(
+                    self.store, self._online, plan, entities, self.scripted, self.near
+                )
                 self._connected = True
                 return found
-        return redis_view_rows(self.store, self._online, plan, entities, self.scripted)
+        return redis_view_rows(self.store, self._online, plan, entities, self.scripted, self.near)
 
     def frame(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> pa.Table:
         n, views = self._rows(plan, entities)
@@ -206,13 +212,15 @@ class RedisReader(FeastReader):
         return columns_of(plan, n, views, entities)
 
 
-def reader_for(store: FeatureStore) -> FeatureReader:
-    """The reader for ``store``'s online store: the one place that asks which store it is."""
+def reader_for(store: FeatureStore, near_cache_s: float = 0.0) -> FeatureReader:
+    """The reader for ``store``'s online store: the one place that asks which store it is.
+    ``near_cache_s``: on Redis, how long rows of views not keyed by the viewer are kept
+    (:mod:`livecart.features.redis_near`; 0: never)."""
     kind = store.config.online_store.type
     if kind == STORE_TYPE:
         return CacheReader(store)
     if kind == "redis":
-        return RedisReader(store)
+        return RedisReader(store, near=NearCache(near_cache_s) if near_cache_s > 0 else None)
     return FeastReader(store)
 
 

@@ -37,6 +37,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from livecart.core.errors import LivecartError
 from livecart.features.redis_cells import Cell, column_of
 from livecart.features.redis_fetch import hash_fields
+from livecart.features.redis_near import NearCache
 from livecart.online.lookup import ViewRows, distinct_keys, entity_rows
 from livecart.online.plan import ServicePlan, ViewRead
 from livecart.online.state import ViewState
@@ -59,9 +60,11 @@ def redis_view_rows(
     plan: ServicePlan,
     entities: Mapping[str, Sequence[Any]],
     scripted: bool = True,
+    near: NearCache | None = None,
 ) -> tuple[int, list[ViewRows]]:
     """(number of entity rows, :class:`ViewRows` per view of ``plan``) read from Redis, every
-    view's keys in one round trip (``scripted``: see :func:`redis_fetch.hash_fields`)."""
+    view's keys in one round trip (``scripted``: see :func:`redis_fetch.hash_fields`); views that
+    ``near`` keeps are answered from it while their entry is young (:mod:`redis_near`)."""
     n = entity_rows(plan, entities)
     keyed: dict[tuple[str, ...], _Keys] = {}  # the views of one entity share its keys
     asks: list[_Ask] = []
@@ -70,11 +73,25 @@ def redis_view_rows(
         if keys is None:
             keys = keyed[read.join_keys] = _keys(store, online, read.join_keys, entities)
         asks.append(_Ask(read, keys, *_fields(store, online, read)))
+    kept: dict[int, tuple[ViewState, np.ndarray]] = {}
+    if near is not None:
+        for i, ask in enumerate(asks):
+            found = near.get(ask.read, ask.keys.uniques) if near.keeps(ask.read) else None
+            if found is not None:
+                kept[i] = found
+    read_at = near.now() if near is not None else 0.0
+    fetched = [ask for i, ask in enumerate(asks) if i not in kept]
+    answers = iter(_hmget(store, online, fetched, scripted) if fetched else [])
     out: list[ViewRows] = []
-    for ask, answered in zip(asks, _hmget(store, online, asks, scripted), strict=True):
-        state, positions = _state(ask, answered)
-        rows = np.full(len(ask.keys.uniques), -1, dtype=np.int64)
-        rows[ask.keys.asked] = positions
+    for i, ask in enumerate(asks):
+        if i in kept:
+            state, rows = kept[i]
+        else:
+            state, positions = _state(ask, next(answers))
+            rows = np.full(len(ask.keys.uniques), -1, dtype=np.int64)
+            rows[ask.keys.asked] = positions
+            if near is not None and near.keeps(ask.read):
+                near.put(ask.read, ask.keys.uniques, state, rows, read_at)
         out.append(ViewRows(ask.read, state, rows, ask.keys.inverse))
     return n, out
 

@@ -218,3 +218,54 @@ def test_redis_reader__server_refuses_scripts__reads_key_by_key_same_frames(
                 assert reader.frame(plan, entities).to_pylist() == theirs
         finally:
             admin.execute_command("ACL", "SETUSER", "default", "+@all")
+
+
+def test_redis_reader__near_cache__product_rows_kept_for_their_ttl_then_read_again(
+    redis_world: LivecartSettings,
+) -> None:
+    """A replica's near cache (``LIVECART_REDIS_NEAR_CACHE_S``) on real Redis: a product's live
+    counter written to Redis shows only once its entry is older than the TTL; before and after,
+    the frames are Feast's own for what the cache read."""
+    import pandas as pd
+
+    from livecart.features.reader import FeastReader, RedisReader
+    from livecart.features.redis_near import NearCache
+    from livecart.model.scoring import LoadedRanker
+    from tests.feature_reads import candidate_entities, serving_plan
+
+    live = f.FeatureTable.PRODUCT_LIVE_STATS.value
+    clicks = f.PRODUCT_LIVE_COUNTS[1]
+    settings = redis_world
+    with home_env(settings):
+        store = feature_store(settings)
+        plan = serving_plan(store, LoadedRanker.load(settings))
+        assert live in {read.view.name for read in plan.views}
+        catalog = load_catalog(settings)
+        viewer = sorted(catalog.follows or {})[0]
+        product = str(catalog.popular[0])
+        entities, _ = candidate_entities(catalog, viewer, catalog.popular[:30])
+        now = [0.0]
+        near = NearCache(1.0, clock=lambda: now[0])
+        reader = RedisReader(store, near=near)
+
+        def counter() -> Any:
+            rows = reader.frame(plan, entities).to_pylist()
+            return next(r[clicks] for r in rows if r[c.PRODUCT_ID] == product)
+
+        before = counter()
+        assert reader.frame(plan, entities).to_pylist() == (
+            FeastReader.frame(reader, plan, entities).to_pylist()
+        )
+        kept = len([r for r in plan.views if near.keeps(r)])
+        assert near.hits == kept > 0  # the second read: every view not keyed by the viewer
+        stamp = datetime.now(UTC)
+        row = {c.PRODUCT_ID: product, c.EVENT_TIMESTAMP: stamp, c.CREATED_TIMESTAMP: stamp}
+        row |= {name: 7_777 for name in f.PRODUCT_LIVE_COUNTS}
+        store.write_to_online_store(live, pd.DataFrame([row]), allow_registry_cache=True)
+        now[0] += 0.9
+        assert counter() == before  # within the TTL: the kept row
+        now[0] += 0.2
+        assert counter() == 7_777  # past it: read again
+        assert reader.frame(plan, entities).to_pylist() == (
+            FeastReader.frame(reader, plan, entities).to_pylist()
+        )
