@@ -37,7 +37,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from livecart.core.errors import LivecartError
 from livecart.features.redis_cells import Cell, column_of
 from livecart.features.redis_fetch import hash_fields
-from livecart.features.redis_near import NearCache
+from livecart.features.redis_near import Entry, NearCache, answer, lacking
 from livecart.online.lookup import ViewRows, distinct_keys, entity_rows
 from livecart.online.plan import ServicePlan, ViewRead
 from livecart.online.state import ViewState
@@ -74,23 +74,35 @@ def redis_view_rows(
             keys = keyed[read.join_keys] = _keys(store, online, read.join_keys, entities)
         asks.append(_Ask(read, keys, *_fields(store, online, read)))
     kept: dict[int, tuple[ViewState, np.ndarray]] = {}
+    partial: dict[int, tuple[Entry, _Ask]] = {}  # an entry, and the read of the keys it lacks
     if near is not None:
         for i, ask in enumerate(asks):
-            found = near.get(ask.read, ask.keys.uniques) if near.keeps(ask.read) else None
-            if found is not None:
-                kept[i] = found
+            entry = near.entry(ask.read) if near.keeps(ask.read) else None
+            if entry is None:
+                continue
+            missing = lacking(entry, ask.keys.uniques)
+            if not missing:
+                kept[i] = answer(entry, ask.keys.uniques)
+                near.hits += 1
+            else:
+                rest = _keys_of(store, online, ask.read.join_keys, missing)
+                partial[i] = (entry, _Ask(ask.read, rest, ask.features, ask.fields))
     read_at = near.now() if near is not None else 0.0
-    fetched = [ask for i, ask in enumerate(asks) if i not in kept]
+    fetched = [partial[i][1] if i in partial else a for i, a in enumerate(asks) if i not in kept]
     answers = iter(_hmget(store, online, fetched, scripted) if fetched else [])
     out: list[ViewRows] = []
     for i, ask in enumerate(asks):
         if i in kept:
             state, rows = kept[i]
+        elif i in partial:
+            assert near is not None
+            entry, sub = partial[i]
+            grown = near.extend(ask.read, entry, sub.keys.uniques, *_rows(sub, next(answers)))
+            state, rows = answer(grown, ask.keys.uniques)
         else:
-            state, positions = _state(ask, next(answers))
-            rows = np.full(len(ask.keys.uniques), -1, dtype=np.int64)
-            rows[ask.keys.asked] = positions
+            state, rows = _rows(ask, next(answers))
             if near is not None and near.keeps(ask.read):
+                near.misses += 1
                 near.put(ask.read, ask.keys.uniques, state, rows, read_at)
         out.append(ViewRows(ask.read, state, rows, ask.keys.inverse))
     return n, out
@@ -104,9 +116,9 @@ def _hmget(
 
     Feast keeps every view of an entity in that entity's hash, so the views with the same join
     keys are read together (a feed request: ~290 HMGETs instead of ~580)."""
-    groups: dict[tuple[str, ...], list[int]] = {}
-    for index, ask in enumerate(asks):
-        groups.setdefault(ask.read.join_keys, []).append(index)
+    groups: dict[tuple[tuple[str, ...], int], list[int]] = {}
+    for index, ask in enumerate(asks):  # a near cache's partial reads have key sets of their own
+        groups.setdefault((ask.read.join_keys, id(ask.keys)), []).append(index)
     requests = [
         (asks[members[0]].keys.redis_keys, [name for i in members for name in asks[i].fields])
         for members in groups.values()
@@ -155,6 +167,27 @@ def _keys(
     asked = [i for i, key in enumerate(uniques) if all(v is not None for v in key)]
     redis_keys = _redis_keys(store, online, join_keys, [uniques[i] for i in asked])
     return _Keys(uniques, inverse, asked, redis_keys)
+
+
+def _keys_of(
+    store: FeatureStore,
+    online: RedisOnlineStore,
+    join_keys: tuple[str, ...],
+    keys: list[tuple[Any, ...]],
+) -> _Keys:
+    """:class:`_Keys` of distinct ``keys`` (those a near cache entry lacks)."""
+    asked = [i for i, key in enumerate(keys) if all(v is not None for v in key)]
+    redis_keys = _redis_keys(store, online, join_keys, [keys[i] for i in asked])
+    return _Keys(keys, np.arange(len(keys), dtype=np.int64), asked, redis_keys)
+
+
+def _rows(ask: _Ask, answered: list[list[Cell]]) -> tuple[ViewState, np.ndarray]:
+    """The state of what Redis answered for ``ask`` and each of its distinct keys' row (-1:
+    none)."""
+    state, positions = _state(ask, answered)
+    rows = np.full(len(ask.keys.uniques), -1, dtype=np.int64)
+    rows[ask.keys.asked] = positions
+    return state, rows
 
 
 def _fields(

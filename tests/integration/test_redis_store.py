@@ -258,6 +258,16 @@ def test_redis_reader__near_cache__product_rows_kept_for_their_ttl_then_read_aga
         )
         kept = len([r for r in plan.views if near.keeps(r)])
         assert near.hits == kept > 0  # the second read: every view not keyed by the viewer
+        # More candidates: the entries read only the keys they lack, and answer as Feast does.
+        more, _ = candidate_entities(catalog, viewer, catalog.popular[10:50])
+        assert reader.frame(plan, more).to_pylist() == (
+            FeastReader.frame(reader, plan, more).to_pylist()
+        )
+        assert near.partial == kept
+        assert reader.frame(plan, entities).to_pylist() == (
+            FeastReader.frame(reader, plan, entities).to_pylist()
+        )
+        assert near.hits == 2 * kept  # the grown entries hold the first candidates too
         stamp = datetime.now(UTC)
         row = {c.PRODUCT_ID: product, c.EVENT_TIMESTAMP: stamp, c.CREATED_TIMESTAMP: stamp}
         row |= {name: 7_777 for name in f.PRODUCT_LIVE_COUNTS}
