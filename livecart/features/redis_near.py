@@ -55,22 +55,30 @@ class NearCache:
         """Whether reads of ``read``'s view are kept (never for a view keyed by the viewer)."""
         return self.ttl_s > 0 and c.VIEWER_ID not in read.join_keys
 
-    def entry(self, read: ViewRead) -> Entry | None:
-        """``read``'s view's entry while it is younger than the TTL."""
-        found = self._entries.get(_name(read))
-        if found is None or found.expires <= self._clock():
-            return None
-        return found
+    def find(
+        self, read: ViewRead, keys: Sequence[tuple[Any, ...]]
+    ) -> tuple[Entry | None, list[tuple[Any, ...]]]:
+        """``read``'s view's entry while it is younger than the TTL (None: read it whole), and
+        those of ``keys`` it lacks; counts a hit when it lacks none, a miss when there is none."""
+        entry = self._entries.get(_name(read))
+        if entry is None or entry.expires <= self._clock():
+            self.misses += 1
+            return None, list(keys)
+        missing = lacking(entry, keys)
+        if not missing:
+            self.hits += 1
+        return entry, missing
 
     def get(
         self, read: ViewRead, keys: Sequence[tuple[Any, ...]]
     ) -> tuple[ViewState, np.ndarray] | None:
         """The kept state and each of ``keys``' rows in it, or None (expired, or a key missing)."""
-        entry = self.entry(read)
-        if entry is None or lacking(entry, keys):
+        entry, missing = self.find(read, keys)
+        if entry is None:
+            return None
+        if missing:
             self.misses += 1
             return None
-        self.hits += 1
         return answer(entry, keys)
 
     def put(

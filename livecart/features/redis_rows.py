@@ -37,7 +37,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from livecart.core.errors import LivecartError
 from livecart.features.redis_cells import Cell, column_of
 from livecart.features.redis_fetch import hash_fields
-from livecart.features.redis_near import Entry, NearCache, answer, lacking
+from livecart.features.redis_near import Entry, NearCache, answer
 from livecart.online.lookup import ViewRows, distinct_keys, entity_rows
 from livecart.online.plan import ServicePlan, ViewRead
 from livecart.online.state import ViewState
@@ -77,13 +77,13 @@ def redis_view_rows(
     partial: dict[int, tuple[Entry, _Ask]] = {}  # an entry, and the read of the keys it lacks
     if near is not None:
         for i, ask in enumerate(asks):
-            entry = near.entry(ask.read) if near.keeps(ask.read) else None
+            if not near.keeps(ask.read):
+                continue
+            entry, missing = near.find(ask.read, ask.keys.uniques)
             if entry is None:
                 continue
-            missing = lacking(entry, ask.keys.uniques)
             if not missing:
                 kept[i] = answer(entry, ask.keys.uniques)
-                near.hits += 1
             else:
                 rest = _keys_of(store, online, ask.read.join_keys, missing)
                 partial[i] = (entry, _Ask(ask.read, rest, ask.features, ask.fields))
@@ -102,7 +102,6 @@ def redis_view_rows(
         else:
             state, rows = _rows(ask, next(answers))
             if near is not None and near.keeps(ask.read):
-                near.misses += 1
                 near.put(ask.read, ask.keys.uniques, state, rows, read_at)
         out.append(ViewRows(ask.read, state, rows, ask.keys.inverse))
     return n, out
