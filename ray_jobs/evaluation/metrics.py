@@ -132,16 +132,36 @@ def binary_auc(scores: FloatArray, labels: BoolArray) -> float:
 def top_k(scores: FloatArray, k: int, mask: BoolArray | None = None, seed: int = 0) -> IntArray:
     """Top-``k`` item indices per row, ties broken by a seeded random permutation of the items.
 
-    Rows with fewer than ``k`` candidates are padded with ``-1``.
+    Rows with fewer than ``k`` candidates are padded with ``-1``. The order is that of sorting
+    each row by score (descending), then by the permutation; only the ``k`` chosen items are
+    sorted, so a row costs a partition of its items, not a sort.
     """
     if mask is not None:
         scores = np.where(mask, scores, -np.inf)
-    k = min(k, scores.shape[1])
-    jitter = np.random.default_rng(seed).permutation(scores.shape[1])
-    # Rank first by score (descending), then by the random permutation.
-    order = np.lexsort((np.broadcast_to(jitter, scores.shape), -scores), axis=1)[:, :k]
-    chosen = np.take_along_axis(scores, order, axis=1)
-    result: IntArray = np.where(np.isneginf(chosen), -1, order).astype(np.int64)
+    n = scores.shape[1]
+    k = min(k, n)
+    if k == 0:
+        return np.empty((scores.shape[0], 0), dtype=np.int64)
+    jitter = np.random.default_rng(seed).permutation(n)
+    kth = np.partition(scores, n - k, axis=1)[:, n - k : n - k + 1]  # the k-th largest score
+    above = scores > kth
+    tied = scores == kth
+    # Of the items tied with the k-th largest score, the row takes the `need` first in jitter
+    # order: those whose jitter is at most the need-th smallest jitter among the tied.
+    need = k - above.sum(axis=1)
+    cut = np.full((scores.shape[0], 1), n, dtype=np.int64)  # rows taking every tied item
+    split = np.flatnonzero(tied.sum(axis=1) > need)
+    if split.size:
+        tied_jitter = np.where(tied[split], jitter, n)
+        smallest = np.sort(np.partition(tied_jitter, k - 1, axis=1)[:, :k], axis=1)
+        cut[split] = np.take_along_axis(smallest, (need[split] - 1)[:, None], axis=1)
+    chosen = np.nonzero(above | (tied & (jitter <= cut)))[1].reshape(scores.shape[0], k)
+    picked = np.take_along_axis(scores, chosen, axis=1)
+    order = np.lexsort((jitter[chosen], -picked), axis=1)
+    ranked = np.take_along_axis(chosen, order, axis=1)
+    result: IntArray = np.where(
+        np.isneginf(np.take_along_axis(picked, order, axis=1)), -1, ranked
+    ).astype(np.int64)
     return result
 
 

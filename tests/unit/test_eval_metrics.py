@@ -112,6 +112,30 @@ def test_top_k__ties__seeded_and_padded() -> None:
     assert m.coverage(first, 4) == pytest.approx(len(set(first[0]) | {0}) / 4)
 
 
+def _top_k_by_sorting(scores: np.ndarray, k: int, mask: np.ndarray | None, seed: int) -> np.ndarray:
+    """The definition: sort each row by score (descending), then by a seeded permutation."""
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    k = min(k, scores.shape[1])
+    jitter = np.random.default_rng(seed).permutation(scores.shape[1])
+    order = np.lexsort((np.broadcast_to(jitter, scores.shape), -scores), axis=1)[:, :k]
+    chosen = np.take_along_axis(scores, order, axis=1)
+    return np.where(np.isneginf(chosen), -1, order)
+
+
+def test_top_k__many_ties_and_masks__equals_sorting_whole_rows() -> None:
+    rng = np.random.default_rng(1)
+    for trial in range(200):
+        rows, items = int(rng.integers(1, 20)), int(rng.integers(1, 60))
+        levels = int(rng.integers(1, 6))  # few distinct scores: ties at the cut-off
+        scores = rng.integers(0, levels, size=(rows, items)).astype(np.float64)
+        mask = rng.random((rows, items)) < rng.random() if trial % 2 else None
+        for k in (1, 3, 10, 100):
+            for seed in (0, 5):
+                got = m.top_k(scores, k, mask, seed)
+                assert np.array_equal(got, _top_k_by_sorting(scores, k, mask, seed))
+
+
 def test_coverage__popularity_lists__only_top_items() -> None:
     lists = np.tile(np.arange(10), (50, 1))
     assert m.coverage(lists, 1000) == pytest.approx(0.01)
