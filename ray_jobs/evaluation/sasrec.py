@@ -7,6 +7,12 @@ with a full softmax over the catalogue: cheap on CPU there, and it learns in a f
 that it trains as the paper does, one sampled negative per position with binary cross-entropy, so
 its cost per step does not grow with the catalogue. Repeats are not masked out at scoring time,
 since they dominate live streaming.
+
+Sequences are left-padded to ``max_length`` but a batch runs only as long as its longest real
+sequence: positions are counted from the right (the newest item always has the last position) and
+no real item attends to padding, so a sequence's hidden states do not depend on the padding or on
+the batch it is in. Training batches hold windows of similar length. On an e-commerce log, where
+most histories are a few items long, this cuts SASRec's fit about fivefold.
 """
 
 from __future__ import annotations
@@ -57,18 +63,23 @@ class _Encoder(nn.Module):
         self.blocks = nn.TransformerEncoder(layer, cfg.blocks, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(cfg.dim)
         self.dropout = nn.Dropout(cfg.dropout)
+        self.heads = cfg.heads
         with torch.no_grad():
             self.items.weight.normal_(0.0, cfg.init_std)
             self.items.weight[0].zero_()
             self.positions.weight.normal_(0.0, cfg.init_std)
 
     def forward(self, sequence: torch.Tensor) -> torch.Tensor:
+        """Hidden states of left-padded ``sequence`` ``[batch, length <= max_length]``."""
         length = sequence.shape[1]
-        positions = torch.arange(length, device=sequence.device)
+        positions = torch.arange(
+            self.positions.num_embeddings - length, self.positions.num_embeddings
+        )
         hidden = self.dropout(self.items(sequence) * self.items.embedding_dim**0.5)
         hidden = hidden + self.positions(positions)[None]
-        causal = nn.Transformer.generate_square_subsequent_mask(length)
-        out: torch.Tensor = self.norm(self.blocks(hidden, mask=causal, is_causal=True))
+        out: torch.Tensor = self.norm(
+            self.blocks(hidden, mask=_attention_mask(sequence, self.heads))
+        )
         return out
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -83,6 +94,31 @@ def _left_padded(items: IntArray, length: int) -> IntArray:
     tail = items[-length:] + 1
     out[length - tail.size :] = tail
     return out
+
+
+def _attention_mask(sequence: torch.Tensor, heads: int) -> torch.Tensor:
+    """``[batch * heads, length, length]``, True where attention is barred: later positions
+    (causal) and padding, except a padding position's own (so no row is empty)."""
+    length = sequence.shape[1]
+    later = torch.ones(length, length, dtype=torch.bool).triu(1)
+    padding = (sequence == 0)[:, None, :] & ~torch.eye(length, dtype=torch.bool)[None]
+    return (later[None] | padding).repeat_interleave(heads, dim=0)
+
+
+def _trimmed(keep: torch.Tensor, *tensors: torch.Tensor) -> list[torch.Tensor]:
+    """``tensors`` from the first column where ``keep`` holds in any row (padding is on the left,
+    so every column after it is kept too)."""
+    columns = keep.any(dim=0)
+    first = int(columns.nonzero()[0]) if bool(columns.any()) else keep.shape[1] - 1
+    return [t[:, first:] for t in tensors]
+
+
+def _length_batches(lengths: IntArray, size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """Batches of window indices of similar length, in a random order (random within a length)."""
+    shuffled = torch.randperm(lengths.size, generator=generator).numpy()
+    order = shuffled[np.argsort(lengths[shuffled], kind="stable")]
+    batches = [torch.as_tensor(order[i : i + size]) for i in range(0, order.size, size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
 
 def _sampled_loss(
@@ -139,17 +175,20 @@ class SASRec:
             optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
             model.train()
             sampled = train.n_items > cfg.full_softmax_items
+            lengths = (inputs != 0).sum(dim=1).numpy()
             for _ in tqdm(range(cfg.epochs), desc="SASRec epochs", disable=not cfg.progress):
-                order = torch.randperm(inputs.shape[0], generator=generator)
-                for start in range(0, inputs.shape[0], cfg.batch_size):
-                    batch = order[start : start + cfg.batch_size]
-                    hidden = model(inputs[batch])
+                for batch in _length_batches(lengths, cfg.batch_size, generator):
+                    # A label at the last padding position (the window's first item) is kept.
+                    sequence, label = _trimmed(
+                        (inputs[batch] != 0) | (labels[batch] >= 0), inputs[batch], labels[batch]
+                    )
+                    hidden = model(sequence)
                     if sampled:
-                        loss = _sampled_loss(model, hidden, labels[batch], train.n_items, generator)
+                        loss = _sampled_loss(model, hidden, label, train.n_items, generator)
                     else:
                         loss = nn.functional.cross_entropy(
                             model.logits(hidden).reshape(-1, train.n_items),
-                            labels[batch].reshape(-1),
+                            label.reshape(-1),
                             ignore_index=-1,
                         )
                     optimizer.zero_grad()
@@ -170,7 +209,9 @@ class SASRec:
             ]
         )
         with torch.no_grad():
-            hidden = self._model(torch.as_tensor(sequences))[:, -1]
+            padded = torch.as_tensor(sequences)
+            (sequence,) = _trimmed(padded != 0, padded)
+            hidden = self._model(sequence)[:, -1]
             scores = self._model.logits(hidden)
         result: FloatArray = scores.double().numpy()
         return result

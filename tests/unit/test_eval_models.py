@@ -201,3 +201,19 @@ def test_learned_baselines__tiny_fit__finite_seeded_scores(split: Split, model: 
     assert results[0].shape == (4, split.observed.n_items)
     assert np.isfinite(results[0]).all()
     assert np.allclose(results[0], results[1])
+
+
+def test_sasrec__batch_with_longer_histories__same_scores_as_alone(split: Split) -> None:
+    """A batch runs as long as its longest history and no item attends to padding, so a user's
+    scores do not depend on who else is in the batch (or on how much padding it holds)."""
+    model = SASRec(SASRecConfig(dim=16, blocks=2, epochs=1, max_length=30, progress=False))
+    model.fit(split.train)
+    lengths = np.array(
+        [split.train.user_rows(int(u)).size for u in split.targets.users], dtype=np.int64
+    )
+    short, long = int(np.argmin(lengths)), int(np.argmax(lengths))
+    assert lengths[short] < lengths[long]
+    users, times = split.targets.users, split.targets.times
+    together = model.score(users[[short, long]], times[[short, long]])
+    alone = model.score(users[[short]], times[[short]])
+    assert np.allclose(together[0], alone[0], atol=1e-5)
