@@ -10,9 +10,8 @@ CR alone.
 from __future__ import annotations
 
 import io
-import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -25,33 +24,11 @@ import pyarrow.parquet as pq
 from livecart.core import contract as c
 from livecart.core.errors import ContractError
 from ray_jobs.ingest._lines import LINE, STRAY_CR_RULE
+from ray_jobs.ingest._pipeline import Quarantine
 
 _STRAY_CR: Final = re.compile(rb"\r(?!\n)")
 _FIRST_LINE: Final = re.compile(rb"\r\n|\r|\n")
 _BOM: Final = "\ufeff"
-
-
-@dataclass
-class Quarantine:
-    """Rows of every export that could not be read or converted, each with file, row and reason."""
-
-    rows: list[dict[str, object]] = field(default_factory=list)
-
-    def add(
-        self, table: c.Table, origin: str, row: int, reason: str, raw: dict[str, object]
-    ) -> None:
-        self.rows.append(
-            {
-                "table": table.value,
-                "file": origin,
-                "row": row,
-                c.QUARANTINE_REASON: reason,
-                "raw": json.dumps(raw, default=str, ensure_ascii=False),
-            }
-        )
-
-    def reasons(self, table: c.Table) -> list[str]:
-        return [str(r[c.QUARANTINE_REASON]) for r in self.rows if r["table"] == table.value]
 
 
 @dataclass(frozen=True)
