@@ -34,6 +34,13 @@ class InteractionsFormat(StrEnum):
     WHITESPACE = "whitespace"
 
 
+class IngestPreset(StrEnum):
+    """Presets of `ingest tables` (``ray_jobs.ingest.presets.PRESETS``)."""
+
+    TWITCH = "twitch"
+    INTERACTIONS = "interactions"
+
+
 class Protocol(StrEnum):
     """Evaluation protocols (``ray_jobs.evaluation.protocols.ProtocolName``)."""
 

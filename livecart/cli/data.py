@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from livecart.cli.choices import InteractionsFormat, Language, Scale
+from livecart.cli.choices import IngestPreset, InteractionsFormat, Language, Scale
 from livecart.cli.support import (
     JsonOption,
     console,
@@ -126,24 +126,43 @@ def ingest_interactions(
 @friendly_errors
 def ingest_tables(
     directory: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
             help="Your exports: products, viewers, streamers, rooms, room_products, events "
-            "(.csv or .parquet; events required)."
+            "(.csv or .parquet; events required). With --preset: the source file (twitch: "
+            "default ../shared/data).",
+            show_default=False,
         ),
-    ],
+    ] = None,
     mapping: Annotated[
         Path | None,
         typer.Option(help="YAML mapping: file names, column renames, value maps, time zones."),
     ] = None,
-    name: Annotated[str, typer.Option(help="Dataset name (dataset.json).")] = "tables",
+    name: Annotated[
+        str | None,
+        typer.Option(help="Dataset name (dataset.json; default: the preset's name, or tables)."),
+    ] = None,
+    preset: Annotated[
+        IngestPreset | None,
+        typer.Option(
+            help="Read one file of a known layout: twitch (the Twitch watch log), interactions "
+            "(user_id,item_id,timestamp CSV/Parquet or 'user item' text)."
+        ),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Load a platform's own exports into <home>/raw (rows that cannot be read are quarantined
-    with file, row and reason); then `livecart validate` gates them like any source."""
+    """Load a platform's own exports, or one file of a known layout (--preset), into <home>/raw
+    (rows that cannot be read are quarantined with file, row and reason); then
+    `livecart validate` gates them like any source."""
     from ray_jobs.ingest.tables import TablesConfig, run
 
-    config = TablesConfig(settings=settings(), directory=directory, mapping=mapping, name=name)
+    config = TablesConfig(
+        settings=settings(),
+        directory=directory,
+        mapping=mapping,
+        name=name,
+        preset=preset.value if preset else None,
+    )
     result = run_job(json_out, lambda: run(config))
     if result is None:
         return

@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeAlias
 
 import pandas as pd
 import pyarrow as pa
@@ -31,8 +31,8 @@ from livecart.core.io import write_parquet_atomic
 from livecart.core.settings import LivecartSettings
 from ray_jobs.ingest._common import check_rows, write_world
 
-Frame = pd.DataFrame | pa.Table
-Derive = Callable[[dict[c.Table, Frame], LivecartSettings], list[str]]
+Frame: TypeAlias = pd.DataFrame | pa.Table
+Derive: TypeAlias = Callable[[dict[c.Table, Frame], LivecartSettings], list[str]]
 """Fill in ``frames`` (in place) with what the source lacks; return one note per table derived."""
 
 # Columns of every ingest quarantine file.

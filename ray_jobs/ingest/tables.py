@@ -193,7 +193,9 @@ def run(config: TablesConfig) -> TablesResult:
         written = ingest_preset(preset, config.settings, config.directory, name=config.name)
     else:
         if config.directory is None:
-            raise ContractError("ingest tables", None, "give the directory of export files")
+            raise ContractError(
+                "ingest tables", None, "give the directory of export files (or a preset)"
+            )
         source = read_directory(config.directory, config.mapping)
         written = finish(
             config.settings, source, derive_exports, QUARANTINE_FILE, config.name or DEFAULT_NAME
