@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, cast
+from typing import Any, Final, cast
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,6 +56,9 @@ class TablesConfig(BaseModel):
     )
     preset: str | None = Field(
         default=None, description="Read one source file of a known layout (presets.PRESETS)."
+    )
+    preset_options: dict[str, Any] = Field(
+        default_factory=dict, description="The preset's options (its ``options`` model's fields)."
     )
 
 
@@ -190,7 +193,8 @@ def run(config: TablesConfig) -> TablesResult:
                 None,
                 f"a mapping is for export directories, not --preset {preset.name}",
             )
-        written = ingest_preset(preset, config.settings, config.directory, name=config.name)
+        options = preset.options.model_validate(config.preset_options)
+        written = ingest_preset(preset, config.settings, config.directory, options, config.name)
     else:
         if config.directory is None:
             raise ContractError(
