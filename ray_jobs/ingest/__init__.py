@@ -1,6 +1,8 @@
-"""Real-data adapters: map public logs (Twitch, generic interaction benchmarks) into the contract.
+"""Real-data ingest: a platform's exports, or one source file of a known layout (a preset: the
+Twitch log, generic interaction benchmarks), mapped into the contract.
 
-Each adapter is a typed ``run(config) -> result`` that writes the contract's raw tables into
-``settings.raw_dir`` with :func:`livecart.core.io.write_source`, so every later stage (validation gate,
-features, training, serving) runs unchanged on real data. The CLI wiring lives elsewhere.
+Every ingest ends in one path (:mod:`ray_jobs.ingest._pipeline`): quarantine accounting, derived
+tables, conform, and the contract's raw tables written into ``settings.raw_dir`` with a
+``dataset.json``, so every later stage (validation gate, features, training, serving) runs
+unchanged on real data. The CLI wiring lives elsewhere.
 """
