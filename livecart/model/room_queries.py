@@ -21,6 +21,7 @@ from tqdm import tqdm
 from livecart.core.arrays import FloatArray, IntArray
 from livecart.model.interaction_log import Interactions
 from livecart.model.room_signals import (
+    ContextAt,
     FeatureConfig,
     History,
     ItemCooccurrence,
@@ -88,6 +89,26 @@ def _live_column(cfg: QueryConfig) -> int:
         ) from None
 
 
+def _hard_columns(
+    cfg: QueryConfig, live: ContextAt, similarity: FloatArray | None
+) -> list[FloatArray]:
+    """The whole-catalogue columns of :attr:`QueryConfig.hard_negative_features`, in order."""
+    windows = {f"log_others_{old}_{new}": k for k, (old, new) in enumerate(cfg.features.windows())}
+    columns = []
+    for name in cfg.hard_negative_features:
+        if name == "cf_similarity" and similarity is not None:
+            columns.append(similarity)
+        elif name == "log_popularity_before":
+            columns.append(live.popularity())
+        elif name in windows:
+            columns.append(live.window(windows[name]))
+        elif name in cfg.features.names():
+            raise ValueError(
+                f"{name} cannot pick hard negatives (a window, popularity or cf_similarity can)"
+            )
+    return columns
+
+
 def training_queries(
     train: Interactions, cfg: QueryConfig, progress: bool = False
 ) -> TrainingQueries:
@@ -108,38 +129,48 @@ def training_queries(
     context = LiveContext(train, cfg.features)
     cooccurrence = ItemCooccurrence(train) if cfg.features.collaborative else None
     live_column = _live_column(cfg)
-    names = cfg.features.names()
-    hard_columns = [names.index(n) for n in cfg.hard_negative_features if n in names]
     top = min(cfg.hard_negatives, train.n_items - 1)
     popularity = train.item_counts().astype(np.float64) + 1.0
     popularity /= popularity.sum()
     parts: list[FloatArray | None] = [None] * query_users.size
     targets = np.zeros(query_users.size, dtype=np.int64)
-    sweep = context.sweep(query_users, train.times[query_rows])
+    queries = context.at_queries(query_users, train.times[query_rows])
     for query, live in tqdm(
-        sweep, total=query_users.size, desc="room ranker queries", disable=not progress
+        queries, total=query_users.size, desc="room ranker queries", disable=not progress
     ):
         user, row = int(query_users[query]), int(query_rows[query])
         mine = train.user_rows(user)
         history = history_of(train, user, mine[: int(np.flatnonzero(mine == row)[0])])
-        own = user_features(
-            history, int(train.times[row]), train.n_items, cfg.features, cooccurrence
+        at_time = int(train.times[row])
+        similarity = (
+            cooccurrence.similarity(
+                np.bincount(history.items, minlength=train.n_items) > 0, history.hidden
+            )
+            if cooccurrence is not None
+            else None
         )
         target = int(train.items[row])
-        values = np.concatenate([own, live], axis=1)
-        hard = [np.argpartition(-values[:, c], top)[:top] for c in hard_columns] if top > 0 else []
+        hard = (
+            [np.argpartition(-column, top)[:top] for column in _hard_columns(cfg, live, similarity)]
+            if top > 0
+            else []
+        )
         pool = np.concatenate(
             [
                 history.items,
-                np.flatnonzero(live[:, live_column] > 0),
+                np.flatnonzero(live.window(live_column) > 0),
                 *hard,
                 rng.integers(0, train.n_items, cfg.random_negatives),
                 rng.choice(train.n_items, cfg.popular_negatives, p=popularity),
                 [target],
             ]
         )
+        # Features only for the candidates: the whole catalogue is read only for picking them.
         candidates = np.unique(pool)
-        parts[query] = values[candidates].astype(np.float32)
+        own = user_features(
+            history, at_time, train.n_items, cfg.features, items=candidates, similarity=similarity
+        )
+        parts[query] = np.concatenate([own, live.rows(candidates)], axis=1).astype(np.float32)
         targets[query] = int(np.searchsorted(candidates, target))
     done = [p for p in parts if p is not None]
     if len(done) != query_users.size:

@@ -89,22 +89,28 @@ def user_features(
     n_items: int,
     cfg: FeatureConfig,
     cooccurrence: ItemCooccurrence | None = None,
+    items: IntArray | None = None,
+    similarity: FloatArray | None = None,
 ) -> FloatArray:
-    """``[n_items, n_user_features]`` from one user's history (``cooccurrence`` is required when
-    ``cfg.collaborative``)."""
-    items, times = history.items, history.times
-    n = items.size
-    counts = np.bincount(items, minlength=n_items).astype(np.float64)
+    """``[n_items, n_user_features]`` from one user's history, or only the rows of ``items``
+    (the same values). ``cooccurrence`` is required when ``cfg.collaborative``, unless
+    ``similarity`` (its :meth:`ItemCooccurrence.similarity` over every item) is given."""
+    seen, times = history.items, history.times
+    n = seen.size
+    pick = slice(None) if items is None else items
+    counts_all = np.bincount(seen, minlength=n_items).astype(np.float64)
+    counts = counts_all[pick]
     last = np.full(n_items, -np.inf)
-    last[items] = times  # time order: the last assignment per item is the latest
-    gap = np.where(counts > 0, at_time - last, NEVER_GAP)
+    last[seen] = times  # time order: the last assignment per item is the latest
+    gap = np.where(counts > 0, at_time - last[pick], NEVER_GAP)
     rank = np.full(n_items, float(n_items + 1))
     if n:
-        recent_first = pd.unique(items[::-1])
+        recent_first = pd.unique(seen[::-1])
         rank[recent_first] = np.arange(1, recent_first.size + 1)
+    rank = rank[pick]
     ages = (at_time - times).astype(np.float64)
     decayed = [
-        np.log1p(np.bincount(items, weights=np.exp(-ages / tau), minlength=n_items))
+        np.log1p(np.bincount(seen, weights=np.exp(-ages / tau), minlength=n_items)[pick])
         for tau in cfg.decay_taus
     ]
     columns = [
@@ -117,9 +123,11 @@ def user_features(
         *decayed,
     ]
     if cfg.collaborative:
-        if cooccurrence is None:
-            raise ValueError("cfg.collaborative needs an ItemCooccurrence")
-        columns.append(cooccurrence.similarity(counts > 0, history.hidden))
+        if similarity is None:
+            if cooccurrence is None:
+                raise ValueError("cfg.collaborative needs an ItemCooccurrence")
+            similarity = cooccurrence.similarity(counts_all > 0, history.hidden)
+        columns.append(similarity[pick])
     return np.stack(columns, axis=1)
 
 
@@ -199,6 +207,59 @@ class _Pointer:
             self.position = position
 
 
+class ContextAt:
+    """The context columns of one query, read lazily: whole columns, or the rows of some items.
+
+    Valid only until the sweep that yielded it moves on (it reads the sweep's running counts)."""
+
+    def __init__(
+        self,
+        cfg: FeatureConfig,
+        t: int,
+        windows: list[tuple[_Pointer, _Pointer, int, int]],
+        own: tuple[IntArray, IntArray],
+        before: _Pointer,
+        last_seen: FloatArray,
+    ) -> None:
+        self._cfg, self._t, self._windows, self._before = cfg, t, windows, before
+        self._own_times, self._own_items = own
+        self._last_seen = last_seen
+        self.n_items = last_seen.size
+        self.width = len(windows) + 2
+
+    def window(self, k: int, items: IntArray | None = None) -> FloatArray:
+        """Column ``k``: log1p of other users' rows per item in window ``k``."""
+        start, end, lo_time, hi_time = self._windows[k]
+        pick = slice(None) if items is None else items
+        counts = end.counts[pick] - start.counts[pick]
+        mine = (self._own_times >= lo_time) & (self._own_times <= hi_time)
+        if mine.any():
+            counts = counts - np.bincount(self._own_items[mine], minlength=self.n_items)[pick]
+        result: FloatArray = np.log1p(np.maximum(counts, 0.0))
+        return result
+
+    def popularity(self, items: IntArray | None = None) -> FloatArray:
+        """log1p of every row strictly before the query time, per item."""
+        result: FloatArray = np.log1p(self._before.counts[slice(None) if items is None else items])
+        return result
+
+    def rows(self, items: IntArray | None = None) -> FloatArray:
+        """``[len(items) or n_items, n_context_features]`` in :meth:`FeatureConfig.context_names`
+        order."""
+        pick = slice(None) if items is None else items
+        size = self.n_items if items is None else len(items)
+        out = np.empty((size, self.width), dtype=np.float64)
+        for k in range(len(self._windows)):
+            out[:, k] = self.window(k, items)
+        out[:, -2] = self.popularity(items)
+        gap = np.minimum(self._t - self._last_seen[pick], NEVER_GAP)
+        if self._cfg.include_current and self._cfg.windows()[0] == (0, 0):
+            # Another user started watching in this very unit: live now, gap 0.
+            gap = np.where(out[:, 0] > 0, 0.0, gap)
+        out[:, -1] = np.log1p(gap)
+        return out
+
+
 class LiveContext:
     """Window counts, popularity and last-seen gaps of items in a log, seen from query times."""
 
@@ -206,8 +267,9 @@ class LiveContext:
         self.log = log
         self.cfg = cfg
 
-    def sweep(self, users: IntArray, at_times: IntArray) -> Iterator[tuple[int, FloatArray]]:
-        """Yield ``(query, [n_items, n_context_features])`` for every query, in time order."""
+    def at_queries(self, users: IntArray, at_times: IntArray) -> Iterator[tuple[int, ContextAt]]:
+        """Yield ``(query, context)`` for every query, in time order; each context is read
+        before the next is asked for."""
         log, cfg = self.log, self.cfg
         windows = cfg.windows()
         # Two pointers per window (its start and end) plus one for "strictly before t".
@@ -222,26 +284,22 @@ class LiveContext:
                 span = slice(before.position, cut)
                 last_seen[log.items[span]] = log.times[span]
             before.advance(cut)
-            own = log.user_rows(user)
-            own_times, own_items = log.times[own], log.items[own]
-            out = np.empty((log.n_items, len(windows) + 2), dtype=np.float64)
+            bounds = []
             for k, (old, new) in enumerate(windows):
                 hi_time = t - new if (new > 0 or cfg.include_current) else t - 1
                 lo = int(np.searchsorted(log.times, t - old, side="left"))
                 hi = int(np.searchsorted(log.times, hi_time, side="right"))
                 starts[k].advance(lo)
                 ends[k].advance(max(hi, lo))
-                counts = ends[k].counts - starts[k].counts
-                mine = (own_times >= t - old) & (own_times <= hi_time)
-                counts -= np.bincount(own_items[mine], minlength=log.n_items)
-                out[:, k] = np.log1p(np.maximum(counts, 0.0))
-            out[:, len(windows)] = np.log1p(before.counts)
-            gap = np.minimum(t - last_seen, NEVER_GAP)
-            if cfg.include_current and windows[0] == (0, 0):
-                # Another user started watching in this very unit: live now, gap 0.
-                gap = np.where(out[:, 0] > 0, 0.0, gap)
-            out[:, len(windows) + 1] = np.log1p(gap)
-            yield int(query), out
+                bounds.append((starts[k], ends[k], t - old, hi_time))
+            own = log.user_rows(user)
+            context = ContextAt(cfg, t, bounds, (log.times[own], log.items[own]), before, last_seen)
+            yield int(query), context
+
+    def sweep(self, users: IntArray, at_times: IntArray) -> Iterator[tuple[int, FloatArray]]:
+        """Yield ``(query, [n_items, n_context_features])`` for every query, in time order."""
+        for query, context in self.at_queries(users, at_times):
+            yield query, context.rows()
 
     def features(self, users: IntArray, at_times: IntArray) -> FloatArray:
         """``[len(users), n_items, n_context_features]`` for queries (user, time)."""

@@ -106,7 +106,7 @@ def candidate_signals(
     items = np.array([index[s] for s in history_ids], dtype=np.int64)[keep]
     history = History(items, history_units[keep].astype(np.int64))
     rows = np.array([index[s] for s in candidate_ids], dtype=np.int64)
-    own = user_features(history, at_time, n_items, cfg, cooccurrence)[rows]
+    own = user_features(history, at_time, n_items, cfg, cooccurrence, items=rows)
     position = {int(r): j for j, r in enumerate(rows)}
     own_candidates = np.array([position.get(int(i), -1) for i in items], dtype=np.int64)
     context = context_columns(visits, at_time, own_candidates, history.times, cfg)
