@@ -29,7 +29,12 @@ from livecart.core.ray_runtime import ensure_ray
 from livecart.core.settings import LivecartSettings
 from livecart.model import registry
 from livecart.model.interaction_log import Interactions, home_interactions
-from livecart.model.room_queries import QueryConfig, history_of, training_queries
+from livecart.model.room_queries import (
+    QueryConfig,
+    history_of,
+    signal_spread,
+    training_queries,
+)
 from livecart.model.room_ranker import ROOM_RANKER, RoomRankerNet, RoomScorer, train_epoch
 from livecart.model.room_signals import FeatureConfig, ItemCooccurrence, LiveContext
 from ray_jobs.evaluation import metrics as m
@@ -162,8 +167,6 @@ def run(settings: LivecartSettings, cfg: RoomTrainConfig, progress: bool = True)
             {str(k): v for k, v in r.items()} for r in result.metrics_dataframe.to_dict("records")
         ]
     ndcg = validation_ndcg(scorer, train, log, rows)
-    spread = queries.features.std(axis=0)
-    names = features.names()
     record = registry.save(
         settings,
         ROOM_RANKER,
@@ -175,12 +178,7 @@ def run(settings: LivecartSettings, cfg: RoomTrainConfig, progress: bool = True)
             "train_rows": len(train),
             "held_out_rows": int(rows.size),
             "queries": len(queries),
-            # What the data let the model learn from: a signal constant over every training
-            # candidate (say, a log without concurrent viewers) carries nothing.
-            "signals": {
-                "informative": [n for n, v in zip(names, spread, strict=True) if v > 1e-9],
-                "constant": [n for n, v in zip(names, spread, strict=True) if v <= 1e-9],
-            },
+            "signals": signal_spread(queries, features),
             "config": cfg.model_dump(mode="json"),
             "metrics": {
                 "valid_ndcg@10": ndcg,

@@ -14,6 +14,7 @@ workers and to shard by query.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 import numpy as np
 from tqdm import tqdm
@@ -28,6 +29,9 @@ from livecart.model.room_signals import (
     LiveContext,
     user_features,
 )
+
+CONSTANT_STD: Final = 1e-6
+"""A feature whose spread over the training candidates is at most this carries no signal."""
 
 
 @dataclass(frozen=True)
@@ -178,3 +182,15 @@ def training_queries(
     sizes = np.array([p.shape[0] for p in done], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     return TrainingQueries(np.concatenate(done), offsets, targets)
+
+
+def signal_spread(data: TrainingQueries, cfg: FeatureConfig) -> dict[str, list[str]]:
+    """Which signals the training data let the ranker learn from: ``informative`` features vary
+    over the training candidates, ``constant`` ones do not (a log without concurrent viewers, say,
+    has no live-now signal) and are never read (:meth:`RoomRankerNet.set_normalisation`)."""
+    spread = data.features.astype(np.float64).std(axis=0)
+    names = cfg.names()
+    return {
+        "informative": [n for n, v in zip(names, spread, strict=True) if v > CONSTANT_STD],
+        "constant": [n for n, v in zip(names, spread, strict=True) if v <= CONSTANT_STD],
+    }

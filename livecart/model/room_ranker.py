@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
 from livecart.core.arrays import FloatArray, IntArray
-from livecart.model.room_queries import TrainingQueries
+from livecart.model.room_queries import CONSTANT_STD, TrainingQueries
 from livecart.model.room_signals import (
     FeatureConfig,
     History,
@@ -56,9 +56,13 @@ class RoomRankerNet(nn.Module):
         self.mlp = nn.Sequential(*layers)
 
     def set_normalisation(self, features: np.ndarray) -> None:
+        """Standardise by the training rows; a feature constant over them (a signal the data
+        does not have) gets an infinite scale, so the net never reads it, whatever its value
+        when scoring."""
         values = torch.as_tensor(features, dtype=torch.float32)
+        spread = values.std(0)
         self.mean.copy_(values.mean(0))
-        self.scale.copy_(values.std(0).clamp_min(1e-6))
+        self.scale.copy_(torch.where(spread > CONSTANT_STD, spread, torch.inf))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         logits: torch.Tensor = self.mlp((features - self.mean) / self.scale)

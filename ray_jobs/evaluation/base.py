@@ -40,6 +40,14 @@ class ObservesLog(Protocol):
         (the user's own past comes from the training split)."""
 
 
+@runtime_checkable
+class ReportsSignals(Protocol):
+    """A model that knows which of its input signals its training data carried."""
+
+    signals: dict[str, list[str]] | None
+    """``informative`` and ``constant`` feature names (None: not known)."""
+
+
 def history_before(train: Interactions, user: int, at_time: int) -> IntArray:
     """Rows of ``user`` in ``train`` at or before ``at_time`` (time order)."""
     rows = train.user_rows(user)

@@ -14,7 +14,7 @@ from livecart.core.arrays import FloatArray, IntArray
 from livecart.core.errors import StageError
 from livecart.core.settings import LivecartSettings
 from livecart.model.interaction_log import Interactions
-from livecart.model.room_queries import QueryConfig, history_of, training_queries
+from livecart.model.room_queries import QueryConfig, history_of, signal_spread, training_queries
 from livecart.model.room_ranker import DEFAULT_HIDDEN, ROOM_RANKER, RoomScorer, fit_in_process
 from livecart.model.room_signals import FeatureConfig, ItemCooccurrence, LiveContext
 from ray_jobs.evaluation.base import history_before
@@ -50,6 +50,7 @@ class _ScoresRooms:
     other users' rows from the observed log."""
 
     name: str
+    signals: dict[str, list[str]] | None = None
     _scorer: RoomScorer | None = None
     _train: Interactions | None = None
     _log: Interactions | None = None
@@ -100,6 +101,7 @@ class LiveRanker(_ScoresRooms):
         cooccurrence = ItemCooccurrence(train) if cfg.features.collaborative else None
         self._scorer = RoomScorer(net, cfg.features, train.item_ids, cooccurrence)
         self._train = train
+        self.signals = signal_spread(data, cfg.features)
 
 
 class ServedRanker(_ScoresRooms):
@@ -135,4 +137,5 @@ class ServedRanker(_ScoresRooms):
                 "train it on this data with `livecart train --ranker rooms`",
             )
         self._scorer, self._train = scorer, train
+        self.signals = record.metadata.get("signals")
         self.name = f"served (v{record.version})"

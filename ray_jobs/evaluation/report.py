@@ -29,6 +29,8 @@ class ModelResult:
     """Segment name -> metric -> value; every segment also carries ``n`` (its target count)."""
     fit_seconds: float
     score_seconds: float
+    signals: dict[str, list[str]] | None = None
+    """The model's ``informative`` and ``constant`` input signals, where it reports them."""
 
 
 @dataclass
@@ -83,6 +85,15 @@ class EvaluationReport:
                 values = " | ".join(_fmt(r.metrics.get(n)) for n in names)
                 lines.append(
                     f"| {r.model} | {values} | {r.fit_seconds:.1f} | {r.score_seconds:.1f} |"
+                )
+        reported = {r.model: r.signals for r in self.results if r.signals is not None}
+        if reported:
+            lines += ["", "## Signals the data carried (room ranker features)", ""]
+            for model, signals in reported.items():
+                constant = ", ".join(signals["constant"]) or "none"
+                lines.append(
+                    f"- {model}: {len(signals['informative'])} informative; constant over its "
+                    f"training candidates, so never read: {constant}"
                 )
         lines += ["", "## Segments (NDCG@10; n targets in brackets)", ""]
         lines.append("| protocol | model | " + " | ".join(SEGMENTS) + " |")

@@ -35,7 +35,7 @@ from livecart.model.interaction_log import (
 )
 from livecart.model.room_signals import FeatureConfig
 from ray_jobs.evaluation import metrics as m
-from ray_jobs.evaluation.base import ObservesLog, Recommender
+from ray_jobs.evaluation.base import ObservesLog, Recommender, ReportsSignals
 from ray_jobs.evaluation.baselines import ItemCF, Popularity, Repeat
 from ray_jobs.evaluation.bpr import BPRMF, BPRConfig
 from ray_jobs.evaluation.live_ranker import LiveRanker, LiveRankerConfig, ServedRanker
@@ -243,6 +243,7 @@ def evaluate_model(model: Recommender, split: Split, config: EvaluationConfig) -
                 segments=by_segment,
                 fit_seconds=fitted - started,
                 score_seconds=scored - fitted,
+                signals=model.signals if isinstance(model, ReportsSignals) else None,
             )
         )
     return results

@@ -47,6 +47,10 @@ def test_run__tiny_synthetic_world__writes_report_json_and_plots(
     segments = report.results[0].segments
     assert segments["repeat"]["n"] + segments["new"]["n"] == report.targets
     assert "| REP |" in (out / "report.md").read_text()
+    # The room ranker says which of its signals the data carried; the baselines have none.
+    signals = {r.model: r.signals for r in report.results if r.protocol == "full"}
+    assert signals["REP"] is None and signals["livecart"] is not None
+    assert "- livecart: " in (out / "report.md").read_text()
     # The run in MLflow (SQLite in the home): every model's metrics, the report and its plots.
     client = MlflowClient(tracking_uri=tracking_uri(settings))
     experiment = client.get_experiment_by_name("livecart-evaluate")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from livecart.core.errors import StageError
 from livecart.core.settings import LivecartSettings
@@ -80,3 +81,30 @@ def test_training_queries__budget__latest_query_of_every_user_first(split: Split
     )
     assert len(full) > 30 and len(capped) == 30
     assert capped.offsets[-1] == capped.features.shape[0]
+
+
+def test_room_ranker__signal_constant_in_training__reported_and_never_read(split: Split) -> None:
+    from livecart.model.room_queries import QueryConfig, signal_spread, training_queries
+    from livecart.model.room_ranker import fit_in_process
+    from livecart.model.room_signals import FeatureConfig
+
+    cfg = FeatureConfig()
+    data = training_queries(split.train, QueryConfig(features=cfg, hard_negatives=3))
+    live_now = cfg.names().index("log_others_0_0")
+    before = signal_spread(data, cfg)
+    assert "log_others_1011_1005" in before["constant"]  # 300 units: no last week to look at
+    data.features[:, live_now] = 0.0  # a log where nobody else is ever watching at that moment
+    signals = signal_spread(data, cfg)
+    assert signals["constant"] == ["log_others_0_0", *before["constant"]]
+    assert len(signals["informative"]) == len(before["informative"]) - 1
+    net = fit_in_process(data, len(cfg.names()), epochs=1)
+    rows = torch.as_tensor(data.features[:50])
+    lit = rows.clone()
+    lit[:, live_now] = 3.0  # at scoring time the signal appears: the net must not read it
+    with torch.no_grad():
+        assert torch.equal(net(rows), net(lit))
+        assert torch.isfinite(net(lit)).all()
+    report_model = _fitted(split)
+    assert (
+        report_model.signals is not None and "cf_similarity" in report_model.signals["informative"]
+    )
