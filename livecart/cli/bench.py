@@ -23,8 +23,18 @@ def bench_online_store(
     entities: Annotated[int, typer.Option(help="Entities in the feature view.")] = 200_000,
     features: Annotated[int, typer.Option(help="Float features per entity.")] = 20,
     requests: Annotated[int, typer.Option(help="Timed requests per read size.")] = 300,
-    pushes: Annotated[int, typer.Option(help="Pushes for the freshness measurement (past the store's compaction limit of 32).")] = 100,
-    redis: Annotated[bool | None, typer.Option(help="Also Feast's Redis store, on a redis-server started for the run (default: when redis-server is installed).")] = None,
+    pushes: Annotated[
+        int,
+        typer.Option(
+            help="Pushes for the freshness measurement (past the store's compaction limit of 32)."
+        ),
+    ] = 100,
+    redis: Annotated[
+        bool | None,
+        typer.Option(
+            help="Also Feast's Redis store, on a redis-server started for the run (default: when redis-server is installed)."
+        ),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """DuckDB online store vs Feast's SQLite (and Redis): materialize, size, reads, push freshness."""
@@ -78,6 +88,9 @@ def bench_evaluate(
     model: Annotated[
         list[str] | None, typer.Option(help="Models (repeatable); default all but served.")
     ] = None,
+    ray: Annotated[
+        bool, typer.Option(help="Models at once as Ray tasks (--no-ray: one after another).")
+    ] = True,
     json_out: JsonOption = False,
 ) -> None:
     """Every evaluated model on an e-commerce-sized log: seconds and peak memory vs the budget
@@ -85,7 +98,9 @@ def bench_evaluate(
     from livecart.bench.evaluation_scale import run
 
     with stdout_to_stderr(True):
-        result = run(settings(), users, items, interactions, tuple(model) if model else None)
+        result = run(
+            settings(), users, items, interactions, tuple(model) if model else None, on_ray=ray
+        )
     if not json_out:
         console.print("[bold]evaluation at scale[/] (seconds, peak memory)")
     typer.echo(json.dumps(result, indent=2))
@@ -160,9 +175,7 @@ def bench_serve(
 ) -> None:
     """livecart over HTTP vs a minimal Serve endpoint: latency, throughput, errors, freshness."""
     try:
-        parsed = tuple(
-            int(x) for x in levels.split(",") if x.strip() and levels.strip() != "none"
-        )
+        parsed = tuple(int(x) for x in levels.split(",") if x.strip() and levels.strip() != "none")
     except ValueError:
         raise typer.BadParameter(
             f"{levels!r} is not comma-separated integers", param_hint="'--levels'"
@@ -206,7 +219,9 @@ def bench_serve(
 @bench_app.command("ann")
 @friendly_errors
 def bench_ann(
-    products: Annotated[int, typer.Option(min=1, help="Products (vectors) in the index.")] = 100_000,
+    products: Annotated[
+        int, typer.Option(min=1, help="Products (vectors) in the index.")
+    ] = 100_000,
     queries: Annotated[int, typer.Option(min=1, help="Timed single queries (top 100).")] = 1000,
     m: Annotated[int, typer.Option(min=2, help="HNSW graph degree (M).")] = HnswParams.m,
     ef_construction: Annotated[
@@ -215,7 +230,9 @@ def bench_ann(
     ef_search: Annotated[
         int, typer.Option(min=1, help="HNSW candidate list while searching.")
     ] = HnswParams.ef_search,
-    threads: Annotated[int, typer.Option(min=1, help="OpenMP threads while building.")] = HnswParams.threads,
+    threads: Annotated[
+        int, typer.Option(min=1, help="OpenMP threads while building.")
+    ] = HnswParams.threads,
     json_out: JsonOption = False,
 ) -> None:
     """Vector retrieval's ANN index vs exact search on clustered vectors of the encoder's width:

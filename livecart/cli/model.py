@@ -234,6 +234,10 @@ def evaluate(
         typer.Option(help="With --ablate text: also a run after fine-tuning the encoder."),
     ] = EncoderFinetune.NONE,
     epochs: Annotated[int, typer.Option(help="With --ablate text: epochs per run.")] = 6,
+    ray: Annotated[
+        bool,
+        typer.Option(help="Models at once, as Ray tasks of one CPU (--no-ray: one by one here)."),
+    ] = True,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print JSON instead of Markdown.")
     ] = False,
@@ -251,6 +255,7 @@ def evaluate(
         "dataset": dataset,
         "seed": seed,
         "quick": quick,
+        "on_ray": ray,
     }
     if protocol:
         options["protocols"] = tuple(ProtocolName(p.value) for p in protocol)

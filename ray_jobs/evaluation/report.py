@@ -31,6 +31,8 @@ class ModelResult:
     score_seconds: float
     signals: dict[str, list[str]] | None = None
     """The model's ``informative`` and ``constant`` input signals, where it reports them."""
+    node: str | None = None
+    """The Ray node that fitted and scored it (None: the driver's process, without Ray)."""
 
 
 @dataclass

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import ray
 
 from livecart.core.settings import LivecartSettings
 from livecart.model.interaction_log import load_interactions
@@ -86,21 +87,39 @@ def test_twitch_live_now__rep_reproduces_readme_hit_rate(split: Split) -> None:
     assert measured["HR@10"] == pytest.approx(0.842, abs=TOLERANCE)
 
 
-def test_twitch_runner__quick_models__report_written(
-    settings: LivecartSettings, tmp_path: Path
+def test_twitch_runner__quick_models_as_ray_tasks__report_written(
+    settings: LivecartSettings, tmp_path: Path, local_ray: None
 ) -> None:
-    report = run(
-        EvaluationConfig(
-            settings=settings,
-            dataset="twitch",
-            models=("rep", "bpr", "sasrec", "livecart"),
-            quick=True,
-            progress=False,
-            output_dir=tmp_path,
-        )
+    config = EvaluationConfig(
+        settings=settings,
+        dataset="twitch",
+        models=("rep", "pop", "bpr", "sasrec", "livecart"),
+        quick=True,
+        progress=False,
+        output_dir=tmp_path,
     )
+    report = run(config)
     assert (tmp_path / "report.md").is_file() and (tmp_path / "full_by_k.png").is_file()
+    # Every model ran as a Ray task (on a node of the cluster), results in the order asked for.
+    nodes = {node["NodeID"] for node in ray.nodes()}
+    assert all(r.node in nodes for r in report.results)
+    assert [r.model for r in report.results if r.protocol == "full"] == [
+        "REP",
+        "POP",
+        "BPR-MF",
+        "SASRec",
+        "livecart",
+    ]
     full = {r.model: r.metrics for r in report.results if r.protocol == "full"}
     assert full["REP"]["NDCG@10"] == pytest.approx(README["REP"]["NDCG@10"], abs=TOLERANCE)
     for name in ("BPR-MF", "SASRec", "livecart"):
         assert 0.0 < full[name]["NDCG@10"] <= full[name]["HR@10"] <= 1.0
+    # The same models in this process measure the same (the deterministic ones exactly).
+    here = run(config.model_copy(update={"on_ray": False, "models": ("rep", "pop")}))
+    assert all(r.node is None for r in here.results)
+    for ours, theirs in zip(here.results, report.results[: len(here.results)], strict=True):
+        assert (ours.model, ours.protocol, ours.metrics) == (
+            theirs.model,
+            theirs.protocol,
+            theirs.metrics,
+        )

@@ -26,6 +26,7 @@ def test_run__tiny_synthetic_world__writes_report_json_and_plots(
         ks=(1, 10),
         quick=True,
         progress=False,
+        on_ray=False,  # in this process (the Ray path: tests/integration/test_eval_twitch.py)
     )
     report = run(config)
     out = settings.reports_dir / "evaluation"
@@ -51,6 +52,7 @@ def test_run__tiny_synthetic_world__writes_report_json_and_plots(
     signals = {r.model: r.signals for r in report.results if r.protocol == "full"}
     assert signals["REP"] is None and signals["livecart"] is not None
     assert "- livecart: " in (out / "report.md").read_text()
+    assert all(r.node is None for r in report.results)
     # The run in MLflow (SQLite in the home): every model's metrics, the report and its plots.
     client = MlflowClient(tracking_uri=tracking_uri(settings))
     experiment = client.get_experiment_by_name("livecart-evaluate")
