@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
 from livecart.core.arrays import FloatArray, IntArray
-from livecart.model.room_queries import CONSTANT_STD, TrainingQueries
+from livecart.model.room_queries import CONSTANT_STD, TrainingQueries, constant_columns
 from livecart.model.room_signals import (
     FeatureConfig,
     History,
@@ -60,9 +60,9 @@ class RoomRankerNet(nn.Module):
         does not have) gets an infinite scale, so the net never reads it, whatever its value
         when scoring."""
         values = torch.as_tensor(features, dtype=torch.float32)
-        spread = values.std(0)
+        constant = torch.as_tensor(constant_columns(features))
         self.mean.copy_(values.mean(0))
-        self.scale.copy_(torch.where(spread > CONSTANT_STD, spread, torch.inf))
+        self.scale.copy_(torch.where(constant, torch.inf, values.std(0).clamp_min(CONSTANT_STD)))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         logits: torch.Tensor = self.mlp((features - self.mean) / self.scale)
