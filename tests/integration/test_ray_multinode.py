@@ -7,7 +7,8 @@ a cluster to its entrypoint (``RAY_ADDRESS``) and run as the CLI runs them: gene
 embed (Ray Data over the shipped encoder), materialize (Ray tasks) and train (Ray Train, two
 workers, tracked in MLflow). With no CPU on the driver's node, every task, Data block and Train
 worker ran on another node, and what they exchange with the driver crossed between nodes through
-Ray's object store. (The room ranker and the encoder fine-tuning train through the same
+Ray's object store. ``livecart evaluate`` goes to the cluster as docs/operations.md says, with
+``ray job submit --working-dir .`` to the head's dashboard; its models run as Ray tasks there. (The room ranker and the encoder fine-tuning train through the same
 :func:`ray_jobs.training.trainer.torch_trainer`; their own tests run them on the local Ray.)
 
 The cluster lives in a child process: this run's own local Ray is attached to the test process.
@@ -17,17 +18,21 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mlflow import MlflowClient
 
-from livecart.core.settings import LivecartSettings
+from livecart.core.settings import PROJECT_ROOT, LivecartSettings
 from livecart.core.tracking import tracking_uri
 from livecart.model import registry
 from ray_jobs.training.examples import SERVICE
-from tests.forked import forked_processes
+from tests.forked import forked_processes, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -48,19 +53,32 @@ def run_jobs(home: str, out: str) -> None:
     from ray_jobs.train import run as train
     from validation.run import run as validate
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    port = free_port()
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 0, "include_dashboard": True, "dashboard_port": port},
+    )
     try:
         for _ in range(2):
             cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
         os.environ["RAY_ADDRESS"] = cluster.address
         settings = LivecartSettings(home=Path(home), mlflow=True)
-        world = generate(world_config("tiny", seed=4).model_copy(update={"viewers": 400}), settings)
-        validate(settings)
-        build_features(settings)
-        embedded = embed(settings)
-        apply(settings)
-        loaded = materialize(settings)
+        seconds: dict[str, float] = {}
+
+        def timed(stage: str, job: Callable[[], Any]) -> Any:
+            began = time.perf_counter()
+            result = job()
+            seconds[stage] = round(time.perf_counter() - began, 1)
+            return result
+
+        tiny = world_config("tiny", seed=4).model_copy(update={"viewers": 400})
+        world = timed("generate", lambda: generate(tiny, settings))
+        timed("validate", lambda: validate(settings))
+        timed("features", lambda: build_features(settings))
+        embedded = timed("embed", lambda: embed(settings))
+        timed("apply", lambda: apply(settings))
+        loaded = timed("materialize", lambda: materialize(settings))
         cfg = TrainConfig(
             epochs=3,
             num_workers=2,
@@ -70,7 +88,12 @@ def run_jobs(home: str, out: str) -> None:
             with_behaviour=True,  # the causal encoder and the product vocabulary, through Ray Train
             lr=5e-3,
         )
-        trained = train(settings, cfg, oracle_reference(settings))
+        # `livecart evaluate` as a job (its models run as Ray tasks on the worker nodes),
+        # submitted now: its upload and start overlap the training, its tasks queue behind it.
+        address = f"http://127.0.0.1:{port}"
+        timed("ray job submit", lambda: submit_job(address, home))
+        trained = timed("train", lambda: train(settings, cfg, oracle_reference(settings)))
+        submitted = timed("job finished after training", lambda: job_result(address, home))
         report: dict[str, Any] = {
             "nodes": {
                 n["NodeID"]: n["Resources"].get("CPU", 0.0) for n in ray.nodes() if n["Alive"]
@@ -81,11 +104,72 @@ def run_jobs(home: str, out: str) -> None:
             "materialized": sum(loaded.rows.values()),
             "losses": [row["train_loss"] for row in trained.history],
             "examples_per_s": trained.examples_per_s,
+            "job": submitted,
+            "seconds": seconds,
         }
         Path(out).write_text(json.dumps(report))
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+JOB_ID = "livecart-evaluate-on-cluster"
+
+
+def submit_job(address: str, home: str) -> None:
+    """``ray job submit --working-dir . -- livecart evaluate ...``, as docs/operations.md says:
+    the CLI uploads this checkout, the entrypoint finds the cluster in ``RAY_ADDRESS``."""
+    env_vars = {
+        "LIVECART_HOME": home,
+        "RAY_AUTH_MODE": "disabled",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",  # the venv's livecart
+    }
+    command = [
+        str(Path(sys.executable).parent / "ray"),
+        "job",
+        "submit",
+        "--address",
+        address,
+        "--submission-id",
+        JOB_ID,
+        "--no-wait",
+        "--working-dir",
+        ".",
+        "--runtime-env-json",
+        json.dumps({"env_vars": env_vars}),
+        "--",
+        "livecart",
+        "evaluate",
+        "--dataset",
+        "synthetic",
+        "--model",
+        "rep",
+        "--model",
+        "itemcf",
+        "--protocol",
+        "full",
+        "--json",
+    ]
+    subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, timeout=120, check=True)
+
+
+def job_result(address: str, home: str) -> dict[str, Any]:
+    """Wait for the job; what it reported (its own report.json in the home) and how it ended."""
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
+    client = JobSubmissionClient(address)
+    deadline = time.monotonic() + 180
+    while not client.get_job_status(JOB_ID).is_terminal() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    written = Path(home) / "reports" / "evaluation" / "report.json"
+    report = json.loads(written.read_text()) if written.is_file() else {"results": []}
+    return {
+        "status": str(client.get_job_status(JOB_ID)),
+        "succeeded": client.get_job_status(JOB_ID) == JobStatus.SUCCEEDED,
+        "logs": client.get_job_logs(JOB_ID)[-2000:],
+        "models": [r["model"] for r in report["results"]],
+        "nodes": [r["node"] for r in report["results"]],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +191,7 @@ def test_cluster__a_head_without_cpus_and_two_worker_nodes(
     on_cluster: tuple[LivecartSettings, dict[str, Any]],
 ) -> None:
     _, report = on_cluster
+    print("seconds per stage on the cluster:", report["seconds"])  # shown with -s
     nodes, driver = report["nodes"], report["driver_node"]
     assert len(nodes) == 3 and nodes[driver] == 0.0
     assert sorted(cpus for node, cpus in nodes.items() if node != driver) == [1.0, 1.0]
@@ -140,3 +225,13 @@ def test_train__two_workers_on_the_cluster__loss_falls_and_model_registered(
     curve = client.get_metric_history(run.info.run_id, "train_loss")
     assert [m.value for m in sorted(curve, key=lambda m: m.step)] == pytest.approx(losses)
     assert run.data.tags["registered_version"] == "1" and run.data.params["epochs"] == "3"
+
+
+def test_ray_job_submit__working_dir__livecart_evaluate_models_ran_on_the_worker_nodes(
+    on_cluster: tuple[LivecartSettings, dict[str, Any]],
+) -> None:
+    _, report = on_cluster
+    job = report["job"]
+    workers = {node for node, cpus in report["nodes"].items() if cpus > 0}
+    assert job["succeeded"], job
+    assert job["models"] == ["REP", "ItemCF"] and set(job["nodes"]) <= workers
