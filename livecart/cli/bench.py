@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from livecart.bench.scale import STAGES as SCALE_STAGES
 from livecart.cli.choices import ServeLayout, listed
 from livecart.cli.support import JsonOption, console, friendly_errors, settings, stdout_to_stderr
 from livecart.features.ann_params import HnswParams
@@ -103,6 +104,38 @@ def bench_evaluate(
         )
     if not json_out:
         console.print("[bold]evaluation at scale[/] (seconds, peak memory)")
+    typer.echo(json.dumps(result, indent=2))
+
+
+@bench_app.command("scale")
+@friendly_errors
+def bench_scale(
+    scales: Annotated[
+        str, typer.Option(help="Comma-separated world sizes: tiny, small, medium, large.")
+    ] = "tiny,small,medium,large",
+    stage: Annotated[
+        list[str] | None,
+        typer.Option(help="Stages (repeatable); default all: " + ", ".join(SCALE_STAGES) + "."),
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Training epochs at every scale.")] = 1,
+    json_out: JsonOption = False,
+) -> None:
+    """Every pipeline stage at growing world sizes: seconds and peak memory (all processes,
+    Ray's workers included) per stage, growth against the events, and a PNG. Each scale gets a
+    fresh home under <LIVECART_HOME>/scale/<scale>."""
+    from livecart.bench.scale import run
+
+    names = tuple(s.strip() for s in scales.split(",") if s.strip())
+    unknown = [s for s in names if s not in ("tiny", "small", "medium", "large")]
+    if unknown or not names:
+        raise typer.BadParameter(f"unknown scales {unknown}", param_hint="--scales")
+    root = settings().home / "scale"
+    with stdout_to_stderr(True):
+        result = run(
+            root, names, tuple(stage) if stage else SCALE_STAGES, epochs, report=console.print
+        )
+    if not json_out:
+        console.print(f"[bold]pipeline by world size[/] (PNG: {result['png']})")
     typer.echo(json.dumps(result, indent=2))
 
 
