@@ -54,13 +54,20 @@ def run_jobs(home: str, out: str) -> None:
     from validation.run import run as validate
 
     port = free_port()
+    # Every node's dashboard agent on a free port: the default one (52365) may be held by the
+    # test run's own local Ray, and a head without its agent refuses jobs ("No available agent").
     cluster = Cluster(
         initialize_head=True,
-        head_node_args={"num_cpus": 0, "include_dashboard": True, "dashboard_port": port},
+        head_node_args={
+            "num_cpus": 0,
+            "include_dashboard": True,
+            "dashboard_port": port,
+            "dashboard_agent_listen_port": free_port(),
+        },
     )
     try:
         for _ in range(2):
-            cluster.add_node(num_cpus=1)
+            cluster.add_node(num_cpus=1, dashboard_agent_listen_port=free_port())
         cluster.wait_for_nodes()
         os.environ["RAY_ADDRESS"] = cluster.address
         settings = LivecartSettings(home=Path(home), mlflow=True)
@@ -150,7 +157,11 @@ def submit_job(address: str, home: str) -> None:
         "full",
         "--json",
     ]
-    subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, timeout=120, check=True)
+    done = subprocess.run(
+        command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"ray job submit failed:\n{(done.stdout + done.stderr)[-1500:]}")
 
 
 def job_result(address: str, home: str) -> dict[str, Any]:
