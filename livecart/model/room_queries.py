@@ -93,23 +93,40 @@ def _live_column(cfg: QueryConfig) -> int:
         ) from None
 
 
-def _hard_columns(
-    cfg: QueryConfig, live: ContextAt, similarity: FloatArray | None
-) -> list[FloatArray]:
-    """The whole-catalogue columns of :attr:`QueryConfig.hard_negative_features`, in order."""
-    windows = {f"log_others_{old}_{new}": k for k, (old, new) in enumerate(cfg.features.windows())}
-    columns = []
+def _hard_plan(cfg: QueryConfig) -> list[tuple[str, int]]:
+    """How each of :attr:`QueryConfig.hard_negative_features` is read over the whole catalogue,
+    in order: ``("similarity", -1)``, ``("popularity", -1)`` or ``("window", k)``. Features the
+    config does not compute are left out; one that cannot pick candidates is an error."""
+    features = cfg.features
+    context = features.context_names()
+    n_windows = len(features.windows())
+    plan: list[tuple[str, int]] = []
     for name in cfg.hard_negative_features:
-        if name == "cf_similarity" and similarity is not None:
-            columns.append(similarity)
-        elif name == "log_popularity_before":
-            columns.append(live.popularity())
-        elif name in windows:
-            columns.append(live.window(windows[name]))
-        elif name in cfg.features.names():
+        if name == "cf_similarity" and features.collaborative:
+            plan.append(("similarity", -1))
+        elif name in context and context.index(name) < n_windows:
+            plan.append(("window", context.index(name)))
+        elif name in context and context.index(name) == n_windows:
+            plan.append(("popularity", -1))
+        elif name in features.names():
             raise ValueError(
                 f"{name} cannot pick hard negatives (a window, popularity or cf_similarity can)"
             )
+    return plan
+
+
+def _hard_columns(
+    plan: list[tuple[str, int]], live: ContextAt, similarity: FloatArray | None
+) -> list[FloatArray]:
+    """The whole-catalogue columns of ``plan`` for one query."""
+    columns = []
+    for kind, k in plan:
+        if kind == "similarity" and similarity is not None:
+            columns.append(similarity)
+        elif kind == "popularity":
+            columns.append(live.popularity())
+        elif kind == "window":
+            columns.append(live.window(k))
     return columns
 
 
@@ -133,6 +150,7 @@ def training_queries(
     context = LiveContext(train, cfg.features)
     cooccurrence = ItemCooccurrence(train) if cfg.features.collaborative else None
     live_column = _live_column(cfg)
+    plan = _hard_plan(cfg)
     top = min(cfg.hard_negatives, train.n_items - 1)
     popularity = train.item_counts().astype(np.float64) + 1.0
     popularity /= popularity.sum()
@@ -155,7 +173,10 @@ def training_queries(
         )
         target = int(train.items[row])
         hard = (
-            [np.argpartition(-column, top)[:top] for column in _hard_columns(cfg, live, similarity)]
+            [
+                np.argpartition(-column, top)[:top]
+                for column in _hard_columns(plan, live, similarity)
+            ]
             if top > 0
             else []
         )
