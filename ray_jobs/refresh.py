@@ -31,7 +31,8 @@ from ray_jobs.features import run as build_features
 from ray_jobs.materialize import materialize
 from ray_jobs.train import TrainConfig
 from ray_jobs.train import run as train
-from ray_jobs.training.examples import CLICK, PURCHASE, build_examples
+from ray_jobs.training.example_format import CLICK, PURCHASE
+from ray_jobs.training.examples import build_examples
 
 
 class RefreshConfig(BaseModel):

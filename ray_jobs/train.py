@@ -1,9 +1,12 @@
 """`livecart train`: the fusion ranker on Ray Train (TorchTrainer), GPU and mixed precision when present.
 
-Examples come from Feast (point in time); the split is by time (the latest ``valid_fraction`` of
-impressions validate). Each worker trains on its shard with DDP; metrics are reported per epoch
-with a checkpoint, a run can resume from a checkpoint, and the final model goes to the registry
-with its feature service, data window and metrics.
+Examples come from Feast (point in time) and are staged part by part as Parquet files
+(:mod:`ray_jobs.training.staged`); the split is by time (the latest ``valid_fraction`` of
+impressions validate). The files reach the workers as Ray Data streams (``datasets=``, each worker
+reads its equal split with ``get_dataset_shard``), so neither the driver nor the object store ever
+holds the whole training set. Each worker trains with DDP; metrics are reported per epoch with a
+checkpoint, a run can resume from a checkpoint, and the final model goes to the registry with its
+feature service, data window and metrics.
 """
 
 from __future__ import annotations
@@ -12,36 +15,30 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import ray
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from livecart.core.feature_names import (
-    GRAPH_DIM,
-    GRAPH_VECTOR,
-    TEXT_EMBEDDING,
-    VIEWER_TEXT_EMBEDDING,
-)
+from livecart.core.feature_names import GRAPH_DIM
 from livecart.core.ray_runtime import ensure_ray
 from livecart.core.settings import LivecartSettings
 from livecart.core.tracking import tracked
 from livecart.model import registry
-from livecart.model.build_inputs import NUMERIC_FEATURES, ranker_inputs, vocabulary
+from livecart.model.build_inputs import NUMERIC_FEATURES
 from livecart.model.ranker import auc
-from ray_jobs.training.examples import (
-    CLICK,
-    PURCHASE,
-    SERVICE,
-    Examples,
-    build_examples,
-    product_texts,
-)
+from ray_jobs.training.example_format import PURCHASE
+from ray_jobs.training.examples import SERVICE, product_texts
 from ray_jobs.training.ranker_loop import STATE, loop
+from ray_jobs.training.staged import StagedExamples, stage_examples
 from ray_jobs.training.trainer import torch_trainer
+
+SHUFFLE_ROWS: Final = 20_000
+"""Rows in each worker's local shuffle buffer (the bucket files are random samples already)."""
 
 
 class TrainConfig(BaseModel):
@@ -101,47 +98,50 @@ def run(
     settings: LivecartSettings,
     cfg: TrainConfig,
     reference: Reference | None = None,
-    examples: Examples | None = None,
+    staged: StagedExamples | None = None,
 ) -> TrainResult:
-    """Build examples, train on Ray Train, and register the model.
+    """Stage examples, train on Ray Train from them as Ray Data streams, register the model.
 
     ``reference``: a known purchase probability per validation row (a generated world's oracle,
     :func:`livecart.simulation.oracle.purchase_probability`); its AUC is recorded beside the
-    model's as ``oracle_auc_purchase``, the ceiling the model can approach. ``examples``: built
-    already (the text ablation trains several models on the same rows)."""
-    if examples is None:
-        examples = build_examples(settings, cfg.limit)
-    frame = examples.frame
-    labels = frame[[CLICK, PURCHASE]].to_numpy(dtype=np.float32)
-    cut = int(len(frame) * (1 - cfg.valid_fraction))
-    model_config = model_spec(settings, frame.iloc[:cut], cfg)
+    model's as ``oracle_auc_purchase``, the ceiling the model can approach. ``staged``: examples
+    staged already (the text ablation trains several models on the same files; the caller
+    removes them); otherwise they are staged under the home and removed after the run."""
+    own = staged is None
+    if staged is None:
+        staged = stage_examples(settings, None, cfg.limit, cfg.valid_fraction, seed=cfg.seed)
+    try:
+        return _fit(settings, cfg, staged, reference)
+    finally:
+        if own:
+            staged.remove()
+
+
+def _fit(
+    settings: LivecartSettings,
+    cfg: TrainConfig,
+    staged: StagedExamples,
+    reference: Reference | None,
+) -> TrainResult:
+    model_config = model_spec(staged, cfg)
     vocab = list(model_config["product_vocab"])
-    inputs = ranker_inputs(
-        frame,
-        model_config["numeric_features"],
-        vocab,
-        model_config["text_dim"],
-        model_config["graph_dim"],
-        viewer_text_dim=model_config["viewer_text_dim"],
-    )
     item_text = np.zeros((len(vocab) + 2, model_config["text_dim"]), dtype=np.float32)
     if vocab and model_config["text_dim"]:
         item_text[2:] = product_texts(settings, vocab, model_config["text_dim"])
     ensure_ray(settings)
-    data = {
-        "train": ray.put(inputs.take(slice(0, cut))),
-        "valid": ray.put(inputs.take(slice(cut, None))),
-        "labels": ray.put(labels[:cut]),
-        "valid_labels": ray.put(labels[cut:]),
-        "item_text": ray.put(item_text),
-        "model": model_config,
-    }
     config = {
         **cfg.model_dump(mode="json"),
-        **data,
+        "item_text": ray.put(item_text),
+        "model": model_config,
+        "numeric_mean": staged.numeric_mean.tolist(),
+        "numeric_std": staged.numeric_std.tolist(),
+        "shuffle_rows": SHUFFLE_ROWS,
         "resume_from": str(cfg.resume_from) if cfg.resume_from else None,
     }
-    trainer, use_gpu = torch_trainer(settings, loop, config, cfg.num_workers, cfg.name)
+    datasets = staged.datasets(cfg.seed)
+    trainer, use_gpu = torch_trainer(
+        settings, loop, config, cfg.num_workers, cfg.name, datasets=datasets
+    )
     began = time.perf_counter()
     result = trainer.fit()
     seconds = time.perf_counter() - began
@@ -157,7 +157,10 @@ def run(
     final = history[-1] if history else {}
     oracle_auc = None
     if reference is not None:
-        oracle_auc = auc(labels[cut:, 1], reference(frame.iloc[cut:]))
+        keys = staged.valid_keys()
+        labels = pq.read_table(staged.valid_files, columns=[PURCHASE]).column(PURCHASE)
+        oracle_auc = auc(labels.to_numpy(), reference(keys))
+    cut = staged.train_rows
     record = registry.save(
         settings,
         cfg.name,
@@ -165,9 +168,9 @@ def run(
         config=model_config,
         metadata={
             "feature_service": SERVICE,
-            "data_window": [str(w) for w in examples.window],
+            "data_window": [str(w) for w in staged.window],
             "train_examples": cut,
-            "valid_examples": len(frame) - cut,
+            "valid_examples": staged.valid_rows,
             "config": cfg.model_dump(mode="json"),
             "metrics": {
                 k: final.get(k) for k in ("valid_loss", "auc_click", "auc_purchase", "train_loss")
@@ -178,7 +181,7 @@ def run(
         },
     )
     per_s = round(cut * cfg.epochs / max(seconds, 1e-9), 1)
-    trained = TrainResult(record, history, len(frame), per_s)
+    trained = TrainResult(record, history, cut + staged.valid_rows, per_s)
     with tracked(settings, "train", cfg.name, cfg.model_dump(mode="json")) as run:
         if run is not None:
             for row in history:  # one row per epoch, as Ray Train reported it
@@ -188,20 +191,12 @@ def run(
     return trained
 
 
-def model_spec(settings: LivecartSettings, train: Any, cfg: TrainConfig) -> dict[str, Any]:
+def model_spec(staged: StagedExamples, cfg: TrainConfig) -> dict[str, Any]:
     """The registry config of the model: its inputs, sizes and product vocabulary (training rows
     only, so validation products outside it are scored as unknown, as new products are online)."""
-    text_dim = 0
-    if cfg.with_text:
-        text_dim = next(
-            (len(v) for v in train.get(TEXT_EMBEDDING, []) if v is not None and len(v)), 0
-        )
-    has_graph = text_dim > 0 and any(v is not None and len(v) for v in train.get(GRAPH_VECTOR, []))
-    has_viewer_text = (
-        cfg.with_viewer_text
-        and text_dim > 0
-        and any(v is not None and len(v) == text_dim for v in train.get(VIEWER_TEXT_EMBEDDING, []))
-    )
+    text_dim = staged.text_dim if cfg.with_text and staged.has_text else 0
+    has_graph = text_dim > 0 and staged.has_graph
+    has_viewer_text = cfg.with_viewer_text and text_dim > 0 and staged.has_viewer_text
     return {
         "numeric_features": list(NUMERIC_FEATURES),
         "numeric_dim": len(NUMERIC_FEATURES),
@@ -209,7 +204,7 @@ def model_spec(settings: LivecartSettings, train: Any, cfg: TrainConfig) -> dict
         "graph_dim": GRAPH_DIM if has_graph else 0,
         "hidden": cfg.hidden,
         "item_dim": cfg.item_dim,
-        "product_vocab": vocabulary(train, cfg.vocab_min_count)
+        "product_vocab": staged.vocabulary(cfg.vocab_min_count)
         if cfg.with_behaviour or (cfg.with_interest and text_dim)
         else [],
         "interest": bool(cfg.with_interest and text_dim and not cfg.with_behaviour),

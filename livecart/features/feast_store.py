@@ -91,19 +91,23 @@ def historical_features(
     """Point-in-time correct features of ``service`` for ``entity_rows`` (keys + event_timestamp),
     joined ``settings.historical_chunk_rows`` rows at a time: each row's join is its own, and one
     join of a medium world's 466,198 impressions peaked at 22.5 GB."""
+    parts = list(historical_feature_parts(settings, entity_rows, service))
+    if len(parts) == 1:
+        return parts[0]
+    return pd.concat(parts, ignore_index=True)
+
+
+def historical_feature_parts(
+    settings: LivecartSettings, entity_rows: pd.DataFrame, service: str
+) -> Iterator[pd.DataFrame]:
+    """:func:`historical_features` one join at a time (``settings.historical_chunk_rows`` entity
+    rows each, in order), for callers that write each part out instead of holding them all."""
     store = feature_store(settings)
     check_registry_home(settings, store)
     features = store.get_feature_service(service)
     size = settings.historical_chunk_rows
     starts = range(0, max(len(entity_rows), 1), size)  # an empty frame: one (empty) join
-    parts = [
-        store.get_historical_features(
+    for start in tqdm(starts, desc="point-in-time features", unit="chunk", disable=len(starts) < 2):
+        yield store.get_historical_features(
             entity_df=entity_rows.iloc[start : start + size], features=features
         ).to_df()
-        for start in tqdm(
-            starts, desc="point-in-time features", unit="chunk", disable=len(starts) < 2
-        )
-    ]
-    if len(parts) == 1:
-        return parts[0]
-    return pd.concat(parts, ignore_index=True)

@@ -103,9 +103,11 @@ class FusionRanker(nn.Module):
             match_dim=int(config.get("match_dim", 0)),
         )
 
-    def set_normalisation(self, numeric: np.ndarray) -> None:
-        self.mean.copy_(torch.as_tensor(numeric.mean(axis=0)))
-        self.std.copy_(torch.as_tensor(numeric.std(axis=0) + 1e-6))
+    def set_scale(self, mean: np.ndarray, std: np.ndarray) -> None:
+        """The numeric inputs' mean and spread over the training rows (gathered part by part
+        where the rows are streamed)."""
+        self.mean.copy_(torch.as_tensor(mean, dtype=self.mean.dtype))
+        self.std.copy_(torch.as_tensor(std, dtype=self.std.dtype) + 1e-6)
 
     def set_item_text(self, vectors: np.ndarray) -> None:
         """Text embeddings of the vocabulary (row per token id), saved with the model."""

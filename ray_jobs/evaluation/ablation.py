@@ -120,7 +120,7 @@ def text_ablation(
     """Train with and without text (and after fine-tuning the encoder); measure each."""
     from livecart.model import registry
     from ray_jobs.train import TrainConfig, run
-    from ray_jobs.training.examples import build_examples
+    from ray_jobs.training.staged import stage_examples
 
     if not source_exists(settings.clean_dir, Table.PRODUCTS):
         raise StageError(
@@ -137,16 +137,20 @@ def text_ablation(
         ("with the item's text only (not the viewer's words)", {"with_viewer_text": False}),
         ("without text", {"with_text": False}),
     )
-    examples = build_examples(settings)  # the same rows for every run
-    for inputs, options in runs:
-        trained = run(
-            settings,
-            TrainConfig(epochs=epochs, num_workers=workers, **options),
-            reference=reference,
-            examples=examples,
-        )
-        report.rows.append(_row(inputs, trained))
-        report.oracle_auc_purchase = trained.record.metadata.get("oracle_auc_purchase")
+    # The same staged rows for every run.
+    staged = stage_examples(settings)
+    try:
+        for inputs, options in runs:
+            trained = run(
+                settings,
+                TrainConfig(epochs=epochs, num_workers=workers, **options),
+                reference=reference,
+                staged=staged,
+            )
+            report.rows.append(_row(inputs, trained))
+            report.oracle_auc_purchase = trained.record.metadata.get("oracle_auc_purchase")
+    finally:
+        staged.remove()
     if finetune != "none":
         from ray_jobs.finetune_encoder import FinetuneConfig, refresh_embeddings
         from ray_jobs.finetune_encoder import run as tune

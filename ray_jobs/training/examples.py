@@ -8,6 +8,7 @@ nothing after that moment can leak in (the pipeline test plants a leak to prove 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,10 +22,10 @@ from livecart.core import feature_names as f
 from livecart.core.errors import StageError
 from livecart.core.io import source_exists, table_path
 from livecart.core.settings import LivecartSettings
-from livecart.features.feast_store import historical_features
+from livecart.features.feast_store import historical_feature_parts, historical_features
+from ray_jobs.training.example_format import CLICK, PURCHASE
 
 SERVICE = "product_ranking_v4"
-CLICK, PURCHASE = "label_click", "label_purchase"
 CLICK_WINDOW_MIN, PURCHASE_WINDOW_MIN = 10, 30
 
 
@@ -58,48 +59,100 @@ def require_inputs(settings: LivecartSettings, stage: str) -> None:
             )
 
 
+def _shown_sql(events: str, limit: int | None) -> str:
+    cap = f"LIMIT {int(limit)}" if limit else ""
+    return f"""
+        SELECT {c.EVENT_ID}, {c.VIEWER_ID}, {c.PRODUCT_ID}, {c.STREAMER_ID}, {c.EVENT_TIMESTAMP}
+        FROM read_parquet('{events}')
+        WHERE {c.EVENT_TYPE} = 'impression' AND {c.PRODUCT_ID} IS NOT NULL
+        ORDER BY {c.EVENT_TIMESTAMP}, {c.EVENT_ID} {cap}"""
+
+
+def _labelled_sql(events: str, limit: int | None) -> str:
+    return f"""
+        WITH ev AS (SELECT * FROM read_parquet('{events}')),
+        shown AS ({_shown_sql(events, limit)})
+        SELECT s.*,
+               EXISTS (SELECT 1 FROM ev e WHERE e.{c.VIEWER_ID} = s.{c.VIEWER_ID}
+                       AND e.{c.PRODUCT_ID} = s.{c.PRODUCT_ID} AND e.{c.EVENT_TYPE} = 'click'
+                       AND e.{c.EVENT_TIMESTAMP} > s.{c.EVENT_TIMESTAMP}
+                       AND e.{c.EVENT_TIMESTAMP} <= s.{c.EVENT_TIMESTAMP} + INTERVAL {CLICK_WINDOW_MIN} MINUTE)::INT AS {CLICK},
+               EXISTS (SELECT 1 FROM ev e WHERE e.{c.VIEWER_ID} = s.{c.VIEWER_ID}
+                       AND e.{c.PRODUCT_ID} = s.{c.PRODUCT_ID} AND e.{c.EVENT_TYPE} = 'purchase'
+                       AND e.{c.EVENT_TIMESTAMP} > s.{c.EVENT_TIMESTAMP}
+                       AND e.{c.EVENT_TIMESTAMP} <= s.{c.EVENT_TIMESTAMP} + INTERVAL {PURCHASE_WINDOW_MIN} MINUTE)::INT AS {PURCHASE}
+        FROM shown s
+        ORDER BY s.{c.EVENT_TIMESTAMP}, s.{c.EVENT_ID}"""
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
 def labelled_impressions(settings: LivecartSettings, limit: int | None = None) -> pd.DataFrame:
     """Product impressions with their click/purchase labels (from events after each impression)."""
     events = table_path(settings.clean_dir, c.Table.EVENTS) / "part-*.parquet"
-    cap = f"LIMIT {int(limit)}" if limit else ""
-    con = duckdb.connect()
+    con = _connect()
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        labelled: pd.DataFrame = con.execute(
-            f"""
-            WITH ev AS (SELECT * FROM read_parquet('{events}')),
-            shown AS (
-                SELECT {c.EVENT_ID}, {c.VIEWER_ID}, {c.PRODUCT_ID}, {c.STREAMER_ID}, {c.EVENT_TIMESTAMP}
-                FROM ev WHERE {c.EVENT_TYPE} = 'impression' AND {c.PRODUCT_ID} IS NOT NULL
-                ORDER BY {c.EVENT_TIMESTAMP}, {c.EVENT_ID} {cap}
-            )
-            SELECT s.*,
-                   EXISTS (SELECT 1 FROM ev e WHERE e.{c.VIEWER_ID} = s.{c.VIEWER_ID}
-                           AND e.{c.PRODUCT_ID} = s.{c.PRODUCT_ID} AND e.{c.EVENT_TYPE} = 'click'
-                           AND e.{c.EVENT_TIMESTAMP} > s.{c.EVENT_TIMESTAMP}
-                           AND e.{c.EVENT_TIMESTAMP} <= s.{c.EVENT_TIMESTAMP} + INTERVAL {CLICK_WINDOW_MIN} MINUTE)::INT AS {CLICK},
-                   EXISTS (SELECT 1 FROM ev e WHERE e.{c.VIEWER_ID} = s.{c.VIEWER_ID}
-                           AND e.{c.PRODUCT_ID} = s.{c.PRODUCT_ID} AND e.{c.EVENT_TYPE} = 'purchase'
-                           AND e.{c.EVENT_TIMESTAMP} > s.{c.EVENT_TIMESTAMP}
-                           AND e.{c.EVENT_TIMESTAMP} <= s.{c.EVENT_TIMESTAMP} + INTERVAL {PURCHASE_WINDOW_MIN} MINUTE)::INT AS {PURCHASE}
-            FROM shown s
-            """
-        ).df()
+        labelled: pd.DataFrame = con.execute(_labelled_sql(str(events), limit)).df()
     finally:
         con.close()
     return labelled
 
 
-def build_examples(settings: LivecartSettings, limit: int | None = None) -> Examples:
-    """Labelled impressions joined point-in-time with the ranker's feature service (``SERVICE``)."""
+def count_impressions(settings: LivecartSettings, limit: int | None = None) -> int:
+    """How many examples :func:`example_parts` yields (one per labelled impression)."""
+    events = table_path(settings.clean_dir, c.Table.EVENTS) / "part-*.parquet"
+    con = _connect()
+    try:
+        row = con.execute(f"SELECT count(*) FROM ({_shown_sql(str(events), limit)})").fetchone()
+    finally:
+        con.close()
+    return int(row[0]) if row else 0
+
+
+def example_parts(settings: LivecartSettings, limit: int | None = None) -> Iterator[pd.DataFrame]:
+    """The examples of :func:`build_examples` in time order, ``settings.historical_chunk_rows``
+    impressions at a time: labelled by DuckDB and streamed out of it, each part joined point in
+    time by Feast on its own. Memory is bounded by a part, not by the log."""
     require_inputs(settings, "train")
-    shown = labelled_impressions(settings, limit)
-    entity_rows = shown[[c.VIEWER_ID, c.PRODUCT_ID, c.STREAMER_ID, c.EVENT_TIMESTAMP]]
-    features = historical_features(settings, entity_rows, SERVICE)
-    frame = shown.merge(
-        features, on=[c.VIEWER_ID, c.PRODUCT_ID, c.STREAMER_ID, c.EVENT_TIMESTAMP], how="left"
-    )
-    frame = frame.drop_duplicates(subset=[c.EVENT_ID]).sort_values([c.EVENT_TIMESTAMP, c.EVENT_ID])
+    events = table_path(settings.clean_dir, c.Table.EVENTS) / "part-*.parquet"
+    keys = [c.VIEWER_ID, c.PRODUCT_ID, c.STREAMER_ID, c.EVENT_TIMESTAMP]
+    con = _connect()
+    try:
+        reader = con.sql(_labelled_sql(str(events), limit)).to_arrow_reader(
+            settings.historical_chunk_rows
+        )
+        for batch in reader:
+            shown = batch.to_pandas()
+            if shown.empty:
+                continue
+            (features,) = historical_feature_parts(settings, shown[keys], SERVICE)
+            frame = shown.merge(features, on=keys, how="left")
+            yield frame.drop_duplicates(subset=[c.EVENT_ID]).reset_index(drop=True)
+    finally:
+        con.close()
+
+
+def build_examples(settings: LivecartSettings, limit: int | None = None) -> Examples:
+    """Labelled impressions joined point-in-time with the ranker's feature service (``SERVICE``),
+    all in one frame (the refresh's holdout; training streams :func:`example_parts` instead)."""
+    parts = list(example_parts(settings, limit))
+    if not parts:  # no impressions: one empty join gives the columns
+        shown = labelled_impressions(settings, limit)
+        features = historical_features(
+            settings, shown[[c.VIEWER_ID, c.PRODUCT_ID, c.STREAMER_ID, c.EVENT_TIMESTAMP]], SERVICE
+        )
+        parts = [
+            shown.merge(
+                features,
+                on=[c.VIEWER_ID, c.PRODUCT_ID, c.STREAMER_ID, c.EVENT_TIMESTAMP],
+                how="left",
+            )
+        ]
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     window = (
         frame[c.EVENT_TIMESTAMP].min().to_pydatetime(),
         frame[c.EVENT_TIMESTAMP].max().to_pydatetime(),

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import ray
 import ray.train
 import ray.train.torch
@@ -22,7 +24,7 @@ from ray.train import Checkpoint
 
 from livecart.model.input_arrays import RankerInputs
 from livecart.model.ranker import FusionRanker, auc
-from ray_jobs.training.shards import equal_shard
+from ray_jobs.training.example_format import batch_inputs, model_ids
 
 STATE = "model.pt"
 
@@ -33,18 +35,31 @@ def tensors(inputs: RankerInputs, device: torch.device) -> list[torch.Tensor | N
     ]
 
 
+def _batches(
+    shard: Any, size: int, shuffle: int = 0, seed: int | None = None
+) -> Iterator[pa.Table]:
+    """A dataset shard in Arrow batches (``shuffle``: rows in the local shuffle buffer)."""
+    yield from shard.iter_batches(
+        batch_size=size,
+        batch_format="pyarrow",
+        local_shuffle_buffer_size=shuffle or None,
+        local_shuffle_seed=seed if shuffle else None,
+    )
+
+
 def loop(config: dict[str, Any]) -> None:
-    """Runs on every Ray Train worker."""
-    ctx = ray.train.get_context()
-    rank, world = ctx.get_world_rank(), ctx.get_world_size()
-    train: RankerInputs = ray.get(config["train"])
-    valid: RankerInputs = ray.get(config["valid"])
-    labels, v_labels = ray.get(config["labels"]), ray.get(config["valid_labels"])
+    """Runs on every Ray Train worker: its split of the ``train`` dataset each epoch (Ray Data
+    splits it into equal shares, so every worker takes the same number of DDP steps), the whole
+    ``valid`` dataset after each."""
+    rank = ray.train.get_context().get_world_rank()
+    train, valid = ray.train.get_dataset_shard("train"), ray.train.get_dataset_shard("valid")
     device = ray.train.torch.get_device()
     torch.manual_seed(config["seed"])
-    model = FusionRanker.from_config(config["model"])
-    model.set_normalisation(train.numeric)
+    spec = config["model"]
+    model = FusionRanker.from_config(spec)
+    model.set_scale(np.asarray(config["numeric_mean"]), np.asarray(config["numeric_std"]))
     model.set_item_text(ray.get(config["item_text"]))
+    ids = model_ids(spec)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"]
     )
@@ -61,16 +76,15 @@ def loop(config: dict[str, Any]) -> None:
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     weights = torch.tensor([1.0, config["purchase_weight"]], device=device)
-    mine = equal_shard(len(labels), rank, world)  # the same number of DDP steps on every worker
     for epoch in range(start, config["epochs"]):
         wrapped.train()
-        rng = np.random.default_rng(config["seed"] + epoch)
-        order = rng.permutation(mine)
-        began, losses = time.perf_counter(), []
-        for i in range(0, len(order), config["batch_size"]):
-            idx = order[i : i + config["batch_size"]]
-            x = tensors(train.take(idx), device)
-            y = torch.as_tensor(labels[idx], device=device)
+        began, losses, rows = time.perf_counter(), [], 0
+        for batch in _batches(
+            train, config["batch_size"], config["shuffle_rows"], config["seed"] + epoch
+        ):
+            inputs, labels = batch_inputs(batch, spec, ids)
+            x = tensors(inputs, device)
+            y = torch.as_tensor(labels, device=device)
             with torch.autocast(device_type=device.type, enabled=use_amp):
                 logits = wrapped(*x)
                 loss = (
@@ -84,13 +98,14 @@ def loop(config: dict[str, Any]) -> None:
             scaler.step(optimizer)
             scaler.update()
             losses.append(float(loss))
+            rows += len(labels)
         elapsed = time.perf_counter() - began
         metrics = {
             "epoch": epoch,
             "train_loss": float(np.mean(losses)) if losses else float("nan"),
-            "examples_per_s_per_worker": len(order) / max(elapsed, 1e-9),
+            "examples_per_s_per_worker": rows / max(elapsed, 1e-9),
         }
-        metrics.update(validate(wrapped, valid, v_labels, device, weights))
+        metrics.update(validate(wrapped, valid, spec, ids, device, weights))
         with tempfile.TemporaryDirectory() as directory:
             if rank == 0:
                 torch.save(
@@ -108,28 +123,37 @@ def loop(config: dict[str, Any]) -> None:
 
 def validate(
     model: torch.nn.Module,
-    inputs: RankerInputs,
-    labels: np.ndarray,
+    valid: Any,
+    spec: dict[str, Any],
+    ids: dict[str, int] | None,
     device: torch.device,
     weights: torch.Tensor,
     batch: int = 4096,
 ) -> dict[str, float]:
+    """Loss and AUCs over every validation row (each worker reads them all: AUC is not a sum)."""
     model.eval()
+    logits, labels = [], []
     with torch.inference_mode():
-        logits = torch.cat(
-            [
-                model(*tensors(inputs.take(slice(i, i + batch)), device)).float()
-                for i in range(0, len(inputs), batch)
-            ]
-        )
-        y = torch.as_tensor(labels, device=device)
+        for rows in _batches(valid, batch):
+            inputs, y = batch_inputs(rows, spec, ids)
+            logits.append(model(*tensors(inputs, device)).float())
+            labels.append(y)
+        if not logits:
+            return {
+                "valid_loss": float("nan"),
+                "auc_click": float("nan"),
+                "auc_purchase": float("nan"),
+            }
+        out = torch.cat(logits)
+        truth = np.concatenate(labels)
+        y_all = torch.as_tensor(truth, device=device)
         loss = (
-            torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
+            torch.nn.functional.binary_cross_entropy_with_logits(out, y_all, reduction="none")
             * weights
         ).mean()
-        scores = torch.sigmoid(logits).cpu().numpy()
+        scores = torch.sigmoid(out).cpu().numpy()
     return {
         "valid_loss": float(loss),
-        "auc_click": auc(labels[:, 0], scores[:, 0]),
-        "auc_purchase": auc(labels[:, 1], scores[:, 1]),
+        "auc_click": auc(truth[:, 0], scores[:, 0]),
+        "auc_purchase": auc(truth[:, 1], scores[:, 1]),
     }

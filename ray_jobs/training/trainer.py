@@ -10,10 +10,11 @@ a core each (2 workers fit a 2-core machine). Runs are stored under
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from ray.train import RunConfig, ScalingConfig
+from ray.data import Dataset
+from ray.train import DataConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from livecart.core.ray_runtime import cluster_has_gpus, ensure_ray
@@ -26,12 +27,24 @@ def torch_trainer(
     config: dict[str, Any],
     num_workers: int,
     name: str,
+    datasets: Mapping[str, Dataset] | None = None,
 ) -> tuple[TorchTrainer, bool]:
-    """The trainer for ``loop`` with ``config``, and whether its workers use a GPU."""
+    """The trainer for ``loop`` with ``config``, and whether its workers use a GPU.
+
+    ``datasets``: Ray Data streams for the workers; only ``train`` is split between them
+    (equal shares in a fixed order, so runs repeat and DDP steps line up), every worker reads
+    the others whole."""
     use_gpu = cluster_has_gpus(num_workers, ensure_ray(settings))
+    ordered = DataConfig.default_ingest_options()
+    ordered.preserve_order = True
     trainer = TorchTrainer(
         loop,
         train_loop_config=config,
+        datasets=dict(datasets) if datasets else None,
+        dataset_config=DataConfig(
+            datasets_to_split=["train"] if datasets and "train" in datasets else [],
+            execution_options=ordered,
+        ),
         scaling_config=ScalingConfig(
             num_workers=num_workers,
             use_gpu=use_gpu,

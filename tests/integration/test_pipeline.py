@@ -10,9 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from livecart.core import contract as c
@@ -206,3 +210,36 @@ def test_historical_features__in_chunks__same_frame_as_one_join(
     assert list(chunked.columns) == list(whole.columns)
     for column in whole.columns:
         assert whole[column].astype(str).tolist() == chunked[column].astype(str).tolist(), column
+
+
+def test_stage_examples__in_parts__the_frames_rows_split_by_time(
+    applied: tuple[LivecartSettings, Leak], tmp_path: Path
+) -> None:
+    """Training stages its examples a part at a time (``historical_chunk_rows``) into bucket
+    files and a validation file: together they hold exactly the rows of the one-frame examples,
+    the latest fifth validates (in time order), and the statistics the model's configuration
+    reads are those of the training rows."""
+    from ray_jobs.training.example_format import KEYS, example_rows
+    from ray_jobs.training.examples import build_examples
+    from ray_jobs.training.staged import stage_examples
+
+    settings, _ = applied
+    frame = build_examples(settings, limit=60).frame
+    parted = settings.model_copy(update={"historical_chunk_rows": 17})  # parts cross the cut
+    staged = stage_examples(parted, tmp_path / "staged", limit=60, valid_fraction=0.2, buckets=3)
+    assert (staged.train_rows, staged.valid_rows) == (48, 12)
+    expected, _ = example_rows(frame, staged.text_dim)
+    train = pa.concat_tables(pq.read_table(p) for p in staged.train_files)
+    valid = pq.read_table(staged.valid_files[0])
+    assert valid.equals(expected.slice(48))  # in time order
+    order = pc.sort_indices(train, [(k, "ascending") for k in (c.EVENT_TIMESTAMP, c.EVENT_ID)])
+    assert train.take(order).equals(expected.slice(0, 48))
+    assert max(train.column(c.EVENT_TIMESTAMP).to_pylist()) <= min(
+        valid.column(c.EVENT_TIMESTAMP).to_pylist()
+    )
+    numeric = np.asarray(expected.column("numeric").combine_chunks().flatten()).reshape(60, -1)
+    np.testing.assert_allclose(staged.numeric_mean, numeric[:48].mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(staged.numeric_std, numeric[:48].std(axis=0), rtol=1e-4, atol=1e-6)
+    assert staged.valid_keys()[list(KEYS)].equals(
+        frame[list(KEYS)].iloc[48:].reset_index(drop=True)
+    )
