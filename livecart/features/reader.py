@@ -24,6 +24,7 @@ from feast import FeatureStore
 from livecart.core.errors import LivecartError
 from livecart.features.ann_params import HnswParams
 from livecart.features.online_columns import columns_of, read_columns
+from livecart.features.redis_memo import StateMemo
 from livecart.features.redis_near import NearCache
 from livecart.features.redis_rows import redis_view_rows
 from livecart.features.vector_index import LiveIndex, VectorSource
@@ -177,14 +178,21 @@ class FeastReader(FeatureReader):
 class RedisReader(FeastReader):
     """Feast's Redis store: frames, rows and the ranker's columns from Feast's own Redis keys
     and fields, one round trip a read (:mod:`livecart.features.redis_rows`); ``scripted=False``
-    reads key by key in a pipeline, as Feast does (:mod:`livecart.features.redis_fetch`)."""
+    reads key by key in a pipeline, as Feast does (:mod:`livecart.features.redis_fetch`);
+    ``memo`` spares decoding an answer seen before (:mod:`livecart.features.redis_memo`;
+    :func:`reader_for` gives serving one)."""
 
     def __init__(
-        self, store: FeatureStore, scripted: bool = True, near: NearCache | None = None
+        self,
+        store: FeatureStore,
+        scripted: bool = True,
+        near: NearCache | None = None,
+        memo: StateMemo | None = None,
     ) -> None:
         super().__init__(store)
         self.scripted = scripted
         self.near = near
+        self.memo = memo
         from feast.infra.online_stores.redis import RedisOnlineStore  # needs the redis extra
 
         self._online = RedisOnlineStore()  # Feast's; keeps its Redis client (thread-safe)
@@ -197,11 +205,13 @@ class RedisReader(FeastReader):
         if not self._connected:
             with self._first:
                 found = redis_view_rows(
-                    self.store, self._online, plan, entities, self.scripted, self.near
+                    self.store, self._online, plan, entities, self.scripted, self.near, self.memo
                 )
                 self._connected = True
                 return found
-        return redis_view_rows(self.store, self._online, plan, entities, self.scripted, self.near)
+        return redis_view_rows(
+            self.store, self._online, plan, entities, self.scripted, self.near, self.memo
+        )
 
     def frame(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> pa.Table:
         n, views = self._rows(plan, entities)
@@ -220,7 +230,8 @@ def reader_for(store: FeatureStore, near_cache_s: float = 0.0) -> FeatureReader:
     if kind == STORE_TYPE:
         return CacheReader(store)
     if kind == "redis":
-        return RedisReader(store, near=NearCache(near_cache_s) if near_cache_s > 0 else None)
+        near = NearCache(near_cache_s) if near_cache_s > 0 else None
+        return RedisReader(store, near=near, memo=StateMemo())
     return FeastReader(store)
 
 

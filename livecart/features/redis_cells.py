@@ -128,24 +128,41 @@ _WIDTHS: Final[dict[str, tuple[bytes, int, np.dtype[Any]]]] = {
 _INNER: Final = bytes([(1 << 3) | _LEN])  # FloatList, Int64List...: ``repeated val = 1``, packed
 
 
+SMALL: Final = 2
+"""Columns of at most this many cells (a viewer's own row) are read value by value: numpy's
+fixed cost per column is larger than the per-value decoders' for one or two values."""
+
+
 def column_of(cells: Sequence[Cell], field: Field) -> pa.Array:
     """``cells`` of one feature as an Arrow array of :func:`arrow_type` (an opaque feature's
     values stay serialized), equal to each parsed ValueProto's :func:`scalar_of`."""
+    return decoder_of(field)(cells)
+
+
+def decoder_of(field: Field) -> Callable[[Sequence[Cell]], pa.Array]:
+    """:func:`column_of` for ``field``, its Arrow type and decoders chosen once (a reader keeps
+    one per feature it reads: the choice cost more than decoding a one-row column)."""
     kind = arrow_type(field)
     held = value_field(field)
     if held is None:  # an opaque feature: kept serialized
-        return pa.array([_opaque(cell) for cell in cells], type=kind)
+        return lambda cells: pa.array([_opaque(cell) for cell in cells], type=kind)
     name, is_list = held
-    if is_list and name in _PACKED:
-        packed = _packed(cells, name, kind)
-        if packed is not None:
-            return packed
-    if not is_list and name in _WIDTHS:
-        fixed = _fixed_width(cells, name, kind)
-        if fixed is not None:
-            return fixed
+    packed = is_list and name in _PACKED
+    fixed = not is_list and name in _WIDTHS
     decode = None if is_list else _SCALARS.get(name)
-    return pa.array([_value(cell, decode) if cell else None for cell in cells], type=kind)
+
+    def column(cells: Sequence[Cell]) -> pa.Array:
+        if packed:
+            found = _packed(cells, name, kind)
+            if found is not None:
+                return found
+        elif fixed and len(cells) > SMALL:
+            found = _fixed_width(cells, name, kind)
+            if found is not None:
+                return found
+        return pa.array([_value(cell, decode) if cell else None for cell in cells], type=kind)
+
+    return column
 
 
 def _fixed_width(cells: Sequence[Cell], name: str, kind: pa.DataType) -> pa.Array | None:

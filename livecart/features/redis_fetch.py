@@ -5,8 +5,8 @@ Feast reads its Redis store with one HMGET per entity key, pipelined
 parses ~290 commands in Python, the largest part of a Redis replica's CPU after decoding. Where
 the store is a single Redis (or a Sentinel's master) read through redis-py, :func:`hash_fields`
 sends each group of keys that share a field list as one ``EVALSHA`` of :data:`SCRIPT` (the same
-HMGETs, run by Redis itself; redis-py's ``register_script``), all groups in one pipeline, and
-hiredis parses the nested answer in C. A Redis Cluster (keys on several nodes), Feast's GLIDE
+HMGETs, run by Redis itself), all groups in one pipeline (one round trip: no ``SCRIPT EXISTS``
+before it, as redis-py's registered scripts send), and hiredis parses the nested answer in C. A Redis Cluster (keys on several nodes), Feast's GLIDE
 client, or a server that refuses scripts is read through Feast's own pipeline instead, with the
 same answer. ``tests/integration/test_redis_store.py`` checks both ways against
 ``get_online_features``.
@@ -14,6 +14,7 @@ same answer. ``tests/integration/test_redis_store.py`` checks both ways against
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -33,6 +34,8 @@ local out = {}
 for i, key in ipairs(KEYS) do out[i] = redis.call('HMGET', key, unpack(ARGV)) end
 return out
 """
+_SHA: Final = hashlib.sha1(SCRIPT.encode()).hexdigest()
+"""What Redis names :data:`SCRIPT` by (``SCRIPT LOAD`` answers the same)."""
 _REFUSED: set[int] = set()
 """Clients (by id) whose server refused the script: read through the pipeline from then on."""
 
@@ -74,11 +77,24 @@ def _scriptable(store: FeatureStore, online: RedisOnlineStore) -> bool:
 def _scripted(
     store: FeatureStore, online: RedisOnlineStore, requests: Sequence[Request]
 ) -> list[list[list[Cell]]]:
+    """``EVALSHA`` of :data:`SCRIPT` per request in one pipeline. redis-py's registered scripts
+    would ask ``SCRIPT EXISTS`` before every pipeline (a second round trip per read); the script
+    is loaded only when Redis answers ``NOSCRIPT`` (first use, a restart, ``SCRIPT FLUSH``)."""
+    from redis.exceptions import NoScriptError
+
     client = online._get_client(store.config.online_store)
-    script = client.register_script(SCRIPT)
     asked = [(keys, fields) for keys, fields in requests if keys]
+    try:
+        answered = _evalsha(client, asked)
+    except NoScriptError:
+        client.script_load(SCRIPT)  # refused (no scripting): hash_fields reads key by key
+        answered = _evalsha(client, asked)
+    answers = iter(answered)
+    return [cast(list[list[Cell]], next(answers)) if keys else [] for keys, _ in requests]
+
+
+def _evalsha(client: Any, asked: Sequence[Request]) -> list[Any]:
     with client.pipeline(transaction=False) as pipe:
         for keys, fields in asked:
-            script(keys=list(keys), args=fields, client=pipe)
-        answers = iter(pipe.execute())
-    return [cast(list[list[Cell]], next(answers)) if keys else [] for keys, _ in requests]
+            pipe.execute_command("EVALSHA", _SHA, len(keys), *keys, *fields)
+        return cast(list[Any], pipe.execute())

@@ -80,6 +80,8 @@ def _column(field: Field, cells: list[bytes | None]) -> None:
     rng = random.Random(len(cells))
     for shuffled in (cells, rng.sample(cells, len(cells))):
         _same(column_of(shuffled, field), _expected(shuffled, field))
+    for cell in cells:  # one-row columns (a viewer's own row) skip numpy: the same values
+        _same(column_of([cell], field), _expected([cell], field))
 
 
 SCALARS: list[tuple[Field, list[bytes | None]]] = [

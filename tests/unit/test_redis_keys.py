@@ -1,4 +1,4 @@
-"""Feast's Redis keys serialized once per process (:func:`livecart.features.redis_rows._redis_keys`).
+"""Feast's Redis keys serialized once per process (:func:`livecart.features.redis_keys.serialized_keys`).
 
 The kept keys must be Feast's own (``RedisOnlineStore._generate_redis_keys_for_entities``: the
 entity key serialized, then the project), per project and set of join keys, and the table must stay
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from feast.infra.online_stores.redis import RedisOnlineStore
 
-from livecart.features import redis_rows
+from livecart.features import redis_keys
 
 
 def _store(project: str) -> Any:
@@ -34,16 +34,16 @@ def test_redis_keys__feast_own_serialization__made_once_per_project_and_bounded(
         return original(config, protos)
 
     monkeypatch.setattr(online, "_generate_redis_keys_for_entities", counted)
-    monkeypatch.setattr(redis_rows, "_KEYS", {})
+    monkeypatch.setattr(redis_keys, "_KEYS", {})
     keys = [("p1",), ("p2",), ("p3",)]
     a = _store("shop")
-    first = redis_rows._redis_keys(a, online, ("product_id",), keys)
-    protos = [redis_rows._entity_key(("product_id",), k) for k in keys]
+    first = redis_keys.serialized_keys(a, online, ("product_id",), keys)
+    protos = [redis_keys._entity_key(("product_id",), k) for k in keys]
     assert first == original(a.config, protos)
-    assert redis_rows._redis_keys(a, online, ("product_id",), keys[::-1]) == first[::-1]
+    assert redis_keys.serialized_keys(a, online, ("product_id",), keys[::-1]) == first[::-1]
     assert made == [3]  # the second read serialized nothing
-    other = redis_rows._redis_keys(_store("other"), online, ("product_id",), keys[:1])
+    other = redis_keys.serialized_keys(_store("other"), online, ("product_id",), keys[:1])
     assert other != first[:1] and made == [3, 1]  # another project: other keys
-    monkeypatch.setattr(redis_rows, "KEPT_KEYS", 4)
-    redis_rows._redis_keys(a, online, ("product_id",), [("p4",), ("p5",)])
-    assert len(redis_rows._KEYS[("shop", 3, ("product_id",))]) <= 4
+    monkeypatch.setattr(redis_keys, "KEPT_KEYS", 4)
+    redis_keys.serialized_keys(a, online, ("product_id",), [("p4",), ("p5",)])
+    assert len(redis_keys._KEYS[("shop", 3, ("product_id",))]) <= 4
