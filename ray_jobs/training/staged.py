@@ -5,8 +5,8 @@ lists: 9.9 GiB for the medium world's 466k examples) and ``ray.put`` its arrays.
 :func:`~ray_jobs.training.examples.example_parts` is turned into the staged layout
 (:mod:`ray_jobs.training.example_format`) and written out at once, so the driver holds one part.
 The split stays by time: the latest ``valid_fraction`` of examples validate. Training rows are
-dealt at random (seeded) into ``buckets`` files, so a file is a sample of the whole window and
-streaming them with a local shuffle mixes days, not one afternoon per batch. What the model's
+dealt at random (seeded) into ``buckets`` files, shuffled within each part, so a file is a sample of
+the whole window and a streamed batch mixes a part's hours, not one afternoon's minutes. What the model's
 configuration needs from the training rows (which vectors exist, the numeric inputs' mean and
 spread, the product vocabulary) is gathered on the way or read back from the files with Arrow.
 """
@@ -202,9 +202,10 @@ def stage_examples(
 
 
 def _deal(rows: pa.Table, writers: list[pq.ParquetWriter], rng: np.random.Generator) -> None:
-    """Each row to a random bucket (seeded), keeping time order inside a bucket."""
-    bucket = rng.integers(0, len(writers), size=rows.num_rows)
-    for k, writer in enumerate(writers):
-        picked = np.flatnonzero(bucket == k)
+    """The rows of one part to random buckets, in random order (seeded): a bucket is a sample
+    of the whole window, and a batch read from it mixes the part's hours, so the workers need
+    only a small shuffle buffer."""
+    order = rng.permutation(rows.num_rows)
+    for k, picked in enumerate(np.array_split(order, len(writers))):
         if len(picked):
-            writer.write_table(rows.take(pa.array(picked)))
+            writers[k].write_table(rows.take(pa.array(picked)))
