@@ -139,7 +139,7 @@ def _fit(
         "shuffle_rows": SHUFFLE_ROWS,
         "resume_from": str(cfg.resume_from) if cfg.resume_from else None,
     }
-    datasets = staged.datasets(cfg.seed)
+    datasets = staged.datasets()
     trainer, use_gpu = torch_trainer(
         settings, loop, config, cfg.num_workers, cfg.name, datasets=datasets
     )
