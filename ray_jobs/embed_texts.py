@@ -95,9 +95,11 @@ def _lit(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def connect() -> duckdb.DuckDBPyConnection:
+def connect(staging: Path) -> duckdb.DuckDBPyConnection:
+    """A DuckDB that spills what outgrows its memory (a join, a sort) into ``staging``."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")  # naive timestamps are UTC, as Arrow's cast takes them
+    con.execute(f"SET temp_directory = {_lit(staging / 'duckdb.tmp')}")
     return con
 
 
@@ -116,7 +118,7 @@ def stage_texts(settings: LivecartSettings, staging: Path) -> int:
         )
         params += query[1]
     items, texts = staging / ITEMS, staging / TEXTS
-    con = connect()
+    con = connect(staging)
     try:
         con.execute(
             f"""
@@ -145,7 +147,7 @@ def stage_texts(settings: LivecartSettings, staging: Path) -> int:
 
 def check_vectors(staging: Path, distinct: int) -> None:
     """Every distinct text has exactly one vector (none lost, none written twice)."""
-    con = connect()
+    con = connect(staging)
     try:
         found = con.execute(
             f"SELECT count(*), count(DISTINCT {TEXT_ID}) "
@@ -170,7 +172,7 @@ def write_table(
     dim = schema.field(f.EMBEDDING_COLUMNS[table]).type.list_size
     rows_per_batch = max(1024, BATCH_BYTES // (4 * dim))
     vectors = staging / VECTORS
-    con = connect()
+    con = connect(staging)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     written = 0
     try:
