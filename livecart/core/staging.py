@@ -23,17 +23,18 @@ STALE_AFTER = 24 * 3600.0
 
 
 def sweep_stale(root: Path, older_than: float = STALE_AFTER) -> int:
-    """Remove staging directories under ``root`` last changed over ``older_than`` seconds ago."""
+    """Remove staging directories under ``root`` in which nothing changed for ``older_than``
+    seconds (neither the directory nor anything directly in it)."""
     removed = 0
     if not root.is_dir():
         return 0
     now = time.time()
     for path in root.iterdir():
-        try:
-            stale = now - path.stat().st_mtime > older_than
-        except FileNotFoundError:  # another job's cleanup got there first
+        try:  # a running job adds files to it or to a folder in it (Ray Data's output)
+            touched = max(p.stat().st_mtime for p in [path, *path.iterdir()])
+        except (FileNotFoundError, NotADirectoryError):  # gone meanwhile, or not a job's
             continue
-        if stale and path.is_dir():
+        if now - touched > older_than:
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
     return removed
