@@ -1,10 +1,15 @@
 """`livecart materialize`: offline feature tables -> the DuckDB online store, as a Ray job.
 
 Each feature view is read in its own Ray task (DuckDB picks the latest row per entity inside the
-window straight from the Parquet source, Arrow out, no per-value protos); the driver then writes
-every view through the store's single writer in ONE commit, and only after that records Feast's
-materialization intervals. So a ``kill -9`` at any moment leaves the previous complete state or
-the new one, and a rerun (incremental by default, idempotent) completes the work.
+window straight from the Parquet source, Arrow out, no per-value protos), which writes its rows to
+a staging file under the home and returns only the file's path and row count. The driver then
+writes every view through the store's single writer (DuckDB: one read-write process) in ONE
+commit, reading each staged file only when the writer gets to that view, so it holds one view's
+rows at a time, never all of them; the staging files are removed afterwards. Feast's
+materialization intervals are recorded only after the commit. So a ``kill -9`` at any moment
+leaves the previous complete state or the new one (a killed run's staging directory is swept by a
+later job, see :mod:`livecart.core.staging`), and a rerun (incremental by default, idempotent)
+completes the work.
 """
 
 from __future__ import annotations
@@ -12,10 +17,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 import ray
 import ray.exceptions
 from feast import FeatureStore, FeatureView
@@ -25,12 +30,13 @@ from tqdm import tqdm
 from livecart.core.errors import StageError
 from livecart.core.ray_runtime import ensure_ray
 from livecart.core.settings import LivecartSettings
+from livecart.core.staging import staging_dir
 from livecart.features.feast_store import check_registry_home, feature_store
-from livecart.online.access import store_directory, table_name, write_arrow
+from livecart.online.access import store_directory, table_name, write_staged
 from livecart.online.codec import is_opaque, key_columns, view_schema
 from livecart.online.files import ViewEntry, read_manifest
 from livecart.online.store import STORE_TYPE
-from ray_jobs.online_rows import latest_rows
+from ray_jobs.online_rows import stage_latest_rows
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -83,6 +89,51 @@ def _task_args(view: FeatureView, start: datetime, end: datetime) -> tuple[Any, 
     )
 
 
+def _stage_views(
+    settings: LivecartSettings,
+    views: list[FeatureView],
+    starts: dict[str, datetime],
+    end: datetime,
+    staging: Path,
+    use_ray: bool,
+) -> dict[str, tuple[str, int]]:
+    """Each view's latest rows written to ``staging/<n>.parquet`` (in Ray tasks, or here when
+    ``use_ray`` is off): view name -> (path, row count). An unreadable source is a StageError
+    naming it, before anything is committed."""
+    staged: dict[str, tuple[str, int]] = {}
+    outs = {v.name: str(staging / f"{i:04d}.parquet") for i, v in enumerate(views)}
+    bar = tqdm(total=len(views), desc="materializing views", unit="view", leave=False)
+    try:
+        if use_ray:
+            ensure_ray(settings)
+            task = ray.remote(num_cpus=0.5)(stage_latest_rows)
+            pending = {
+                task.remote(outs[v.name], *_task_args(v, starts[v.name], end)): v.name
+                for v in views
+            }
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                staged[pending.pop(done[0])] = ray.get(done[0])
+                bar.update(1)
+        else:
+            for v in views:
+                staged[v.name] = stage_latest_rows(
+                    outs[v.name], *_task_args(v, starts[v.name], end)
+                )
+                bar.update(1)
+    except (duckdb.Error, ray.exceptions.RayTaskError) as error:
+        # A source that cannot be read (truncated or corrupt Parquet): name it, change nothing.
+        cause = getattr(error, "cause", None) or error
+        raise StageError(
+            "materialize",
+            f"could not read an offline source: {type(cause).__name__}: {str(cause).splitlines()[0]}",
+            "rerun `livecart features` (and `livecart embed`) to rewrite the feature tables",
+        ) from error
+    finally:
+        bar.close()
+    return staged
+
+
 def run(
     settings: LivecartSettings,
     start: datetime | None = None,
@@ -124,42 +175,17 @@ def run(
             for v in views
         }
     began = time.perf_counter()
-    results: dict[str, pa.Table] = {}
-    bar = tqdm(total=len(views), desc="materializing views", unit="view", leave=False)
-    try:
-        if use_ray:
-            ensure_ray(settings)
-            task = ray.remote(num_cpus=0.5)(latest_rows)
-            pending = {task.remote(*_task_args(v, starts[v.name], end)): v.name for v in views}
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                results[pending.pop(done[0])] = ray.get(done[0])
-                bar.update(1)
-        else:
-            for v in views:
-                results[v.name] = latest_rows(*_task_args(v, starts[v.name], end))
-                bar.update(1)
-    except (duckdb.Error, ray.exceptions.RayTaskError) as error:
-        # A source that cannot be read (truncated or corrupt Parquet): name it, change nothing.
-        cause = getattr(error, "cause", None) or error
-        raise StageError(
-            "materialize",
-            f"could not read an offline source: {type(cause).__name__}: {str(cause).splitlines()[0]}",
-            "rerun `livecart features` (and `livecart embed`) to rewrite the feature tables",
-        ) from error
-    finally:
-        bar.close()
-    by_name = {v.name: v for v in views}
-    version = write_arrow(
-        store.config, [(by_name[n], rows) for n, rows in results.items()], rebuild=repair
-    )
+    with staging_dir(settings.home, "materialize") as staging:
+        staged = _stage_views(settings, views, starts, end, staging, use_ray)
+        files = [(v, Path(staged[v.name][0])) for v in views]  # in the views' own order
+        version = write_staged(store.config, files, rebuild=repair)
     for v in views:  # recorded only after the commit: a crash before here means "redo"
         store.registry.apply_materialization(v, store.project, starts[v.name], end, commit=False)
     store.registry.commit()  # type: ignore[no-untyped-call]
     return MaterializeResult(
         starts,
         end,
-        {n: t.num_rows for n, t in results.items()},
+        {n: count for n, (_, count) in staged.items()},
         round(time.perf_counter() - began, 3),
         version,
     )

@@ -1,4 +1,6 @@
-"""The Ray task of `livecart materialize`: the newest row per entity from a Parquet source.
+"""The Ray task of `livecart materialize`: the newest row per entity from a Parquet source,
+written to a staging file for the driver's single commit (only its path and row count go back
+through Ray, so the driver never holds every view's rows at once).
 
 Kept free of Feast imports so that Ray workers start quickly.
 """
@@ -7,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from livecart.online.bookkeeping import CREATED_TS, EVENT_TS
 from livecart.online.codec import cast_stored
@@ -47,3 +51,11 @@ def latest_rows(
     finally:
         con.close()
     return cast_stored(table, schema, raw)
+
+
+def stage_latest_rows(out: str, *args: Any) -> tuple[str, int]:
+    """:func:`latest_rows` (same arguments after ``out``) written to the Parquet file ``out``;
+    (``out``, its row count). The file keeps the exact Arrow types (Parquet stores the schema)."""
+    table = latest_rows(*args)
+    pq.write_table(table, out)
+    return out, table.num_rows

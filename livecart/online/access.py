@@ -3,11 +3,12 @@ writer, Arrow writes with their column checks, and which rows expiry hides."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from feast import FeatureView, RepoConfig
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
@@ -88,6 +89,24 @@ def write_arrow(
     )
 
 
+def write_staged(
+    config: RepoConfig,
+    views: Sequence[tuple[FeatureView, Path]],
+    compact: bool = True,
+    rebuild: bool = False,
+) -> int:
+    """:func:`write_arrow` of rows staged as Parquet files (one per view, Arrow types kept), in
+    one commit; each file is read only when the writer gets to its view, so the writing process
+    holds one view's rows at a time."""
+
+    def loader(view: FeatureView, path: Path) -> Callable[[], pa.Table]:
+        return lambda: encode_opaque(view, _view_columns(view, pq.read_table(path)))
+
+    return commit_rows(
+        config, [(view, loader(view, path)) for view, path in views], compact, rebuild
+    )
+
+
 def push_rows(view: FeatureView, rows: pa.Table) -> pa.Table:
     """Rows in the layout of ``view``'s source (keys, features, its timestamp and created
     columns, any others ignored) as :func:`write_arrow` takes them: typed like the stored table,
@@ -126,11 +145,12 @@ def _view_columns(view: FeatureView, rows: pa.Table) -> pa.Table:
 
 def commit_rows(
     config: RepoConfig,
-    views: Sequence[tuple[FeatureView, pa.Table]],
+    views: Sequence[tuple[FeatureView, pa.Table | Callable[[], pa.Table]]],
     compact: bool,
     rebuild: bool = False,
 ) -> int:
-    """Commit rows already in the stored layout (opaque features serialized) in one commit."""
+    """Commit rows already in the stored layout (opaque features serialized) in one commit;
+    rows may be given as a function that loads them (see ``ViewWrite``)."""
     changes = {
         table_name(config, view): ViewWrite(
             rows, view_schema(view), key_columns(view), schema_signature(view)

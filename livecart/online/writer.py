@@ -13,7 +13,7 @@ or the view has fallen far behind (``OVERDUE`` times the limit, e.g. every compa
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,12 +39,17 @@ from livecart.online.files import (
 
 @dataclass(frozen=True)
 class ViewWrite:
-    """Rows for one view, with the layout they must have."""
+    """Rows for one view, with the layout they must have. ``rows`` may be a function that loads
+    them (e.g. from a job's staging file): the writer calls it once, when it writes that view, so
+    a commit of many large views holds one view's rows at a time, not all of them."""
 
-    rows: pa.Table
+    rows: pa.Table | Callable[[], pa.Table]
     schema: pa.Schema
     keys: Sequence[str]
     signature: str
+
+    def table(self) -> pa.Table:
+        return self.rows if isinstance(self.rows, pa.Table) else self.rows()
 
 
 def _files(entry: ViewEntry) -> list[str]:
@@ -125,7 +130,7 @@ class SnapshotWriter:
         compact: bool,
         tag: str = "",
     ) -> ViewEntry:
-        rows = change.rows.cast(change.schema)
+        rows = change.table().cast(change.schema)
         limit = self.compact_after_deltas * (OVERDUE if self.background else 1)
         too_many = len(entry.deltas) + 1 > limit
         big = rows.num_rows > self.compact_after_rows

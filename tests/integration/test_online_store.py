@@ -194,3 +194,4 @@ def test_fast_materialize__same_as_feast_materialize_and_idempotent(tmp_path: Pa
     assert _read(stock, ids) == _read(fast, ids)
     intervals = fast.store.get_feature_view("items").materialization_intervals
     assert len(intervals) == 2 and intervals[-1][1] == NOW
+    assert not any((settings.home / ".staging").iterdir())  # the staged rows are removed
