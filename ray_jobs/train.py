@@ -27,12 +27,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from livecart.core.feature_names import GRAPH_DIM
 from livecart.core.ray_runtime import ensure_ray
 from livecart.core.settings import LivecartSettings
+from livecart.core.staging import staging_dir
 from livecart.core.tracking import tracked
 from livecart.model import registry
 from livecart.model.build_inputs import NUMERIC_FEATURES
 from livecart.model.ranker import auc
 from ray_jobs.training.example_format import PURCHASE
-from ray_jobs.training.examples import SERVICE, product_texts
+from ray_jobs.training.examples import SERVICE, product_texts, require_inputs
 from ray_jobs.training.ranker_loop import STATE, loop
 from ray_jobs.training.staged import StagedExamples, stage_examples
 from ray_jobs.training.trainer import torch_trainer
@@ -106,16 +107,14 @@ def run(
     ``reference``: a known purchase probability per validation row (a generated world's oracle,
     :func:`livecart.simulation.oracle.purchase_probability`); its AUC is recorded beside the
     model's as ``oracle_auc_purchase``, the ceiling the model can approach. ``staged``: examples
-    staged already (the text ablation trains several models on the same files; the caller
-    removes them); otherwise they are staged under the home and removed after the run."""
-    own = staged is None
-    if staged is None:
-        staged = stage_examples(settings, None, cfg.limit, cfg.valid_fraction, seed=cfg.seed)
-    try:
+    staged already (the text ablation trains several models on the same files); otherwise they
+    are staged in a staging directory under the home, removed when the run ends."""
+    if staged is not None:
         return _fit(settings, cfg, staged, reference)
-    finally:
-        if own:
-            staged.remove()
+    require_inputs(settings, "train")  # before a staging directory under a home that may not exist
+    with staging_dir(settings.home, "train") as directory:
+        staged = stage_examples(settings, directory, cfg.limit, cfg.valid_fraction, seed=cfg.seed)
+        return _fit(settings, cfg, staged, reference)
 
 
 def _fit(

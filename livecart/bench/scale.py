@@ -146,6 +146,9 @@ def plot(rows: dict[str, dict[str, Any]], path: Path) -> Path:
         for axis, key in ((seconds_axis, "seconds"), (memory_axis, "peak_memory_gib")):
             axis.plot(events, [rows[s]["stages"][stage][key] for s in scales], "o-", label=stage)
     for axis, label in ((seconds_axis, "seconds"), (memory_axis, "peak memory (GiB, PSS)")):
+        if not events:  # without the generate stage the world's size is unknown: nothing to draw
+            axis.text(0.5, 0.5, "no world size (run the generate stage)", ha="center")
+            continue
         axis.set_xscale("log")
         axis.set_yscale("log")
         axis.set_xlabel("events in the world")

@@ -15,7 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
-from feast import FeatureStore
+import pyarrow as pa
+from feast import FeatureService, FeatureStore
+from feast.errors import FeatureViewNotFoundException
+from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.repo_config import load_repo_config
 from feast.repo_operations import apply_total, cli_check_repo
 from tqdm import tqdm
@@ -101,13 +104,56 @@ def historical_feature_parts(
     settings: LivecartSettings, entity_rows: pd.DataFrame, service: str
 ) -> Iterator[pd.DataFrame]:
     """:func:`historical_features` one join at a time (``settings.historical_chunk_rows`` entity
-    rows each, in order), for callers that write each part out instead of holding them all."""
+    rows each, in order), for callers that write each part out instead of holding them all.
+
+    The service's stored features are joined by Feast; its on-demand features are then computed
+    by Feast's own transformation from their source columns only, as serving computes them
+    (``livecart.online.frames``). Feast's offline path hands a python-mode transformation every
+    column of the joined table as Python lists (``to_pydict``): with the text vectors in it, that
+    was 40% of the time of staging the large world's examples."""
     store = feature_store(settings)
     check_registry_home(settings, store)
-    features = store.get_feature_service(service)
+    refs, on_demand, extra = _service_refs(store, store.get_feature_service(service))
     size = settings.historical_chunk_rows
     starts = range(0, max(len(entity_rows), 1), size)  # an empty frame: one (empty) join
     for start in tqdm(starts, desc="point-in-time features", unit="chunk", disable=len(starts) < 2):
-        yield store.get_historical_features(
-            entity_df=entity_rows.iloc[start : start + size], features=features
+        frame = store.get_historical_features(
+            entity_df=entity_rows.iloc[start : start + size], features=refs
         ).to_df()
+        for view, names, sources in on_demand:
+            inputs = pa.Table.from_pandas(frame[sources], preserve_index=False)
+            computed = view.transform_arrow(inputs, full_feature_names=False)
+            for name in names:
+                frame[name] = computed.column(name).to_pandas()
+        yield frame.drop(columns=extra)
+
+
+def _service_refs(
+    store: FeatureStore, service: FeatureService
+) -> tuple[list[str], list[tuple[OnDemandFeatureView, list[str], list[str]]], list[str]]:
+    """The service's stored feature references (plus any on-demand source it lacks), each
+    on-demand view with its feature names and source columns, and the added sources' names."""
+    refs: list[str] = []
+    on_demand: list[tuple[OnDemandFeatureView, list[str], list[str]]] = []
+    for projection in service.feature_view_projections:
+        names = [feature.name for feature in projection.features]
+        try:
+            view = store.get_on_demand_feature_view(projection.name)
+        except FeatureViewNotFoundException:
+            refs += [f"{(projection.name_alias or projection.name)}:{name}" for name in names]
+            continue
+        sources = [
+            ((source.name_alias or source.name), feature.name)
+            for source in view.source_feature_view_projections.values()
+            for feature in source.features
+        ]
+        on_demand.append((view, names, [name for _, name in sources]))
+        refs += [f"{view_name}:{name}" for view_name, name in sources]
+    unique = list(dict.fromkeys(refs))
+    wanted = {
+        f"{(p.name_alias or p.name)}:{feature.name}"
+        for p in service.feature_view_projections
+        for feature in p.features
+    }
+    extra = [ref.split(":", 1)[1] for ref in unique if ref not in wanted]
+    return unique, on_demand, extra

@@ -118,6 +118,7 @@ def text_ablation(
     reference: Any = None,
 ) -> TextAblation:
     """Train with and without text (and after fine-tuning the encoder); measure each."""
+    from livecart.core.staging import staging_dir
     from livecart.model import registry
     from ray_jobs.train import TrainConfig, run
     from ray_jobs.training.staged import stage_examples
@@ -137,9 +138,8 @@ def text_ablation(
         ("with the item's text only (not the viewer's words)", {"with_viewer_text": False}),
         ("without text", {"with_text": False}),
     )
-    # The same staged rows for every run.
-    staged = stage_examples(settings)
-    try:
+    with staging_dir(settings.home, "ablation") as directory:
+        staged = stage_examples(settings, directory)  # the same rows for every run
         for inputs, options in runs:
             trained = run(
                 settings,
@@ -149,8 +149,6 @@ def text_ablation(
             )
             report.rows.append(_row(inputs, trained))
             report.oracle_auc_purchase = trained.record.metadata.get("oracle_auc_purchase")
-    finally:
-        staged.remove()
     if finetune != "none":
         from ray_jobs.finetune_encoder import FinetuneConfig, refresh_embeddings
         from ray_jobs.finetune_encoder import run as tune

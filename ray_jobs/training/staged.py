@@ -13,8 +13,6 @@ spread, the product vocabulary) is gathered on the way or read back from the fil
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -124,9 +122,6 @@ class StagedExamples:
             return {"train": train.materialize(), "valid": valid.materialize()}
         return {"train": train, "valid": valid}
 
-    def remove(self) -> None:
-        shutil.rmtree(self.directory, ignore_errors=True)
-
 
 def table_text_dim(settings: LivecartSettings) -> int:
     """The width of the product text vectors (0 where no embedding table exists yet)."""
@@ -139,17 +134,15 @@ def table_text_dim(settings: LivecartSettings) -> int:
 
 def stage_examples(
     settings: LivecartSettings,
-    directory: Path | None = None,
+    directory: Path,
     limit: int | None = None,
     valid_fraction: float = 0.2,
     buckets: int = 8,
     seed: int = 7,
 ) -> StagedExamples:
-    """Write the examples of ``settings``' home under ``directory`` (``train/``, ``valid/``;
-    default: a new directory under the home, which :meth:`StagedExamples.remove` deletes)."""
+    """Write the examples of ``settings``' home under ``directory`` (``train/``, ``valid/``; a
+    job's :func:`livecart.core.staging.staging_dir`, removed when the job ends)."""
     require_inputs(settings, "train")
-    if directory is None:
-        directory = Path(tempfile.mkdtemp(prefix="examples-", dir=settings.home))
     total = count_impressions(settings, limit)
     cut = int(total * (1 - valid_fraction))
     text_dim = table_text_dim(settings)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from livecart.bench.scale import growth, measure_scale, run
+from livecart.bench.scale import growth, measure_scale, plot, run
 from livecart.core.settings import LivecartSettings
 
 
@@ -41,3 +41,12 @@ def test_measure_scale__unknown_stage__refused_before_anything_runs(
     with pytest.raises(ValueError, match="unknown stages"):
         measure_scale(settings, "tiny", ("generate", "fly"))
     assert not settings.raw_dir.exists()
+
+
+def test_plot__stages_of_a_home_without_generate__png_without_a_world_size(
+    tmp_path: Path,
+) -> None:
+    """A rerun of one stage in a home made before (``--stage train``) has no events to plot
+    against: the PNG says so instead of failing after the stage ran."""
+    rows = {"large": {"stages": {"train": {"seconds": 12.0, "peak_memory_gib": 1.5}}}}
+    assert plot(rows, tmp_path / "scale.png").is_file()
