@@ -10,53 +10,22 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from livecart.bench.redis_server import local_redis, redis_feature_repo, redis_server_path
 from livecart.core import contract as c
 from livecart.core import feature_names as f
 from livecart.core.settings import LivecartSettings
-from livecart.features.feast_store import apply, feature_store
-from ray_jobs.materialize import materialize
+from livecart.features.feast_store import feature_store
 from serving.catalog import load_catalog
-from tests.served_world import TOKEN, copy_served_home, home_env
+from tests.served_world import TOKEN, home_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 AUTH = {"authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture(scope="module")
-def redis_address() -> Iterator[str]:
-    """A throwaway ``redis-server`` on a free localhost port, no persistence."""
-    if redis_server_path() is None:
-        pytest.skip("redis-server is not installed (.ci/run installs Debian's redis-server)")
-    with local_redis() as address:
-        yield address
-
-
-@pytest.fixture(scope="module")
-def redis_world(
-    served_template: LivecartSettings,
-    redis_address: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[LivecartSettings]:
-    """A copy of the served world whose online store is Redis: applied and materialized."""
-    root = tmp_path_factory.mktemp("redis-world")
-    copied = copy_served_home(served_template, root)
-    settings = copied.model_copy(
-        update={"feature_repo": redis_feature_repo(root / "feature_repo", redis_address)}
-    )
-    with home_env(settings):
-        apply(settings)
-        # The world's events are months old: every view's whole window, not "now minus TTL".
-        materialize(settings, start=datetime.now(UTC) - timedelta(days=400))
-        yield settings
 
 
 def _recommend(url: str, viewer: str) -> dict[str, Any]:
