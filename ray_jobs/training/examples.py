@@ -22,7 +22,7 @@ from livecart.core import feature_names as f
 from livecart.core.errors import StageError
 from livecart.core.io import source_exists, table_path
 from livecart.core.settings import LivecartSettings
-from livecart.features.feast_store import historical_feature_parts, historical_features
+from livecart.features.feast_store import historical_feature_parts
 from ray_jobs.training.example_format import CLICK, PURCHASE
 
 SERVICE = "product_ranking_v4"
@@ -116,48 +116,43 @@ def count_impressions(settings: LivecartSettings, limit: int | None = None) -> i
 def example_parts(settings: LivecartSettings, limit: int | None = None) -> Iterator[pd.DataFrame]:
     """The examples of :func:`build_examples` in time order, ``settings.historical_chunk_rows``
     impressions at a time: labelled by DuckDB and streamed out of it, each part joined point in
-    time by Feast on its own. Memory is bounded by a part, not by the log."""
+    time by Feast on its own. Memory is bounded by a part, not by the log. Without impressions,
+    one empty part (with every column)."""
     require_inputs(settings, "train")
     events = table_path(settings.clean_dir, c.Table.EVENTS) / "part-*.parquet"
-    keys = [c.VIEWER_ID, c.PRODUCT_ID, c.STREAMER_ID, c.EVENT_TIMESTAMP]
     con = _connect()
     try:
         reader = con.sql(_labelled_sql(str(events), limit)).to_arrow_reader(
             settings.historical_chunk_rows
         )
+        empty = True
         for batch in reader:
-            shown = batch.to_pandas()
-            if shown.empty:
-                continue
-            (features,) = historical_feature_parts(settings, shown[keys], SERVICE)
-            frame = shown.merge(features, on=keys, how="left")
-            yield frame.drop_duplicates(subset=[c.EVENT_ID]).reset_index(drop=True)
+            if batch.num_rows:
+                empty = False
+                yield _joined(settings, batch.to_pandas())
+        if empty:
+            yield _joined(settings, reader.schema.empty_table().to_pandas())
     finally:
         con.close()
+
+
+def _joined(settings: LivecartSettings, shown: pd.DataFrame) -> pd.DataFrame:
+    keys = [c.VIEWER_ID, c.PRODUCT_ID, c.STREAMER_ID, c.EVENT_TIMESTAMP]
+    (features,) = historical_feature_parts(settings, shown[keys], SERVICE)
+    frame = shown.merge(features, on=keys, how="left")
+    return frame.drop_duplicates(subset=[c.EVENT_ID]).reset_index(drop=True)
 
 
 def build_examples(settings: LivecartSettings, limit: int | None = None) -> Examples:
     """Labelled impressions joined point-in-time with the ranker's feature service (``SERVICE``),
     all in one frame (the refresh's holdout; training streams :func:`example_parts` instead)."""
     parts = list(example_parts(settings, limit))
-    if not parts:  # no impressions: one empty join gives the columns
-        shown = labelled_impressions(settings, limit)
-        features = historical_features(
-            settings, shown[[c.VIEWER_ID, c.PRODUCT_ID, c.STREAMER_ID, c.EVENT_TIMESTAMP]], SERVICE
-        )
-        parts = [
-            shown.merge(
-                features,
-                on=[c.VIEWER_ID, c.PRODUCT_ID, c.STREAMER_ID, c.EVENT_TIMESTAMP],
-                how="left",
-            )
-        ]
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     window = (
         frame[c.EVENT_TIMESTAMP].min().to_pydatetime(),
         frame[c.EVENT_TIMESTAMP].max().to_pydatetime(),
     )
-    return Examples(frame.reset_index(drop=True), window)
+    return Examples(frame, window)
 
 
 def product_texts(settings: LivecartSettings, products: list[str], dim: int) -> np.ndarray:

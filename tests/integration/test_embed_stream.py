@@ -2,9 +2,9 @@
 
 The reference is the earlier implementation, kept here in a few lines: every text read into the
 driver, each distinct text (in order of first appearance) embedded once, the tables built and
-sorted in Arrow. The first test needs no Ray and no encoder (a text's vector is a hash of it), so
-it checks the staging and the DuckDB assembly exactly; the second runs the whole job on Ray Data
-with a small real encoder.
+sorted in Arrow. The test needs no Ray and no encoder (a text's vector is a hash of it), so it
+checks the staging and the DuckDB assembly exactly. The whole job on Ray Data with the real
+encoder is ``tests/integration/test_embed.py`` (its vectors against the encoder's own).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -24,10 +23,8 @@ from livecart.core import contract as c
 from livecart.core import feature_names as f
 from livecart.core.settings import LivecartSettings
 from livecart.core.staging import staging_dir
-from livecart.model.text_encoder import TextEncoder, tiny_encoder_dir
 from livecart.simulation.generate import GenerateResult
 from ray_jobs.embed import embedding_path, embedding_schema, item_texts
-from ray_jobs.embed import run as embed
 from ray_jobs.embed_texts import (
     ORDER,
     TEXT,
@@ -153,30 +150,3 @@ def test_staged_texts_and_duckdb_tables__same_as_in_driver(featured: LivecartSet
     }
     assert written(featured) == expected
     assert not any((featured.home / ".staging").iterdir())  # removed on the way out
-
-
-@pytest.mark.slow
-def test_embed_job__same_tables_as_in_driver(
-    featured: LivecartSettings, tmp_path: Path, local_ray: None
-) -> None:
-    encoder = tiny_encoder_dir(tmp_path / "encoder", hidden=32)
-    settings = featured.model_copy(
-        update={"encoder_path": encoder, "embedding_dim": 32, "ray_num_cpus": 2}
-    )
-    result = embed(settings)
-    model = TextEncoder(encoder, device="cpu")
-
-    def in_batches(texts: Sequence[str]) -> np.ndarray:  # as the job's batches of 128
-        return np.concatenate([model.encode(texts[i : i + 128]) for i in range(0, len(texts), 128)])
-
-    expected = in_driver(settings, in_batches, 32)
-    found = written(settings)
-    for name, table in expected.items():
-        assert result.rows[name] == found[name].num_rows == table.num_rows
-        column = table.column_names[-1]
-        assert found[name].drop_columns([column]) == table.drop_columns([column])
-        np.testing.assert_allclose(  # the actor's threads may round the last bit otherwise
-            np.stack(found[name].column(column).to_numpy(zero_copy_only=False)),
-            np.stack(table.column(column).to_numpy(zero_copy_only=False)),
-            atol=1e-6,
-        )

@@ -243,3 +243,30 @@ def test_stage_examples__in_parts__the_frames_rows_split_by_time(
     assert staged.valid_keys()[list(KEYS)].equals(
         frame[list(KEYS)].iloc[48:].reset_index(drop=True)
     )
+
+
+def test_historical_features__on_demand_outside_the_join__same_frame_as_feasts_own(
+    applied: tuple[LivecartSettings, Leak],
+) -> None:
+    """Training joins the service's stored features with Feast and computes its on-demand
+    features from their source columns (Feast's offline path turns every joined column into
+    Python lists for them): the frame is the one ``get_historical_features`` gives for the whole
+    service, column for column and in the same order."""
+    from ray_jobs.training.examples import SERVICE, labelled_impressions
+
+    settings, _ = applied
+    shown = labelled_impressions(settings, limit=40)
+    rows = shown[[c.VIEWER_ID, c.PRODUCT_ID, c.STREAMER_ID, c.EVENT_TIMESTAMP]]
+    store = feature_store(settings)
+    theirs = store.get_historical_features(
+        entity_df=rows, features=store.get_feature_service(SERVICE)
+    ).to_df()
+    ours = historical_features(settings, rows, SERVICE)
+    assert f.PRICE_TO_TYPICAL_SPEND in ours.columns
+    assert list(ours.columns) == list(theirs.columns)
+    keys = [c.VIEWER_ID, c.PRODUCT_ID, c.STREAMER_ID, c.EVENT_TIMESTAMP]
+    theirs = theirs.sort_values(keys).reset_index(drop=True)
+    ours = ours.sort_values(keys).reset_index(drop=True)
+    for column in theirs.columns:
+        assert ours[column].dtype == theirs[column].dtype, column
+        assert ours[column].astype(str).tolist() == theirs[column].astype(str).tolist(), column
