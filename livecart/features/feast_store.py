@@ -94,38 +94,47 @@ def historical_features(
     """Point-in-time correct features of ``service`` for ``entity_rows`` (keys + event_timestamp),
     joined ``settings.historical_chunk_rows`` rows at a time: each row's join is its own, and one
     join of a medium world's 466,198 impressions peaked at 22.5 GB."""
-    parts = list(historical_feature_parts(settings, entity_rows, service))
+    join = HistoricalJoin(settings, service)
+    size = settings.historical_chunk_rows
+    starts = range(0, max(len(entity_rows), 1), size)  # an empty frame: one (empty) join
+    parts = [
+        join(entity_rows.iloc[start : start + size])
+        for start in tqdm(
+            starts, desc="point-in-time features", unit="chunk", disable=len(starts) < 2
+        )
+    ]
     if len(parts) == 1:
         return parts[0]
     return pd.concat(parts, ignore_index=True)
 
 
-def historical_feature_parts(
-    settings: LivecartSettings, entity_rows: pd.DataFrame, service: str
-) -> Iterator[pd.DataFrame]:
-    """:func:`historical_features` one join at a time (``settings.historical_chunk_rows`` entity
-    rows each, in order), for callers that write each part out instead of holding them all.
+class HistoricalJoin:
+    """One point-in-time join of ``service`` per call, the home's store opened and the service
+    planned once (training calls it for every part of its examples).
 
     The service's stored features are joined by Feast; its on-demand features are then computed
     by Feast's own transformation from their source columns only, as serving computes them
     (``livecart.online.frames``). Feast's offline path hands a python-mode transformation every
     column of the joined table as Python lists (``to_pydict``): with the text vectors in it, that
     was 40% of the time of staging the large world's examples."""
-    store = feature_store(settings)
-    check_registry_home(settings, store)
-    refs, on_demand, extra = _service_refs(store, store.get_feature_service(service))
-    size = settings.historical_chunk_rows
-    starts = range(0, max(len(entity_rows), 1), size)  # an empty frame: one (empty) join
-    for start in tqdm(starts, desc="point-in-time features", unit="chunk", disable=len(starts) < 2):
-        frame = store.get_historical_features(
-            entity_df=entity_rows.iloc[start : start + size], features=refs
+
+    def __init__(self, settings: LivecartSettings, service: str) -> None:
+        self.store = feature_store(settings)
+        check_registry_home(settings, self.store)
+        self.refs, self.on_demand, self.extra = _service_refs(
+            self.store, self.store.get_feature_service(service)
+        )
+
+    def __call__(self, entity_rows: pd.DataFrame) -> pd.DataFrame:
+        frame = self.store.get_historical_features(
+            entity_df=entity_rows, features=self.refs
         ).to_df()
-        for view, names, sources in on_demand:
+        for view, names, sources in self.on_demand:
             inputs = pa.Table.from_pandas(frame[sources], preserve_index=False)
             computed = view.transform_arrow(inputs, full_feature_names=False)
             for name in names:
                 frame[name] = computed.column(name).to_pandas()
-        yield frame.drop(columns=extra)
+        return frame.drop(columns=self.extra)
 
 
 def _service_refs(

@@ -22,7 +22,7 @@ from livecart.core import feature_names as f
 from livecart.core.errors import StageError
 from livecart.core.io import source_exists, table_path
 from livecart.core.settings import LivecartSettings
-from livecart.features.feast_store import historical_feature_parts
+from livecart.features.feast_store import HistoricalJoin
 from ray_jobs.training.example_format import CLICK, PURCHASE
 
 SERVICE = "product_ranking_v4"
@@ -120,6 +120,7 @@ def example_parts(settings: LivecartSettings, limit: int | None = None) -> Itera
     one empty part (with every column)."""
     require_inputs(settings, "train")
     events = table_path(settings.clean_dir, c.Table.EVENTS) / "part-*.parquet"
+    join = HistoricalJoin(settings, SERVICE)
     con = _connect()
     try:
         reader = con.sql(_labelled_sql(str(events), limit)).to_arrow_reader(
@@ -129,17 +130,16 @@ def example_parts(settings: LivecartSettings, limit: int | None = None) -> Itera
         for batch in reader:
             if batch.num_rows:
                 empty = False
-                yield _joined(settings, batch.to_pandas())
+                yield _joined(join, batch.to_pandas())
         if empty:
-            yield _joined(settings, reader.schema.empty_table().to_pandas())
+            yield _joined(join, reader.schema.empty_table().to_pandas())
     finally:
         con.close()
 
 
-def _joined(settings: LivecartSettings, shown: pd.DataFrame) -> pd.DataFrame:
+def _joined(join: HistoricalJoin, shown: pd.DataFrame) -> pd.DataFrame:
     keys = [c.VIEWER_ID, c.PRODUCT_ID, c.STREAMER_ID, c.EVENT_TIMESTAMP]
-    (features,) = historical_feature_parts(settings, shown[keys], SERVICE)
-    frame = shown.merge(features, on=keys, how="left")
+    frame = shown.merge(join(shown[keys]), on=keys, how="left")
     return frame.drop_duplicates(subset=[c.EVENT_ID]).reset_index(drop=True)
 
 
