@@ -153,9 +153,11 @@ class LivecartSettings(BaseSettings):
         default=2.0, gt=0, description="How often replicas look for a newly promoted model."
     )
     historical_chunk_rows: int = Field(
-        default=100_000,
+        default=250_000,
         gt=0,
-        description="Entity rows per Feast point-in-time join (training examples): bounds memory.",
+        description="Entity rows per Feast point-in-time join (training examples): bounds memory. "
+        "Each join scans its views' whole tables, so fewer, larger parts keep staging linear in "
+        "the log (README, 'The pipeline by world size').",
     )
     mlflow: bool = Field(
         default=True,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import filterfalse
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,7 +52,7 @@ def request_keys(
     entities: Mapping[str, Sequence[Any]],
 ) -> RequestKeys:
     uniques, inverse = distinct_keys([entities[k] for k in join_keys])
-    asked = [i for i, key in enumerate(uniques) if all(v is not None for v in key)]
+    asked = [i for i, key in enumerate(uniques) if None not in key]
     redis_keys = serialized_keys(store, online, join_keys, [uniques[i] for i in asked])
     return RequestKeys(uniques, inverse, asked, redis_keys)
 
@@ -63,7 +64,7 @@ def keys_of(
     keys: list[tuple[Any, ...]],
 ) -> RequestKeys:
     """:class:`RequestKeys` of distinct ``keys`` (those a near cache entry lacks)."""
-    asked = [i for i, key in enumerate(keys) if all(v is not None for v in key)]
+    asked = [i for i, key in enumerate(keys) if None not in key]
     redis_keys = serialized_keys(store, online, join_keys, [keys[i] for i in asked])
     return RequestKeys(keys, np.arange(len(keys), dtype=np.int64), asked, redis_keys)
 
@@ -80,14 +81,14 @@ def serialized_keys(
         known = _KEYS.setdefault(
             (config.project, config.entity_key_serialization_version, join_keys), {}
         )
-        missing = [key for key in keys if key not in known]
+        missing = list(filterfalse(known.__contains__, keys))
         if missing:
             protos = [_entity_key(join_keys, key) for key in missing]
             made = online._generate_redis_keys_for_entities(store.config, protos)
             if len(known) + len(made) > KEPT_KEYS:
                 known.clear()
             known.update(zip(missing, made, strict=True))
-        return [known[key] for key in keys]
+        return list(map(known.__getitem__, keys))
 
 
 def _entity_key(names: Sequence[str], values: Sequence[Any]) -> EntityKeyProto:

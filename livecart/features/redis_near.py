@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import filterfalse
 from typing import Any
 
 import numpy as np
@@ -128,14 +129,13 @@ class NearCache:
 
 def lacking(entry: Entry, keys: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Those of ``keys`` the entry holds nothing about (not even "Redis has no row")."""
-    rows = entry.rows
-    return [key for key in keys if key not in rows]
+    return list(filterfalse(entry.rows.__contains__, keys))
 
 
 def answer(entry: Entry, keys: Sequence[tuple[Any, ...]]) -> tuple[ViewState, np.ndarray]:
     """The entry's state and each of ``keys``' row in it (every key held)."""
-    rows = entry.rows
-    return entry.state, np.fromiter((rows[key] for key in keys), dtype=np.int64, count=len(keys))
+    rows = map(entry.rows.__getitem__, keys)
+    return entry.state, np.fromiter(rows, dtype=np.int64, count=len(keys))
 
 
 def _name(read: ViewRead) -> tuple[str, tuple[str, ...]]:

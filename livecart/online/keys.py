@@ -33,9 +33,20 @@ class KeyUniverse:
         self.code: dict[Any, int] = {v: i for i, v in enumerate(self.values)}
         self.lasting = lasting
         self.token = next(_TOKENS)  # identifies this universe in per-state caches
+        self._objects: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.values)
+
+    def objects(self) -> np.ndarray:
+        """The values as a numpy object array with None after the last, so that code -1 (a
+        key outside the universe) takes None: a column of codes becomes its values in one take."""
+        if self._objects is None:
+            objects = np.empty(len(self.values) + 1, dtype=object)
+            for i, value in enumerate(self.values):  # one by one: a tuple key stays one value
+                objects[i] = value
+            self._objects = objects  # the last stays None
+        return self._objects
 
     def codes(self, values: Iterable[Any], count: int = -1) -> np.ndarray:
         """int64 codes of ``values`` (-1 for a value outside the universe)."""
@@ -75,5 +86,13 @@ class CodedKeys(Sequence[Any]):
         return values[code] if code >= 0 else None  # -1: a key outside the universe
 
     def __iter__(self) -> Iterator[Any]:
-        values = self.universe.values
-        return (values[i] if i >= 0 else None for i in self.codes.tolist())
+        return iter(self.tolist())
+
+    def tolist(self) -> list[Any]:
+        """The key values (None for code -1), in one numpy take instead of a value at a time."""
+        values: list[Any] = self.universe.objects()[self.codes].tolist()
+        return values
+
+    def constant(self) -> bool:
+        """Whether every row holds the same key (a request's viewer on its candidate rows)."""
+        return len(self.codes) > 0 and bool((self.codes == self.codes[0]).all())

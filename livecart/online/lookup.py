@@ -184,10 +184,47 @@ def distinct_keys(
     n = len(columns[0]) if columns else 0
     if n == 0:
         return [], np.zeros(0, dtype=np.int64)
-    constant = [len(col) > 0 and list(col).count(col[0]) == n for col in columns]
-    varying = [list(col) for col, same in zip(columns, constant, strict=True) if not same]
-    if not varying:
+    constant = [_same(col, n) for col in columns]
+    moving = [col for col, same in zip(columns, constant, strict=True) if not same]
+    if not moving:
         return [tuple(col[0] for col in columns)], np.zeros(n, dtype=np.int64)
+    if len(moving) == 1 and isinstance(moving[0], CodedKeys):
+        distinct, inverse = _first_seen(moving[0])
+    else:
+        distinct, inverse = _distinct_values([_values(col) for col in moving], n)
+    parts = iter([distinct] if len(moving) == 1 else [list(x) for x in zip(*distinct, strict=True)])
+    key_columns_ = [
+        repeat(col[0], len(distinct)) if same else next(parts)
+        for col, same in zip(columns, constant, strict=True)
+    ]
+    return list(zip(*key_columns_, strict=False)), inverse
+
+
+def _same(column: Sequence[Any], n: int) -> bool:
+    if isinstance(column, CodedKeys):
+        return column.constant()
+    return len(column) > 0 and list(column).count(column[0]) == n
+
+
+def _values(column: Sequence[Any]) -> list[Any]:
+    return column.tolist() if isinstance(column, CodedKeys) else list(column)
+
+
+def _first_seen(column: CodedKeys) -> tuple[list[Any], np.ndarray]:
+    """A coded column's distinct values in first-seen order and each row's index among them,
+    from its codes (numpy) rather than a dictionary probe per row."""
+    codes = column.codes
+    unique, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    if len(unique) == len(codes):  # all distinct (a request's candidate products)
+        return column.tolist(), np.arange(len(codes), dtype=np.int64)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    distinct: list[Any] = column.universe.objects()[unique[order]].tolist()
+    return distinct, rank[inverse.reshape(-1)]
+
+
+def _distinct_values(varying: list[list[Any]], n: int) -> tuple[list[Any], np.ndarray]:
     values = varying[0] if len(varying) == 1 else list(zip(*varying, strict=True))
     if len(set(values)) == n:  # all distinct (a request's candidate products): no dedupe walk
         distinct, inverse = list(values), np.arange(n, dtype=np.int64)
@@ -196,14 +233,7 @@ def distinct_keys(
         setdefault = first.setdefault
         inverse = np.fromiter((setdefault(v, len(first)) for v in values), dtype=np.int64, count=n)
         distinct = list(first)
-    parts = iter(
-        [distinct] if len(varying) == 1 else [list(x) for x in zip(*distinct, strict=True)]
-    )
-    key_columns_ = [
-        repeat(col[0], len(distinct)) if same else next(parts)
-        for col, same in zip(columns, constant, strict=True)
-    ]
-    return list(zip(*key_columns_, strict=False)), inverse
+    return distinct, inverse
 
 
 def expire(state: ViewState, rows: np.ndarray, cutoff: float | None) -> np.ndarray:

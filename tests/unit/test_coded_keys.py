@@ -32,9 +32,9 @@ def _catalog() -> Catalog:
             c.STOCK: [0 if i % 9 == 0 else 5 for i in range(40)],
         }
     ).set_index(c.PRODUCT_ID)
-    rooms = pd.DataFrame(
-        {c.ROOM_ID: ["r0"], c.STREAMER_ID: ["s0"], c.TITLE: ["room"]}
-    ).set_index(c.ROOM_ID)
+    rooms = pd.DataFrame({c.ROOM_ID: ["r0"], c.STREAMER_ID: ["s0"], c.TITLE: ["room"]}).set_index(
+        c.ROOM_ID
+    )
     return Catalog(products, rooms, {}, {}, {}, list(PRODUCTS), {}, {}, {})
 
 
@@ -126,3 +126,38 @@ def test_catalog__per_code_arrays_match_the_dicts() -> None:
     assert list(categories) == [catalog.category_of[p] for p in PRODUCTS]
     assert catalog.product_in_stock.tolist() == [catalog.stock_of[p] > 0 for p in PRODUCTS]
     assert catalog.coded("popular", "", 3).tolist() == [0, 1, 2]
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    first=st.lists(st.integers(min_value=-1, max_value=5), min_size=1, max_size=30),
+    second=st.lists(st.integers(min_value=-1, max_value=2), min_size=30, max_size=30),
+    shape=st.sampled_from(["one", "with_constant", "with_coded_constant", "two"]),
+)
+def test_distinct_keys__coded_columns_as_their_values(
+    first: list[int], second: list[int], shape: str
+) -> None:
+    """A request's keys given as codes (numpy on the codes, first-seen order kept) find the same
+    distinct keys, in the same order, with the same row indices as the values themselves; code
+    -1 is the key None. A wrong order or inverse fails here."""
+    from livecart.online.lookup import distinct_keys
+
+    universe = KeyUniverse([f"k{i}" for i in range(6)])
+    coded = CodedKeys(universe, np.array(first))
+    n = len(first)
+    if shape == "one":
+        columns: list = [coded]
+    elif shape == "with_constant":
+        columns = [["viewer"] * n, coded]
+    elif shape == "with_coded_constant":
+        columns = [coded, CodedKeys(universe, np.full(n, first[0]))]
+    else:
+        columns = [coded, CodedKeys(universe, np.array(second[:n]))]
+    keys, inverse = distinct_keys(columns)
+    plain_keys, plain_inverse = distinct_keys([list(column) for column in columns])
+    assert keys == plain_keys and inverse.tolist() == plain_inverse.tolist()
+    rows = list(zip(*(list(column) for column in columns), strict=True))
+    assert [keys[i] for i in inverse] == rows  # each row's index names its own key
+    assert CodedKeys(universe, np.array(first)).tolist() == [
+        None if code < 0 else f"k{code}" for code in first
+    ]
