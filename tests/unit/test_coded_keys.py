@@ -7,6 +7,9 @@ replaced, and hypothesis compares the two on random source lists.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +18,7 @@ from hypothesis import strategies as st
 
 from livecart.core import contract as c
 from livecart.online.keys import CodedKeys, KeyUniverse
+from livecart.online.lookup import distinct_keys
 from serving.catalog import Catalog
 from serving.retrieve import Candidates, Source
 
@@ -140,13 +144,11 @@ def test_distinct_keys__coded_columns_as_their_values(
     """A request's keys given as codes (numpy on the codes, first-seen order kept) find the same
     distinct keys, in the same order, with the same row indices as the values themselves; code
     -1 is the key None. A wrong order or inverse fails here."""
-    from livecart.online.lookup import distinct_keys
-
     universe = KeyUniverse([f"k{i}" for i in range(6)])
     coded = CodedKeys(universe, np.array(first))
     n = len(first)
     if shape == "one":
-        columns: list = [coded]
+        columns: list[Sequence[Any]] = [coded]
     elif shape == "with_constant":
         columns = [["viewer"] * n, coded]
     elif shape == "with_coded_constant":
