@@ -116,7 +116,7 @@ def _coded(
         i for i, col in enumerate(columns) if isinstance(col, CodedKeys) and not _one_key(col)
     ]
     steady = [col for i, col in enumerate(columns) if i not in varying]
-    if not all(isinstance(col, CodedKeys) or _constant(col, n) for col in steady):
+    if not all(isinstance(col, CodedKeys) or _same(col, n) for col in steady):
         return None
     if not varying:
         key = tuple(col[0] for col in columns)
@@ -170,10 +170,6 @@ def _lookup(state: ViewState, keys: Sequence[tuple[Any, ...]]) -> np.ndarray:
     return np.fromiter((get(key, -1) for key in keys), dtype=np.int64, count=len(keys))
 
 
-def _constant(column: Sequence[Any], n: int) -> bool:
-    return not isinstance(column, CodedKeys) and list(column).count(column[0]) == n
-
-
 def distinct_keys(
     columns: Sequence[Sequence[Any]],
 ) -> tuple[list[tuple[Any, ...]], np.ndarray]:
@@ -191,7 +187,7 @@ def distinct_keys(
     if len(moving) == 1 and isinstance(moving[0], CodedKeys):
         distinct, inverse = _first_seen(moving[0])
     else:
-        distinct, inverse = _distinct_values([_values(col) for col in moving], n)
+        distinct, inverse = _distinct_values([list(col) for col in moving], n)
     parts = iter([distinct] if len(moving) == 1 else [list(x) for x in zip(*distinct, strict=True)])
     key_columns_ = [
         repeat(col[0], len(distinct)) if same else next(parts)
@@ -201,13 +197,10 @@ def distinct_keys(
 
 
 def _same(column: Sequence[Any], n: int) -> bool:
+    """Whether all ``n`` rows hold one key (a coded column: from its codes)."""
     if isinstance(column, CodedKeys):
         return column.constant()
     return len(column) > 0 and list(column).count(column[0]) == n
-
-
-def _values(column: Sequence[Any]) -> list[Any]:
-    return column.tolist() if isinstance(column, CodedKeys) else list(column)
 
 
 def _first_seen(column: CodedKeys) -> tuple[list[Any], np.ndarray]:
