@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -108,13 +108,7 @@ def count_audience(viewers: pa.Table) -> AudienceCounts:
 def summary_plan(viewer_context: ServicePlan) -> ServicePlan:
     """Of the viewer context service, only the views and features the summary counts (a room's
     whole audience is read per request: the rest would be read for nothing)."""
-    wanted = {f.SEGMENT_NAME, f.VIEWER_CATEGORY_AFFINITY}
-    views = tuple(
-        replace(read, features=tuple(n for n in read.features if n in wanted))
-        for read in viewer_context.views
-        if wanted & set(read.features)
-    )
-    return ServicePlan(f"{viewer_context.name}:audience", views, ())
+    return viewer_context.only({f.SEGMENT_NAME, f.VIEWER_CATEGORY_AFFINITY}, "audience")
 
 
 def top_interests(affinity: np.ndarray, k: int = 3) -> dict[str, float]:

@@ -1,20 +1,19 @@
-"""How one recommend replica answers viewer requests: alone at once, together as one batch.
+"""How one recommend replica answers viewer requests: together, as one batch, when they wait.
 
-A request alone in its replica is prepared and ranked directly (no trip through a queue);
-requests that arrive together go through ``@serve.batch``: one feature read, one input build and
-one forward pass for all of them (the read and the build cost about the same for 8 x 500 rows as
-for 500). Rules and explanations run per request afterwards, on the event loop.
+Requests that wait while a batch is prepared form the next batch (:class:`Coalescer`; a request
+alone runs at once): one feature read, one input build and one forward pass for all of them (the
+read and the build cost about the same for 8 x 500 rows as for 500). Rules and explanations run
+per request afterwards, on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import numpy as np
-from ray import serve
 
+from serving.coalesce import Coalescer
 from serving.live_rooms import LiveRooms
 from serving.metrics import ServingMetrics
 from serving.prepared import Prepared
@@ -36,30 +35,20 @@ class ViewerBatcher:
         stats: ServingMetrics,
     ) -> None:
         self.core, self.live, self.placement, self.stats = core, live, placement, stats
-        self._active = 0
-        batch: Any = self._prepare_batch
-        batch.set_max_batch_size(core.settings.batch_max_size)
-        batch.set_batch_wait_timeout_s(core.settings.batch_wait_ms / 1000)
+        settings = core.settings
+        self._batches: Coalescer[ViewerRequest, Ranked] = Coalescer(
+            self._prepare_and_rank,
+            settings.batch_max_size,
+            settings.batch_wait_ms / 1000,
+            on_batch=stats.rank_batch.observe,
+        )
 
     async def recommend(self, request: ViewerRequest) -> ViewerResponse:
         """The feed for one request (never raises for a store or model failure: degrades)."""
-        self._active += 1  # viewer requests in this replica now (decides batching)
-        try:
-            # Let requests that arrived together all count themselves in before any of them
-            # decides: then they are prepared and ranked as one batch.
-            await asyncio.sleep(0)
-            return await self._recommend(request)
-        finally:
-            self._active -= 1
-
-    async def _recommend(self, request: ViewerRequest) -> ViewerResponse:
         pipeline = self.core.pipeline
         self.core.holder.poll()
         try:
-            if self._active == 1:  # alone in this replica: no trip through the batch queue
-                prepared, scores = (await self._prepare_and_rank([request]))[0]
-            else:
-                prepared, scores = await self._prepare_batch(request)
+            prepared, scores = await self._batches.submit(request)
         except TimeoutError:
             live = await self.live.get()
             return pipeline.finish(pipeline.popular(request, live, "feature store timeout"), None)
@@ -70,12 +59,6 @@ class ViewerBatcher:
         # Rules and explanations are CPU work of about a millisecond with no I/O: done here
         # rather than through another thread hop.
         return pipeline.finish(prepared, scores)
-
-    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.002)
-    async def _prepare_batch(self, requests: list[ViewerRequest]) -> list[Ranked]:
-        """Requests that arrive together: one feature read, one input build, one forward pass."""
-        self.stats.rank_batch.observe(len(requests))
-        return await self._prepare_and_rank(requests)
 
     async def _prepare_and_rank(self, requests: list[ViewerRequest]) -> list[Ranked]:
         core = self.core

@@ -88,13 +88,16 @@ class ViewerPipeline:
         """
         ranker = self.holder.ranker
         version = ranker.version if ranker is not None else None
+        began = time.perf_counter()
+        contexts = self.retriever.contexts([r.viewer_id for r in requests])
+        context_ms = _ms(began) / max(len(requests), 1)
         out: list[Prepared] = []
-        for request in requests:
+        for request, context in zip(requests, contexts, strict=True):
             began = time.perf_counter()
-            context = self.retriever.context(request.viewer_id)
             candidates = self.retriever.retrieve(request, context, live)
-            timings = {"retrieve": _ms(began)}
+            timings = {"retrieve": context_ms + _ms(began)}
             out.append(Prepared(request, context, candidates, live, version, timings))
+        self._read_rooms(out, live)
         reading = [p for p in out if p.candidates.products] if ranker is not None else []
         if ranker is None or not reading:
             return out
@@ -118,6 +121,14 @@ class ViewerPipeline:
                 p.inputs = inputs.take(rows)
                 p.timings["inputs"] = inputs_ms
         return out
+
+    def _read_rooms(self, batch: list[Prepared], live: dict[str, int]) -> None:
+        """The room ranker's rows for the batch's viewers, read once for all of them (with the
+        features, off the event loop where the store is networked)."""
+        now = self.retriever.live_now(live)
+        reads = self.rooms.read([p.request.viewer_id for p in batch], now)
+        for p in batch:
+            p.rooms = reads
 
     def _entities(self, batch: list[Prepared]) -> dict[str, Any]:
         """The candidate rows' entity columns, request after request, as codes: the catalogue's
@@ -234,6 +245,7 @@ class ViewerPipeline:
                 now,
                 prepared.live,
                 request.k,
+                prepared.rooms,
             ),
             model_version=prepared.version if not cold else None,
             degraded=bool(degraded),

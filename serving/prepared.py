@@ -10,6 +10,7 @@ import numpy as np
 
 from livecart.model.input_arrays import RankerInputs
 from serving.retrieve import Candidates, ViewerContext
+from serving.room_ranking import RoomReads
 from serving.schemas import ViewerRequest
 
 
@@ -31,6 +32,7 @@ class Prepared:
     degraded: list[str] = field(default_factory=list)
     inputs: RankerInputs | None = None  # the ranker's inputs (known viewers only)
     fresh: FreshCounts | None = None  # None: the features were not read
+    rooms: RoomReads | None = None  # the room ranker's reads (None: rooms by best product)
 
     @property
     def rankable(self) -> bool:

@@ -8,7 +8,7 @@ products, the viewer's followed streamers, and popularity (in the viewer's top c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -127,7 +127,8 @@ class Retriever:
     def __init__(self, settings: LivecartSettings, reader: FeatureReader, catalog: Catalog) -> None:
         self.settings, self.reader, self.catalog = settings, reader, catalog
         self.store = reader.store
-        self.context_plan = plan_service(self.store, VIEWER_CONTEXT_SERVICE)
+        whole = plan_service(self.store, VIEWER_CONTEXT_SERVICE)
+        self.context_plan = whole.only(CONTEXT_FIELDS, "retrieval")
         self._live_cache: LiveNow | None = None
         # The ANN index of product embeddings, built now (replica start), not on a first request;
         # on a store that cannot list its rows, over the catalogue's products.
@@ -137,17 +138,22 @@ class Retriever:
             settings.vector_refresh_s,
         )
 
-    def context(self, viewer_id: str) -> ViewerContext:
-        row = self.reader.row(self.context_plan, {c.VIEWER_ID: viewer_id}, CONTEXT_FIELDS)
-        known = row.get(f.VIEWER_EVENTS_TOTAL) is not None or bool(row.get(f.LAST_PRODUCTS))
-        return ViewerContext(
-            viewer_id=viewer_id,
-            known=known,
-            recent_products=[p for p in (row.get(f.LAST_PRODUCTS) or []) if p],
-            top_category=row.get(f.VIEWER_TOP_CATEGORY),
-            segment=row.get(f.SEGMENT_NAME),
-            values=row,
-        )
+    def contexts(self, viewer_ids: Sequence[str]) -> list[ViewerContext]:
+        """Each viewer's context, read for all of them at once (a batch's viewers: one read)."""
+        if not viewer_ids:
+            return []
+        rows = self.reader.rows(self.context_plan, {c.VIEWER_ID: list(viewer_ids)})
+        return [
+            ViewerContext(
+                viewer_id=viewer_id,
+                known=row.get(f.VIEWER_EVENTS_TOTAL) is not None or bool(row.get(f.LAST_PRODUCTS)),
+                recent_products=[p for p in (row.get(f.LAST_PRODUCTS) or []) if p],
+                top_category=row.get(f.VIEWER_TOP_CATEGORY),
+                segment=row.get(f.SEGMENT_NAME),
+                values=row,
+            )
+            for viewer_id, row in zip(viewer_ids, rows, strict=True)
+        ]
 
     def _embeddings(self, products: list[str]) -> np.ndarray | None:
         """The mean text embedding of ``products`` (those that have one)."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -43,6 +45,18 @@ class RoomModel:
     def load(cls, settings: LivecartSettings, name: str, version: int) -> RoomModel:
         record, state = registry.load(settings, name, version)
         return cls(record.version, RoomScorer.from_registry(record.config, state))
+
+
+@dataclass(frozen=True)
+class RoomReads:
+    """What :meth:`RoomRanking.read` read for some viewers: the loaded room ranker, the live
+    rooms (sorted) and their streamers, each streamer's visits and each viewer's visits row."""
+
+    model: RoomModel
+    rooms: list[str]
+    streamers: list[str]
+    visits: list[StreamerVisits | None]
+    viewers: dict[str, dict[str, Any]]
 
 
 def _list_column(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -99,26 +113,27 @@ class RoomRanking:
             )
         return self._plans
 
-    def scores(
-        self, model: RoomModel, viewer_id: str, streamers: list[str], at_unit: int
-    ) -> np.ndarray:
-        """The model's score of each of ``streamers`` for the viewer at the unit."""
+    def read(self, viewer_ids: Sequence[str], now: LiveNow) -> RoomReads | None:
+        """What the room ranker needs to rank the live rooms for ``viewer_ids``, read once for
+        all of them: the viewers' ``viewer_visits`` rows and the live streamers'
+        ``streamer_visits`` rows (a batch of requests: two reads, not two a request). None
+        without a loaded room ranker, without live rooms, or when the store cannot answer
+        (logged): the rooms are then ranked by their best product."""
+        self.holder.poll()
+        model = self.holder.ranker
+        rooms = sorted(r for r in now.room_ids if r in self.catalog.room_streamer)
+        if model is None or not rooms:
+            return None
+        streamers = [self.catalog.room_streamer[r] for r in rooms]
         viewer_plan, streamer_plan = self._visit_plans()
-        viewer = self.reader.frame(viewer_plan, {c.VIEWER_ID: [viewer_id]}).to_pylist()[0]
-        rows = self.reader.frame(streamer_plan, {c.STREAMER_ID: streamers})
-        visits = _streamer_visits(rows)
-        scorer = model.scorer
-        values = candidate_signals(
-            list(viewer.get(f.VISIT_STREAMERS) or []),
-            np.asarray(viewer.get(f.VISIT_UNITS) or [], np.int64),
-            streamers,
-            visits,
-            at_unit,
-            scorer.features,
-            scorer.item_ids,
-            scorer.cooccurrence,
-        )
-        return scorer.score_features(values)
+        viewers = list(dict.fromkeys(viewer_ids))
+        try:
+            rows = self.reader.rows(viewer_plan, {c.VIEWER_ID: viewers})
+            visits = _streamer_visits(self.reader.frame(streamer_plan, {c.STREAMER_ID: streamers}))
+        except Exception:  # a store without the visit views: the product order still works
+            log.exception("room ranker v%d could not read; rooms by best product", model.version)
+            return None
+        return RoomReads(model, rooms, streamers, visits, dict(zip(viewers, rows, strict=True)))
 
     def rank(
         self,
@@ -129,34 +144,31 @@ class RoomRanking:
         now: LiveNow,
         live: dict[str, int],
         k: int,
+        reads: RoomReads | None,
     ) -> list[RecommendedRoom]:
-        """The live rooms, best first: by the room ranker where one is loaded."""
-        self.holder.poll()
-        model = self.holder.ranker
-        rooms = sorted(r for r in now.room_ids if r in self.catalog.room_streamer)
-        if model is not None and rooms:
-            streamers = [self.catalog.room_streamer[r] for r in rooms]
-            try:
-                scores = self.scores(model, viewer_id, streamers, current_unit())
-            except Exception:  # a store without the visit views: the product order still works
-                log.exception(
-                    "room ranker v%d could not score; rooms by best product", model.version
-                )
-            else:
-                return self._ranked(model, rooms, streamers, scores, live, k)
-        return rank_by_best_product(
-            self.catalog, products, streamer_codes, product_scores, now, live, k
+        """The live rooms, best first: by the room ranker where :meth:`read` read for it."""
+        viewer = reads.viewers.get(viewer_id) if reads is not None else None
+        if reads is None or viewer is None:
+            return rank_by_best_product(
+                self.catalog, products, streamer_codes, product_scores, now, live, k
+            )
+        scorer = reads.model.scorer
+        values = candidate_signals(
+            list(viewer.get(f.VISIT_STREAMERS) or []),
+            np.asarray(viewer.get(f.VISIT_UNITS) or [], np.int64),
+            reads.streamers,
+            reads.visits,
+            current_unit(),
+            scorer.features,
+            scorer.item_ids,
+            scorer.cooccurrence,
         )
+        return self._ranked(reads, scorer.score_features(values), live, k)
 
     def _ranked(
-        self,
-        model: RoomModel,
-        rooms: list[str],
-        streamers: list[str],
-        scores: np.ndarray,
-        live: dict[str, int],
-        k: int,
+        self, reads: RoomReads, scores: np.ndarray, live: dict[str, int], k: int
     ) -> list[RecommendedRoom]:
+        model, rooms, streamers = reads.model, reads.rooms, reads.streamers
         order = np.argsort(-scores, kind="stable")[:k]
         return [
             RecommendedRoom(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,7 +38,6 @@ from livecart.online.store import STORE_TYPE
 
 Hit = tuple[tuple[Any, ...], float]  # (entity key, distance)
 Row = dict[str, Any]
-Names = Collection[str] | None
 Keys = Sequence[tuple[Any, ...]] | None
 REFRESH_S = 60.0  # how often an index over another store's vectors reads them again
 
@@ -63,17 +62,10 @@ class FeatureReader(ABC):
     def columns(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> FeatureColumns:
         """The same rows as the ranker's inputs read them (:class:`FeatureColumns`)."""
 
-    def row(
-        self,
-        plan: ServicePlan,
-        entity: Mapping[str, Any],
-        names: Collection[str] | None = None,
-    ) -> dict[str, Any]:
-        """One entity's features as Python values (``names``: at least those)."""
-        rows: list[dict[str, Any]] = self.frame(
-            plan, {k: [v] for k, v in entity.items()}
-        ).to_pylist()
-        return rows[0]
+    def rows(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> list[Row]:
+        """Each entity row's features as Python values (a batch's viewer contexts: one read)."""
+        rows: list[Row] = self.frame(plan, entities).to_pylist()
+        return rows
 
     def nearest(self, view: str, query: Sequence[float], top_k: int) -> list[Hit]:
         """The ``top_k`` rows of vector view ``view`` nearest to ``query`` (entity key,
@@ -136,9 +128,6 @@ class CacheReader(FeatureReader):
 
     def columns(self, plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> FeatureColumns:
         return read_columns(self.store, plan, entities)
-
-    def row(self, plan: ServicePlan, entity: Mapping[str, Any], names: Names = None) -> Row:
-        return frames.read_row(self.store, plan, entity, names)  # on-demand: through its frame
 
     def exact_nearest(self, view: str, query: Sequence[float], top_k: int) -> list[Hit]:
         """The exact ranking :meth:`nearest` approximates (a scan of every current row): the

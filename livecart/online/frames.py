@@ -11,7 +11,7 @@ against ``get_online_features``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -72,31 +72,6 @@ def frame_of(
         for name in features:
             table = table.append_column(name, transformed.column(name))
     return table
-
-
-def read_row(
-    store: FeatureStore,
-    plan: ServicePlan,
-    entity: Mapping[str, Any],
-    names: Collection[str] | None = None,
-) -> dict[str, Any]:
-    """One entity row's features as Python values: ``read_frame(...).to_pylist()[0]`` without
-    building a table (a request's viewer context is one row of many views); ``names``: only
-    those features (converting a value to Python is most of the cost)."""
-    if plan.on_demand:
-        rows: list[dict[str, Any]] = read_frame(
-            store, plan, {k: [v] for k, v in entity.items()}
-        ).to_pylist()
-        return rows[0]
-    _, views = view_rows(store, plan, {k: [v] for k, v in entity.items()})
-    row: dict[str, Any] = {k: entity[k] for k in plan.entity_columns}
-    for found in views:
-        state, position = found.state, int(found.rows[0])
-        present = state is not None and state.table is not None and position >= 0
-        for name in found.read.features:
-            if names is None or name in names:
-                row[name] = state.column(name)[position].as_py() if present and state else None
-    return row
 
 
 def _feature_type(view: FeatureView, name: str) -> pa.DataType:

@@ -3,7 +3,8 @@ on-demand views: what every columnar read of this store starts from."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 
 from feast import FeatureService, FeatureStore, FeatureView
 from feast.on_demand_feature_view import OnDemandFeatureView
@@ -38,6 +39,17 @@ class ServicePlan:
         names = [n for read in self.views for n in read.features]
         names += [n for _, feats in self.on_demand for n in feats]
         return tuple(names)
+
+    def only(self, names: Collection[str], purpose: str) -> ServicePlan:
+        """This plan narrowed to the stored features in ``names`` (views without any of them
+        left out, on-demand views too): a read that needs a few of a service's features reads
+        only those. ``purpose`` names the narrowed plan (``<service>:<purpose>``)."""
+        views = tuple(
+            replace(read, features=tuple(n for n in read.features if n in names))
+            for read in self.views
+            if set(names) & set(read.features)
+        )
+        return ServicePlan(f"{self.name}:{purpose}", views, ())
 
 
 def plan_service(store: FeatureStore, service: str | FeatureService) -> ServicePlan:

@@ -18,7 +18,7 @@ from feast.data_source import PushMode
 
 from livecart.online.access import read_cache
 from livecart.online.cache import OnlineStoreLagging, OnlineStoreUnavailable, ReadCache
-from livecart.online.frames import read_row
+from livecart.online.frames import read_frame
 from livecart.online.plan import plan_service
 from tests.integration.conftest import NOW, MiniRepo, make_repo
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 def _score(repo: MiniRepo, item: str) -> object:
     plan = plan_service(repo.store, "items_service")
-    return read_row(repo.store, plan, {"item_id": item})["score"]
+    return read_frame(repo.store, plan, {"item_id": [item]}).column("score")[0].as_py()
 
 
 def _push(repo: MiniRepo, item: str, score: float) -> None:

@@ -15,7 +15,7 @@ from feast.data_source import PushMode
 from livecart.online import cache as cache_module
 from livecart.online.cache import ReadCache
 from livecart.online.files import read_manifest
-from livecart.online.frames import read_frame, read_row
+from livecart.online.frames import read_frame
 from livecart.online.keys import KeyUniverse
 from livecart.online.plan import ServicePlan, plan_service
 from tests.integration.conftest import NOW, MiniRepo, make_repo
@@ -69,16 +69,15 @@ def test_coded_keys__past_ttl__absent_like_plain_keys(tmp_path: Path) -> None:
     assert coded == plain and plain["score"] == [None, None, None, None, 1.0, None, None]
 
 
-def test_read_row__equals_the_frame_row(tmp_path: Path) -> None:
+def test_plan_only__reads_the_named_features_as_the_whole_plan_does(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", n=30)
     repo.store.materialize(NOW - timedelta(days=2), NOW)
     plan = _plan(repo.store)
-    for item in ("i4", "missing"):
-        frame_row = read_frame(repo.store, plan, {"item_id": [item]}).to_pylist()[0]
-        assert read_row(repo.store, plan, {"item_id": item}) == frame_row
-        only = read_row(repo.store, plan, {"item_id": item}, names={"score"})
-        assert only == {"item_id": item, "score": frame_row["score"]}
-
+    only = plan.only({"score", "not_a_feature"}, "scores")
+    assert only.name == f"{plan.name}:scores" and only.feature_names == ("score",)
+    items = {"item_id": ["i4", "missing", "i7"]}
+    whole = read_frame(repo.store, plan, items).select(["item_id", "score"])
+    assert read_frame(repo.store, only, items).equals(whole)
 
 def test_compaction__a_reader_holding_the_state_catches_up_without_reloading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
