@@ -53,6 +53,7 @@ class Coalescer(Generic[Item, Result]):
         return await future
 
     async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._queue:
             if self.wait_s > 0 and len(self._queue) < self.max_size:
                 await asyncio.sleep(self.wait_s)
@@ -61,8 +62,19 @@ class Coalescer(Generic[Item, Result]):
                 item, future = self._queue.popleft()
                 if not future.done():  # not cancelled while it waited
                     batch.append((item, future))
+            turned: list[bool] = []
+            loop.call_soon(turned.append, True)  # runs at the event loop's next turn
             if batch:
                 await self._run(batch)
+            if not turned:
+                # The handler never suspended (a read from memory): a turn of the event loop
+                # now, so the batch's callers go on (a replica finishes their responses) and
+                # new requests queue before the next batch forms; else the replica would run
+                # batch after batch while its intake waits, then idle while the proxy catches
+                # up. A handler that suspended (a networked read in a worker thread) has let
+                # earlier callers go on meanwhile: the next batch starts at once, and this
+                # batch's callers go on while it reads.
+                await asyncio.sleep(0)
 
     async def _run(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         if self.on_batch is not None:

@@ -45,7 +45,7 @@ class ServingMetrics:
         )
         self.rank_batch = Histogram(
             "livecart_rank_batch_size",
-            "Requests ranked together by @serve.batch.",
+            "Requests prepared and ranked together (one batch of a replica).",
             buckets=(1, 2, 4, 8, 16, 32),
             registry=self.registry,
         )

@@ -2,9 +2,10 @@
 
 The stages run in-process (one replica does a whole request): every hop between deployments would
 serialize ~500 candidate rows, and these stages need the same CPU resources.
-:meth:`ViewerPipeline.prepare_many` (retrieval, then one feature read and one input build for
-several requests) and ``finish`` (rules, exploration, explanations) are split around ranking, so
-the Serve deployment prepares and ranks concurrent requests as one ``@serve.batch``;
+:meth:`ViewerPipeline.prepare_many` (the viewers' contexts and the room ranker's rows, retrieval,
+then one feature read and one input build for several requests) and ``finish`` (rules,
+exploration, explanations, the room list) are split around ranking, so the Serve deployment
+prepares and ranks the requests that wait together as one batch (:mod:`serving.coalesce`);
 :meth:`ViewerPipeline.recommend` runs all of it for one request (tests, benchmarks).
 """
 
@@ -78,10 +79,11 @@ class ViewerPipeline:
     def prepare_many(
         self, requests: Sequence[ViewerRequest], live: dict[str, int]
     ) -> list[Prepared]:
-        """Retrieval per request, then one feature read and one build of the ranker's inputs
-        over all their candidate rows (raises if the online store is unreachable).
+        """The viewers' contexts and the room ranker's rows (one read each), retrieval per
+        request, then one feature read and one build of the ranker's inputs over all their
+        candidate rows (raises if the online store is unreachable).
 
-        A replica prepares the requests that arrive together as one batch (``@serve.batch``):
+        A replica prepares the requests that wait together as one batch (:mod:`serving.coalesce`):
         the read and the input build cost about the same for 8 x 500 rows as for 500, since
         their cost is per view and per column, not per row. Each request's timings show its
         batch's feature and input stages.

@@ -129,13 +129,13 @@ class LivecartSettings(BaseSettings):
     )
     rank_timeout_ms: float = Field(default=1000.0, gt=0, description="Budget of the ranking stage.")
     batch_max_size: int = Field(
-        default=8, gt=0, description="Requests ranked together (@serve.batch)."
+        default=8, gt=0, description="Most requests a replica prepares and ranks as one batch."
     )
     batch_wait_ms: float = Field(
         default=0.0,
         ge=0,
-        description="Longest wait to fill a ranking batch; 0 ranks at once what is queued "
-        "(requests arriving during a forward pass form the next batch).",
+        description="Longest wait to fill a batch; 0 takes at once what is queued "
+        "(requests arriving while a batch is prepared and ranked form the next one).",
     )
     exploration_budget: float = Field(
         default=0.2,

@@ -159,7 +159,7 @@ class _ArmRunner:
         self, requests: list[ViewerRequest], live: dict[str, int]
     ) -> list[ViewerResponse]:
         """As a Serve replica does: prepare and rank in batches of ``batch_max_size`` (one
-        feature read and one forward pass each, like ``@serve.batch``), finish each in order."""
+        feature read and one forward pass each, like a replica's batches), finish each in order."""
         size = self.settings.batch_max_size
         out: list[ViewerResponse] = []
         for lo in range(0, len(requests), size):

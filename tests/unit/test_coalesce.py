@@ -109,6 +109,53 @@ def test_coalescer__wait_gathers_requests_arriving_within_it() -> None:
     assert _run(main) == [[0, 1]]
 
 
+def test_coalescer__callers_go_on_before_the_next_batch_forms() -> None:
+    """A handler that never suspends (a read from memory) still lets each batch's callers go
+    on, and newly arrived requests queue, before the next batch forms."""
+
+    async def main() -> list[str]:
+        log: list[str] = []
+
+        async def handler(items: list[int]) -> list[int]:
+            log.append(f"batch {items}")
+            return items
+
+        batches = Coalescer(handler, max_size=2)
+
+        async def caller(i: int) -> None:
+            await batches.submit(i)
+            log.append(f"done {i}")
+
+        await asyncio.gather(*(caller(i) for i in range(4)))
+        return log
+
+    assert _run(main) == ["batch [0, 1]", "done 0", "done 1", "batch [2, 3]", "done 2", "done 3"]
+
+
+def test_coalescer__after_a_suspending_batch_the_next_starts_before_its_callers_go_on() -> None:
+    """A handler that suspends (a networked read): the next batch starts at once and the
+    finished batch's callers go on while it reads."""
+
+    async def main() -> list[str]:
+        log: list[str] = []
+
+        async def handler(items: list[int]) -> list[int]:
+            log.append(f"batch {items}")
+            await asyncio.sleep(0.01)
+            return items
+
+        batches = Coalescer(handler, max_size=2)
+
+        async def caller(i: int) -> None:
+            await batches.submit(i)
+            log.append(f"done {i}")
+
+        await asyncio.gather(*(caller(i) for i in range(4)))
+        return log
+
+    assert _run(main) == ["batch [0, 1]", "batch [2, 3]", "done 0", "done 1", "done 2", "done 3"]
+
+
 def test_coalescer__rejects_an_empty_batch_size() -> None:
     with pytest.raises(ValueError, match="at least one"):
         Coalescer(_Handler(), max_size=0)
