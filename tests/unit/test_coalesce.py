@@ -65,7 +65,7 @@ def test_coalescer__requests_arriving_together_share_a_batch() -> None:
 
 
 def test_coalescer__a_failing_batch_fails_its_requests_only() -> None:
-    async def main() -> tuple[list[object], list[int]]:
+    async def main() -> tuple[list[int | BaseException], list[int]]:
         handler = _Handler()
         batches = Coalescer(handler, max_size=2)
         failing = [asyncio.create_task(batches.submit(i)) for i in (-1, 3)]
@@ -90,7 +90,7 @@ def test_coalescer__a_request_given_up_is_left_out_of_its_batch() -> None:
         await asyncio.sleep(0.01)
         gone.cancel()
         handler.release.set()
-        assert await asyncio.gather(first, kept) == [0, 4]
+        assert list(await asyncio.gather(first, kept)) == [0, 4]
         return handler.batches
 
     assert _run(main) == [[0], [2]]
@@ -109,15 +109,17 @@ def test_coalescer__wait_gathers_requests_arriving_within_it() -> None:
     assert _run(main) == [[0, 1]]
 
 
-def test_coalescer__callers_go_on_before_the_next_batch_forms() -> None:
-    """A handler that never suspends (a read from memory) still lets each batch's callers go
-    on, and newly arrived requests queue, before the next batch forms."""
+def _order_of_four_callers(suspends: bool) -> list[str]:
+    """When each batch of two runs and each caller goes on, for four callers arriving together
+    (``suspends``: the handler awaits, as a networked read does)."""
 
     async def main() -> list[str]:
         log: list[str] = []
 
         async def handler(items: list[int]) -> list[int]:
             log.append(f"batch {items}")
+            if suspends:
+                await asyncio.sleep(0.01)
             return items
 
         batches = Coalescer(handler, max_size=2)
@@ -129,31 +131,33 @@ def test_coalescer__callers_go_on_before_the_next_batch_forms() -> None:
         await asyncio.gather(*(caller(i) for i in range(4)))
         return log
 
-    assert _run(main) == ["batch [0, 1]", "done 0", "done 1", "batch [2, 3]", "done 2", "done 3"]
+    return _run(main)
+
+
+def test_coalescer__callers_go_on_before_the_next_batch_forms() -> None:
+    """A handler that never suspends (a read from memory) still lets each batch's callers go
+    on, and newly arrived requests queue, before the next batch forms."""
+    assert _order_of_four_callers(suspends=False) == [
+        "batch [0, 1]",
+        "done 0",
+        "done 1",
+        "batch [2, 3]",
+        "done 2",
+        "done 3",
+    ]
 
 
 def test_coalescer__after_a_suspending_batch_the_next_starts_before_its_callers_go_on() -> None:
     """A handler that suspends (a networked read): the next batch starts at once and the
     finished batch's callers go on while it reads."""
-
-    async def main() -> list[str]:
-        log: list[str] = []
-
-        async def handler(items: list[int]) -> list[int]:
-            log.append(f"batch {items}")
-            await asyncio.sleep(0.01)
-            return items
-
-        batches = Coalescer(handler, max_size=2)
-
-        async def caller(i: int) -> None:
-            await batches.submit(i)
-            log.append(f"done {i}")
-
-        await asyncio.gather(*(caller(i) for i in range(4)))
-        return log
-
-    assert _run(main) == ["batch [0, 1]", "batch [2, 3]", "done 0", "done 1", "done 2", "done 3"]
+    assert _order_of_four_callers(suspends=True) == [
+        "batch [0, 1]",
+        "batch [2, 3]",
+        "done 0",
+        "done 1",
+        "done 2",
+        "done 3",
+    ]
 
 
 def test_coalescer__rejects_an_empty_batch_size() -> None:
